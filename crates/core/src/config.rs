@@ -1,0 +1,151 @@
+//! Collection configuration.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DistanceMetric, Result, validate};
+
+/// How often acknowledged writes reach stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FsyncPolicy {
+    /// Every write is fsynced (shared by concurrent writers) before it is acknowledged.
+    #[default]
+    Always,
+    /// A background fsync every `n` milliseconds; a crash may lose that window.
+    IntervalMs(u64),
+    /// Never fsync (tests and scratch data).
+    None,
+}
+
+/// Which index the search layer builds for sealed segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum IndexConfig {
+    /// Hierarchical navigable small-world graph.
+    Hnsw {
+        /// Neighbours per node.
+        m: u32,
+        /// Candidate list size while building.
+        ef_construction: u32,
+    },
+    /// Inverted file with k-means centroids.
+    Ivf {
+        /// Number of centroids.
+        nlist: u32,
+    },
+    /// No index: exact scan.
+    Flat,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig::Hnsw { m: 16, ef_construction: 200 }
+    }
+}
+
+/// The type of a declared filterable metadata field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// UTF-8 string.
+    String,
+    /// Integer (JSON number without fraction).
+    Int,
+    /// Any JSON number.
+    Float,
+    /// `true` / `false`.
+    Bool,
+}
+
+impl FieldType {
+    /// Whether a JSON value is of this type (`null` never is).
+    pub fn accepts(self, value: &serde_json::Value) -> bool {
+        match self {
+            FieldType::String => value.is_string(),
+            FieldType::Int => value.is_i64() || value.is_u64(),
+            FieldType::Float => value.is_number(),
+            FieldType::Bool => value.is_boolean(),
+        }
+    }
+}
+
+/// A metadata field declared filterable, with its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSpec {
+    /// Dotted path into the metadata object.
+    pub name: String,
+    /// The values it holds.
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+}
+
+/// Everything an engine needs to know about a collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionConfig {
+    /// Unique name: 1–128 ASCII letters, digits, `_`, `-`, `.`.
+    pub name: String,
+    /// Vector length.
+    pub dimension: u32,
+    /// How vectors compare.
+    #[serde(default)]
+    pub metric: DistanceMetric,
+    /// The index built for sealed segments.
+    #[serde(default)]
+    pub index: IndexConfig,
+    /// The engine holding the collection; `None` lets routing decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// Metadata fields declared filterable, with types (checked on write and in filters).
+    #[serde(default)]
+    pub fields: Vec<FieldSpec>,
+    /// Records written without an expiry get `now + default_ttl_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_ttl_secs: Option<u64>,
+    /// Durability of acknowledged writes.
+    #[serde(default)]
+    pub fsync: FsyncPolicy,
+}
+
+impl CollectionConfig {
+    /// A config with defaults for everything but name and dimension.
+    pub fn new(name: impl Into<String>, dimension: u32) -> Self {
+        Self {
+            name: name.into(),
+            dimension,
+            metric: DistanceMetric::default(),
+            index: IndexConfig::default(),
+            engine: None,
+            fields: Vec::new(),
+            default_ttl_secs: None,
+            fsync: FsyncPolicy::default(),
+        }
+    }
+
+    /// Sets the metric.
+    pub fn with_metric(mut self, metric: DistanceMetric) -> Self {
+        self.metric = metric;
+        self
+    }
+
+    /// Declares a filterable field.
+    pub fn with_field(mut self, name: impl Into<String>, ty: FieldType) -> Self {
+        self.fields.push(FieldSpec { name: name.into(), ty });
+        self
+    }
+
+    /// Sets the fsync policy.
+    pub fn with_fsync(mut self, fsync: FsyncPolicy) -> Self {
+        self.fsync = fsync;
+        self
+    }
+
+    /// The declared type of a field, if declared.
+    pub fn field_type(&self, name: &str) -> Option<FieldType> {
+        self.fields.iter().find(|f| f.name == name).map(|f| f.ty)
+    }
+
+    /// Checks the config itself; see [`validate::collection_config`].
+    pub fn validate(&self) -> Result<()> {
+        validate::collection_config(self)
+    }
+}

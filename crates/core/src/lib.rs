@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+pub mod filter;
+mod metric;
+mod record;
+mod search;
+pub mod validate;
+
+pub use config::{CollectionConfig, FieldSpec, FieldType, FsyncPolicy, IndexConfig};
+pub use error::{Error, ErrorKind, Result};
+pub use filter::Filter;
+pub use metric::DistanceMetric;
+pub use record::{Metadata, VectorRecord, now_unix_secs};
+pub use search::{SearchHit, SearchRequest};

@@ -1,0 +1,8 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod frame;
+mod segment;
+mod wal;
+
+pub use wal::{SeqRange, Wal, WalOptions};

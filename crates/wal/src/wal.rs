@@ -1,0 +1,336 @@
+//! The log itself: appends with group commit, replay and truncation.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use proxima_core::{Error, FsyncPolicy, Result};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::frame::{PendingFrame, decode_payload};
+use crate::segment;
+
+/// How a log is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalOptions {
+    /// A segment is rolled once it passes this size.
+    pub segment_bytes: u64,
+    /// When appends reach stable storage.
+    pub fsync: FsyncPolicy,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        Self { segment_bytes: 64 << 20, fsync: FsyncPolicy::Always }
+    }
+}
+
+/// The sequence numbers given to one append, `first..=last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqRange {
+    /// The first record's sequence number.
+    pub first: u64,
+    /// The last record's sequence number (`first - 1` for an empty append).
+    pub last: u64,
+}
+
+/// A write-ahead log of records of type `R`.
+pub struct Wal<R> {
+    shared: Arc<Shared>,
+    _records: PhantomData<fn(R) -> R>,
+}
+
+impl<R> std::fmt::Debug for Wal<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal").field("dir", &self.shared.dir).field("options", &self.shared.options).finish()
+    }
+}
+
+struct Shared {
+    dir: PathBuf,
+    options: WalOptions,
+    state: Mutex<State>,
+    /// Held by the one thread running an fsync; the others queue behind it and are
+    /// usually covered by its sync when they get the lock (group commit).
+    sync_lock: Mutex<()>,
+    /// Bytes ever appended by this process that are known durable.
+    durable: AtomicU64,
+    stopped: AtomicBool,
+}
+
+struct State {
+    active: Arc<File>,
+    active_first_seq: u64,
+    active_len: u64,
+    /// Closed segments as `(first_seq, path)`, oldest first.
+    closed: Vec<(u64, PathBuf)>,
+    next_seq: u64,
+    /// Bytes ever appended by this process (a logical position for group commit).
+    written: u64,
+    /// Set when a failed write or fsync leaves the file in an unknown state.
+    poisoned: Option<String>,
+}
+
+impl<R: Serialize + DeserializeOwned> Wal<R> {
+    /// Opens (or creates) the log in `dir`, cutting off a torn final frame.
+    pub fn open(dir: impl AsRef<Path>, options: WalOptions) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let mut segments = segment::list(&dir)?;
+        let mut next_seq = 1;
+        for (i, (first_seq, path)) in segments.iter().enumerate() {
+            if i > 0 && *first_seq != next_seq {
+                return Err(Error::corrupted(format!("log segment starts at sequence {first_seq}, expected {next_seq}"))
+                    .with_context("file", path.display()));
+            }
+            let is_last = i + 1 == segments.len();
+            let bytes = segment::read(path)?;
+            let end = segment::scan(path, &bytes, *first_seq, is_last, |_, _| Ok(()))?;
+            if end.torn {
+                let file = OpenOptions::new().write(true).open(path).map_err(|e| Error::io("cannot open segment", e))?;
+                file.set_len(end.valid_len).and_then(|_| file.sync_all()).map_err(|e| {
+                    Error::io(format!("cannot cut the torn tail of {}", path.display()), e)
+                })?;
+            }
+            next_seq = end.next_seq;
+        }
+        let (active_first_seq, active_path) = match segments.pop() {
+            Some(last) => last,
+            None => {
+                let path = dir.join(segment::file_name(next_seq));
+                (next_seq, path)
+            }
+        };
+        let active = open_append(&active_path)?;
+        segment::sync_dir(&dir)?;
+        let active_len = active.metadata().map_err(|e| Error::io("cannot stat segment", e))?.len();
+        let state = State {
+            active: Arc::new(active),
+            active_first_seq,
+            active_len,
+            closed: segments,
+            next_seq,
+            written: 0,
+            poisoned: None,
+        };
+        let shared = Arc::new(Shared {
+            dir,
+            options,
+            state: Mutex::new(state),
+            sync_lock: Mutex::new(()),
+            durable: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+        });
+        if let FsyncPolicy::IntervalMs(ms) = options.fsync {
+            spawn_interval_syncer(Arc::downgrade(&shared), Duration::from_millis(ms.max(1)));
+        }
+        Ok(Self { shared, _records: PhantomData })
+    }
+
+    /// Appends `records` as one frame (replayed whole or not at all) and returns
+    /// their sequence numbers once durable under the fsync policy.
+    pub fn append(&self, records: &[R]) -> Result<SeqRange> {
+        if records.is_empty() {
+            // No frame: every frame holds a record, so a segment's name is never reused.
+            let next = self.next_seq();
+            return Ok(SeqRange { first: next, last: next - 1 });
+        }
+        let mut frame = PendingFrame::encode(records)?;
+        let (range, end) = {
+            let mut state = self.shared.lock_state();
+            if let Some(why) = &state.poisoned {
+                return Err(Error::unavailable(format!("write-ahead log is unusable after an I/O failure: {why}")));
+            }
+            if state.active_len > 0 && state.active_len + frame.bytes.len() as u64 > self.shared.options.segment_bytes {
+                self.shared.roll(&mut state)?;
+            }
+            let first = state.next_seq;
+            frame.seal(first);
+            if let Err(e) = (&*state.active).write_all(&frame.bytes) {
+                // Cut the partial frame so later appends do not follow garbage.
+                let len = state.active_len;
+                if state.active.set_len(len).is_err() {
+                    state.poisoned = Some(e.to_string());
+                }
+                return Err(Error::io("write-ahead log append failed", e));
+            }
+            state.active_len += frame.bytes.len() as u64;
+            state.written += frame.bytes.len() as u64;
+            state.next_seq += u64::from(frame.count);
+            (SeqRange { first, last: state.next_seq - 1 }, state.written)
+        };
+        if self.shared.options.fsync == FsyncPolicy::Always {
+            self.shared.sync_to(end)?;
+        }
+        Ok(range)
+    }
+
+    /// Appends one record and returns its sequence number.
+    pub fn append_one(&self, record: &R) -> Result<u64>
+    where
+        R: Clone,
+    {
+        Ok(self.append(std::slice::from_ref(record))?.first)
+    }
+
+    /// Forces everything appended so far to stable storage.
+    pub fn sync(&self) -> Result<()> {
+        let end = self.shared.lock_state().written;
+        self.shared.sync_to(end)
+    }
+
+    /// The sequence number the next record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.shared.lock_state().next_seq
+    }
+
+    /// Calls `visit(seq, record)` for every record with `seq >= from`, in order.
+    pub fn replay(&self, from: u64, mut visit: impl FnMut(u64, R) -> Result<()>) -> Result<()> {
+        // Snapshot the segment list and the active length, so frames being
+        // appended concurrently are not mistaken for a torn tail.
+        let (mut segments, active_len) = {
+            let state = self.shared.lock_state();
+            let mut segments = state.closed.clone();
+            segments.push((state.active_first_seq, self.shared.dir.join(segment::file_name(state.active_first_seq))));
+            (segments, state.active_len)
+        };
+        let last = segments.len() - 1;
+        let starts: Vec<u64> = segments.iter().map(|s| s.0).collect();
+        for (i, (first_seq, path)) in segments.drain(..).enumerate() {
+            if i < last && starts[i + 1] <= from {
+                continue; // every record here is below `from`
+            }
+            let mut bytes = segment::read(&path)?;
+            if i == last {
+                bytes.truncate(active_len as usize);
+            }
+            segment::scan(&path, &bytes, first_seq, false, |header, payload| {
+                let frame_last = header.first_seq + u64::from(header.count);
+                if frame_last <= from {
+                    return Ok(());
+                }
+                for (j, record) in decode_payload::<R>(payload, header.count)?.into_iter().enumerate() {
+                    let seq = header.first_seq + j as u64;
+                    if seq >= from {
+                        visit(seq, record)?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every segment whose records all have `seq < before`; call it once a
+    /// checkpoint covering those records is durable. The active segment is rolled
+    /// first when it is wholly below `before`.
+    pub fn truncate_before(&self, before: u64) -> Result<()> {
+        let mut state = self.shared.lock_state();
+        if state.active_len > 0 && state.next_seq <= before {
+            self.shared.roll(&mut state)?;
+        }
+        let mut keep_from = 0;
+        for i in 0..state.closed.len() {
+            let next_first = state.closed.get(i + 1).map_or(state.active_first_seq, |s| s.0);
+            if next_first <= before {
+                keep_from = i + 1;
+            }
+        }
+        for (_, path) in state.closed.drain(..keep_from) {
+            std::fs::remove_file(&path).map_err(|e| Error::io(format!("cannot delete {}", path.display()), e))?;
+        }
+        segment::sync_dir(&self.shared.dir)
+    }
+}
+
+impl Shared {
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written frame
+        // recorded in `State`, so the data is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Closes the active segment (durably, unless fsync is off) and starts the next.
+    fn roll(&self, state: &mut State) -> Result<()> {
+        if self.options.fsync != FsyncPolicy::None {
+            state.active.sync_data().map_err(|e| {
+                state.poisoned = Some(e.to_string());
+                Error::io("cannot sync the write-ahead log segment", e)
+            })?;
+        }
+        let path = self.dir.join(segment::file_name(state.next_seq));
+        let file = open_append(&path)?;
+        segment::sync_dir(&self.dir)?;
+        let old = std::mem::replace(&mut state.active, Arc::new(file));
+        state.closed.push((state.active_first_seq, self.dir.join(segment::file_name(state.active_first_seq))));
+        state.active_first_seq = state.next_seq;
+        state.active_len = 0;
+        if self.options.fsync != FsyncPolicy::None {
+            // Everything written so far is in the synced old segment.
+            self.durable.fetch_max(state.written, Ordering::AcqRel);
+        }
+        drop(old);
+        Ok(())
+    }
+
+    /// Returns once every byte up to logical position `end` is durable.
+    fn sync_to(&self, end: u64) -> Result<()> {
+        if self.durable.load(Ordering::Acquire) >= end {
+            return Ok(());
+        }
+        let _leader = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.durable.load(Ordering::Acquire) >= end {
+            return Ok(()); // a sync that ran while we queued covered us
+        }
+        let (file, upto) = {
+            let state = self.lock_state();
+            if let Some(why) = &state.poisoned {
+                return Err(Error::unavailable(format!("write-ahead log is unusable after an I/O failure: {why}")));
+            }
+            (Arc::clone(&state.active), state.written)
+        };
+        if let Err(e) = file.sync_data() {
+            // After a failed fsync the kernel may have dropped dirty pages: stop accepting writes.
+            self.lock_state().poisoned = Some(e.to_string());
+            return Err(Error::io("write-ahead log fsync failed", e));
+        }
+        self.durable.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+impl<R> Drop for Wal<R> {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
+    }
+}
+
+fn open_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
+}
+
+fn spawn_interval_syncer(shared: Weak<Shared>, every: Duration) {
+    std::thread::Builder::new()
+        .name("proxima-wal-sync".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                let Some(shared) = shared.upgrade() else { return };
+                if shared.stopped.load(Ordering::Acquire) {
+                    return;
+                }
+                let end = shared.lock_state().written;
+                // A failure poisons the log; the next append reports it.
+                let _ = shared.sync_to(end);
+            }
+        })
+        .expect("spawning the WAL sync thread");
+}
