@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod batch;
+mod bitmap;
+mod memory;
+mod registry;
+mod storage;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+mod view;
+
+pub use batch::{Presence, WriteBatch, WriteOp, WriteReceipt, check_presence, prepare_batch};
+pub use bitmap::Bitmap;
+pub use memory::MemoryEngine;
+pub use registry::{EngineConstructor, EngineFuture, EngineOptions, EngineRegistry};
+pub use storage::{
+    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, StoredRecord, VectorStorage,
+};
+pub use view::{ReadView, Segment, Tombstone};

@@ -1,0 +1,114 @@
+//! Immutable row chunks and the read-view types built over them.
+
+use std::sync::Arc;
+
+use proxima_core::{CollectionConfig, Metadata};
+
+use crate::{Bitmap, ReadView, Segment, Tombstone};
+
+/// Rows in columns; append-only while it is the write buffer, then frozen.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Chunk {
+    pub(super) segment_id: u64,
+    pub(super) dimension: usize,
+    pub(super) ids: Vec<String>,
+    pub(super) seqs: Vec<u64>,
+    pub(super) vectors: Vec<f32>,
+    pub(super) metadata: Vec<Metadata>,
+    pub(super) expires_at: Vec<Option<u64>>,
+}
+
+impl Chunk {
+    pub(super) fn new(segment_id: u64, dimension: usize) -> Self {
+        Self { segment_id, dimension, ..Self::default() }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub(super) fn push(&mut self, id: String, seq: u64, vector: &[f32], metadata: Metadata, expires_at: Option<u64>) -> usize {
+        self.ids.push(id);
+        self.seqs.push(seq);
+        self.vectors.extend_from_slice(vector);
+        self.metadata.push(metadata);
+        self.expires_at.push(expires_at);
+        self.ids.len() - 1
+    }
+
+    pub(super) fn vector(&self, row: usize) -> &[f32] {
+        &self.vectors[row * self.dimension..(row + 1) * self.dimension]
+    }
+
+    pub(super) fn approx_bytes(&self) -> u64 {
+        let ids: usize = self.ids.iter().map(String::len).sum();
+        (self.vectors.len() * 4 + ids + self.seqs.len() * 16) as u64
+    }
+}
+
+/// A sealed chunk with its liveness and index bytes, shared by views.
+#[derive(Debug, Clone)]
+pub(super) struct Sealed {
+    pub(super) data: Arc<Chunk>,
+    pub(super) live: Arc<Bitmap>,
+    pub(super) index: Option<Arc<[u8]>>,
+}
+
+impl Segment for Sealed {
+    fn segment_id(&self) -> u64 {
+        self.data.segment_id
+    }
+    fn sealed(&self) -> bool {
+        true
+    }
+    fn len(&self) -> usize {
+        self.data.len()
+    }
+    fn dimension(&self) -> usize {
+        self.data.dimension
+    }
+    fn vectors(&self) -> &[f32] {
+        &self.data.vectors
+    }
+    fn id(&self, row: usize) -> &str {
+        &self.data.ids[row]
+    }
+    fn seq(&self, row: usize) -> u64 {
+        self.data.seqs[row]
+    }
+    fn metadata(&self, row: usize) -> &Metadata {
+        &self.data.metadata[row]
+    }
+    fn expires_at(&self, row: usize) -> Option<u64> {
+        self.data.expires_at[row]
+    }
+    fn live(&self) -> &Bitmap {
+        &self.live
+    }
+    fn index_bytes(&self) -> Option<&[u8]> {
+        self.index.as_deref()
+    }
+}
+
+/// A snapshot: the sealed chunks at one sequence number.
+pub(super) struct View {
+    pub(super) config: CollectionConfig,
+    pub(super) seq: u64,
+    pub(super) segments: Vec<Arc<dyn Segment>>,
+    pub(super) tombstones: Arc<[Tombstone]>,
+}
+
+impl ReadView for View {
+    fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn segments(&self) -> &[Arc<dyn Segment>] {
+        &self.segments
+    }
+    fn tombstones(&self) -> &[Tombstone] {
+        &self.tombstones
+    }
+}

@@ -1,0 +1,156 @@
+//! The in-memory engine: no persistence, no dependencies; the reference the
+//! conformance suite and the property tests compare real engines against.
+
+mod chunk;
+mod collection;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use async_trait::async_trait;
+use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+
+use self::collection::{Checkpoint, MemCollection};
+use crate::{
+    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView, StoredRecord,
+    VectorStorage, WriteBatch, WriteReceipt, prepare_batch,
+};
+
+const CHECKPOINT_FILE: &str = "memory-checkpoint.json";
+
+/// An engine that keeps everything in memory.
+#[derive(Debug, Default)]
+pub struct MemoryEngine {
+    collections: RwLock<BTreeMap<String, Arc<Mutex<MemCollection>>>>,
+    index_builder: Option<Arc<dyn IndexBuilder>>,
+}
+
+impl MemoryEngine {
+    /// The registered name.
+    pub const NAME: &'static str = "memory";
+
+    /// An empty engine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty engine as a trait object.
+    pub fn shared() -> Arc<dyn VectorStorage> {
+        Arc::new(Self::new())
+    }
+
+    /// Runs `builder` on every sealed chunk.
+    pub fn with_index_builder(mut self, builder: Arc<dyn IndexBuilder>) -> Self {
+        self.index_builder = Some(builder);
+        self
+    }
+
+    fn collection(&self, name: &str) -> Result<Arc<Mutex<MemCollection>>> {
+        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
+        map.get(name).cloned().ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))
+    }
+}
+
+fn lock(c: &Arc<Mutex<MemCollection>>) -> MutexGuard<'_, MemCollection> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[async_trait]
+impl VectorStorage for MemoryEngine {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            persistent: false,
+            object_storage: false,
+            zero_copy_reads: true,
+            write_throughput: 5,
+            scan_throughput: 5,
+            update_throughput: 5,
+        }
+    }
+
+    async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
+        config.validate()?;
+        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(&config.name) {
+            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
+        }
+        let collection = MemCollection::new(config.clone(), self.index_builder.clone());
+        map.insert(config.name.clone(), Arc::new(Mutex::new(collection)));
+        Ok(())
+    }
+
+    async fn drop_collection(&self, name: &str) -> Result<()> {
+        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
+        map.remove(name).map(|_| ()).ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))
+    }
+
+    async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
+        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
+        Ok(map.values().map(|c| lock(c).config.clone()).collect())
+    }
+
+    async fn write(&self, collection: &str, mut batch: WriteBatch) -> Result<WriteReceipt> {
+        let c = self.collection(collection)?;
+        let mut c = lock(&c);
+        let now = now_unix_secs();
+        prepare_batch(&mut batch, &c.config, now)?;
+        c.write(batch, now)
+    }
+
+    async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
+        let c = self.collection(collection)?;
+        let c = lock(&c);
+        let now = now_unix_secs();
+        Ok(ids.iter().map(|id| c.get(id, now)).collect())
+    }
+
+    async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
+        lock(&self.collection(collection)?).view()
+    }
+
+    async fn flush(&self, collection: &str) -> Result<()> {
+        lock(&self.collection(collection)?).seal()
+    }
+
+    async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {
+        let c = self.collection(collection)?;
+        let mut c = lock(&c);
+        let segments_before = c.chunk_count() as u64;
+        let worth_it = c.dead_ratio() >= policy.min_dead_ratio || segments_before > 1;
+        let rows_removed = if worth_it { c.compact_all()? } else { 0 };
+        Ok(CompactionReport { segments_before, segments_after: c.chunk_count() as u64, rows_removed })
+    }
+
+    async fn stats(&self, collection: &str) -> Result<CollectionStats> {
+        Ok(lock(&self.collection(collection)?).stats(now_unix_secs()))
+    }
+
+    async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
+        let checkpoint = lock(&self.collection(collection)?).checkpoint();
+        let bytes = serde_json::to_vec(&checkpoint).map_err(|e| Error::internal("cannot encode checkpoint").with_source(e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let path = dir.join(CHECKPOINT_FILE);
+        std::fs::write(&path, bytes).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+    }
+
+    async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
+        let path = dir.join(CHECKPOINT_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::not_found(format!("no checkpoint at {}", path.display())),
+            _ => Error::io(format!("cannot read {}", path.display()), e),
+        })?;
+        let mut checkpoint: Checkpoint = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::corrupted("checkpoint does not decode").with_context("file", path.display()).with_source(e))?;
+        checkpoint.config.name = collection.to_string();
+        checkpoint.config.validate()?;
+        let restored = MemCollection::from_checkpoint(checkpoint, self.index_builder.clone())?;
+        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
+        map.insert(collection.to_string(), Arc::new(Mutex::new(restored)));
+        Ok(())
+    }
+}

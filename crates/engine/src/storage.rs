@@ -1,0 +1,130 @@
+//! The `VectorStorage` trait and the types its methods exchange.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use proxima_core::{CollectionConfig, Result, VectorRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::{ReadView, Segment, WriteBatch, WriteReceipt};
+
+/// A record as stored, with the sequence number of its version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// The record (vector in stored form, e.g. unit length under cosine).
+    pub record: VectorRecord,
+    /// The sequence number of this version.
+    pub seq: u64,
+}
+
+/// What an engine is good at; routing reads it, callers check it before relying on a feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Data survives a restart.
+    pub persistent: bool,
+    /// Segments can live on object storage (S3, GCS, Azure).
+    pub object_storage: bool,
+    /// Read views map files instead of copying them.
+    pub zero_copy_reads: bool,
+    /// Relative write throughput, 1 (slow) to 5 (fast).
+    pub write_throughput: u8,
+    /// Relative full-scan throughput, 1 to 5.
+    pub scan_throughput: u8,
+    /// Relative update/delete friendliness, 1 to 5.
+    pub update_throughput: u8,
+}
+
+/// Figures about one collection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionStats {
+    /// Visible records.
+    pub live_records: u64,
+    /// Soft-deleted records (restorable).
+    pub soft_deleted_records: u64,
+    /// Rows kept only until compaction (overwritten or deleted versions).
+    pub dead_rows: u64,
+    /// Segments, including the write buffer.
+    pub segments: u64,
+    /// Approximate bytes held.
+    pub bytes: u64,
+    /// The highest sequence number assigned.
+    pub last_seq: u64,
+}
+
+/// When compaction rewrites segments.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CompactionPolicy {
+    /// Rewrite a segment once this share of its rows is dead.
+    pub min_dead_ratio: f32,
+    /// Merge segments with fewer rows than this.
+    pub small_segment_rows: usize,
+}
+
+impl Default for CompactionPolicy {
+    fn default() -> Self {
+        Self { min_dead_ratio: 0.2, small_segment_rows: 10_000 }
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionReport {
+    /// Segments before.
+    pub segments_before: u64,
+    /// Segments after.
+    pub segments_after: u64,
+    /// Dead rows physically removed.
+    pub rows_removed: u64,
+}
+
+/// Builds index bytes for a sealed segment. Handed to an engine when it opens, so
+/// engines store and serve indexes without depending on the index crate.
+pub trait IndexBuilder: Send + Sync + std::fmt::Debug {
+    /// The bytes to store beside `segment`, or `None` to attach nothing.
+    fn build(&self, config: &CollectionConfig, segment: &dyn Segment) -> Result<Option<Vec<u8>>>;
+}
+
+/// A storage engine. Engines store and return data; they never rank.
+#[async_trait]
+pub trait VectorStorage: Send + Sync + std::fmt::Debug {
+    /// The engine's registered name, e.g. `"viper"`.
+    fn name(&self) -> &str;
+
+    /// What the engine is good at.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Creates a collection; `AlreadyExists` if the name is taken.
+    async fn create_collection(&self, config: &CollectionConfig) -> Result<()>;
+
+    /// Drops a collection and its data; `NotFound` if absent.
+    async fn drop_collection(&self, name: &str) -> Result<()>;
+
+    /// The collections held, by name.
+    async fn list_collections(&self) -> Result<Vec<CollectionConfig>>;
+
+    /// Applies a batch atomically; returns once durable under the collection's fsync policy.
+    async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt>;
+
+    /// The newest visible version of each id, in order (`None` when absent,
+    /// deleted, soft-deleted or expired).
+    async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>>;
+
+    /// A snapshot of the collection for readers.
+    async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>>;
+
+    /// Seals the write buffer into a segment (persisting it where the engine persists).
+    async fn flush(&self, collection: &str) -> Result<()>;
+
+    /// Rewrites segments under `policy`, removing dead rows.
+    async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport>;
+
+    /// Figures about the collection.
+    async fn stats(&self, collection: &str) -> Result<CollectionStats>;
+
+    /// Writes a consistent copy of the collection into `dir`.
+    async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()>;
+
+    /// Replaces (or creates) `collection` from a copy written by `checkpoint_to`.
+    async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()>;
+}
