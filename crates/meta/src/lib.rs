@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod backend;
+mod catalog;
+mod factory;
+mod memory;
+mod metadata;
+pub mod snapshot;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use backend::{BackendStats, Health, MetaCapabilities, MetadataBackend, OpCounters};
+pub use catalog::{Catalog, Change, list_sorted};
+pub use factory::{BackendConstructor, BackendFuture, KNOWN_SCHEMES, MetadataBackendFactory, scheme_of};
+pub use memory::MemoryBackend;
+pub use metadata::{AccessPattern, BatchOp, CollectionMetadata, ListFilter, ListPage, now_millis};

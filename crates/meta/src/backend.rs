@@ -1,0 +1,110 @@
+//! The `MetadataBackend` trait.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use proxima_core::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::{BatchOp, CollectionMetadata, ListFilter, ListPage};
+
+/// What a backend can do; callers check it instead of assuming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MetaCapabilities {
+    /// Data survives a restart.
+    pub persistent: bool,
+    /// `batch` is atomic (otherwise it answers `Unsupported`).
+    pub atomic_batch: bool,
+    /// The backend indexes text for `ListFilter::text` (others scan).
+    pub native_text_search: bool,
+    /// The backend removes expired entries by itself (all hide them on read).
+    pub native_ttl: bool,
+    /// Several processes may share the catalogue.
+    pub shared: bool,
+}
+
+/// The answer of a health check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// Whether the backend answered.
+    pub healthy: bool,
+    /// How long the check took.
+    pub latency_ms: f64,
+    /// Backend-specific detail (server version, path…).
+    pub detail: String,
+}
+
+/// Operation counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackendStats {
+    /// Visible entries.
+    pub collections: u64,
+    /// Calls by operation name (`create`, `get`, …).
+    pub operations: BTreeMap<String, u64>,
+    /// Calls that returned an error, by operation name.
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// A catalogue store. See the crate docs for the semantics every backend keeps.
+#[async_trait]
+pub trait MetadataBackend: Send + Sync + std::fmt::Debug {
+    /// The connection-string scheme, e.g. `"sqlite"`.
+    fn scheme(&self) -> &'static str;
+
+    /// What the backend can do.
+    fn capabilities(&self) -> MetaCapabilities;
+
+    /// Stores a new entry (`version = 1`, timestamps set); `AlreadyExists` when the name or id is taken.
+    async fn create(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata>;
+
+    /// The entry named `name`, unless absent or expired.
+    async fn get(&self, name: &str) -> Result<Option<CollectionMetadata>>;
+
+    /// Replaces an entry if `metadata.version` is the stored version; returns the stored result.
+    async fn update(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata>;
+
+    /// Deletes an entry, checking its version when given.
+    async fn delete(&self, name: &str, expected_version: Option<u64>) -> Result<()>;
+
+    /// One page of entries matching `filter`, ordered by name.
+    async fn list(&self, filter: &ListFilter) -> Result<ListPage>;
+
+    /// Applies every operation or none; returns the stored entry for each create and update.
+    async fn batch(&self, ops: Vec<BatchOp>) -> Result<Vec<Option<CollectionMetadata>>>;
+
+    /// Writes a consistent copy of the whole catalogue to `location`; returns its id.
+    async fn backup(&self, location: &str) -> Result<String>;
+
+    /// Replaces the whole catalogue with backup `backup_id` from `location`.
+    async fn restore(&self, backup_id: &str, location: &str) -> Result<()>;
+
+    /// Checks that the backend answers.
+    async fn health(&self) -> Result<Health>;
+
+    /// Counters.
+    async fn stats(&self) -> Result<BackendStats>;
+}
+
+/// Per-operation call and error counters, shared by backends for `stats`.
+#[derive(Debug, Default)]
+pub struct OpCounters {
+    inner: std::sync::Mutex<(BTreeMap<String, u64>, BTreeMap<String, u64>)>,
+}
+
+impl OpCounters {
+    /// Counts one call of `op` and passes its result through.
+    pub fn record<T>(&self, op: &str, result: Result<T>) -> Result<T> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *guard.0.entry(op.to_string()).or_default() += 1;
+        if result.is_err() {
+            *guard.1.entry(op.to_string()).or_default() += 1;
+        }
+        result
+    }
+
+    /// The stats for `collections` visible entries.
+    pub fn stats(&self, collections: u64) -> BackendStats {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        BackendStats { collections, operations: guard.0.clone(), errors: guard.1.clone() }
+    }
+}

@@ -1,0 +1,201 @@
+//! The catalogue as a pure state machine: the semantics every backend keeps,
+//! executed in memory. The memory backend is a `Catalog` behind a mutex; the
+//! WAL backend logs the [`Change`]s that [`Catalog::plan`] returns and replays them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use proxima_core::{Error, Result, now_unix_secs};
+use serde::{Deserialize, Serialize};
+
+use crate::{BatchOp, CollectionMetadata, ListFilter, ListPage, now_millis};
+
+/// A resolved change, ready to apply (and to log).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    /// Store this entry under its name (replacing any entry with that name).
+    Put(CollectionMetadata),
+    /// Remove the entry with this name.
+    Remove(String),
+}
+
+/// Entries by name, with an id index.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    by_name: BTreeMap<String, CollectionMetadata>,
+    ids: HashMap<String, String>,
+}
+
+impl Catalog {
+    /// An empty catalogue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A catalogue holding `entries`.
+    pub fn from_entries(entries: impl IntoIterator<Item = CollectionMetadata>) -> Self {
+        let mut c = Self::new();
+        for e in entries {
+            c.apply(Change::Put(e));
+        }
+        c
+    }
+
+    /// Every stored entry, expired ones included, by name.
+    pub fn entries(&self) -> impl Iterator<Item = &CollectionMetadata> {
+        self.by_name.values()
+    }
+
+    /// The visible entry named `name`.
+    pub fn get(&self, name: &str) -> Option<&CollectionMetadata> {
+        self.by_name.get(name).filter(|m| !m.is_expired(now_unix_secs()))
+    }
+
+    /// Number of visible entries.
+    pub fn visible_count(&self) -> usize {
+        let now = now_unix_secs();
+        self.by_name.values().filter(|m| !m.is_expired(now)).count()
+    }
+
+    /// Checks `ops` against the current state (each seeing the earlier ones) and
+    /// returns the changes they make, or the first error; changes nothing.
+    pub fn plan(&self, ops: &[BatchOp]) -> Result<Vec<Change>> {
+        let now_ms = now_millis();
+        let now_secs = now_unix_secs();
+        // Overlay of names touched by earlier operations: Some(entry) or None (removed).
+        let mut names: HashMap<String, Option<CollectionMetadata>> = HashMap::new();
+        let mut ids_added: HashMap<String, String> = HashMap::new();
+        let mut ids_removed: Vec<String> = Vec::new();
+        let mut changes = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let at = |e: Error| if ops.len() > 1 { e.with_context("operation", i) } else { e };
+            let visible = |name: &str, names: &HashMap<String, Option<CollectionMetadata>>| match names.get(name) {
+                Some(entry) => entry.clone(),
+                None => self.by_name.get(name).filter(|m| !m.is_expired(now_secs)).cloned(),
+            };
+            match op {
+                BatchOp::Create(m) => {
+                    m.validate().map_err(at)?;
+                    if visible(&m.name, &names).is_some() {
+                        return Err(at(Error::already_exists(format!("collection `{}` already exists", m.name))));
+                    }
+                    let id_owner = ids_added.get(&m.id).or_else(|| self.ids.get(&m.id).filter(|_| !ids_removed.contains(&m.id)));
+                    // An expired entry's id is free once its name is reused; any other holder conflicts.
+                    if let Some(owner) = id_owner {
+                        if visible(owner, &names).is_some_and(|e| e.id == m.id) {
+                            return Err(at(Error::already_exists(format!("collection id `{}` already exists", m.id))));
+                        }
+                    }
+                    let mut stored = m.clone();
+                    stored.version = 1;
+                    stored.created_at = now_ms;
+                    stored.updated_at = now_ms;
+                    ids_added.insert(stored.id.clone(), stored.name.clone());
+                    names.insert(stored.name.clone(), Some(stored.clone()));
+                    changes.push(Change::Put(stored));
+                }
+                BatchOp::Update(m) => {
+                    m.validate().map_err(at)?;
+                    let Some(current) = visible(&m.name, &names) else {
+                        return Err(at(Error::not_found(format!("no collection named `{}`", m.name))));
+                    };
+                    if current.version != m.version {
+                        return Err(at(Error::conflict(format!(
+                            "collection `{}` is at version {}, the update carries {}",
+                            m.name, current.version, m.version
+                        ))));
+                    }
+                    if current.id != m.id {
+                        return Err(at(Error::invalid(format!("collection `{}` has id `{}`; ids cannot change", m.name, current.id))));
+                    }
+                    let mut stored = m.clone();
+                    stored.version = current.version + 1;
+                    stored.created_at = current.created_at;
+                    stored.updated_at = now_ms.max(current.updated_at);
+                    names.insert(stored.name.clone(), Some(stored.clone()));
+                    changes.push(Change::Put(stored));
+                }
+                BatchOp::Delete { name, expected_version } => {
+                    let Some(current) = visible(name, &names) else {
+                        return Err(at(Error::not_found(format!("no collection named `{name}`"))));
+                    };
+                    if expected_version.is_some_and(|v| v != current.version) {
+                        return Err(at(Error::conflict(format!(
+                            "collection `{name}` is at version {}, the delete expects {}",
+                            current.version,
+                            expected_version.unwrap_or_default()
+                        ))));
+                    }
+                    ids_removed.push(current.id.clone());
+                    ids_added.remove(&current.id);
+                    names.insert(name.clone(), None);
+                    changes.push(Change::Remove(name.clone()));
+                }
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Applies one planned change.
+    pub fn apply(&mut self, change: Change) {
+        match change {
+            Change::Put(m) => {
+                if let Some(old) = self.by_name.get(&m.name) {
+                    self.ids.remove(&old.id);
+                }
+                self.ids.insert(m.id.clone(), m.name.clone());
+                self.by_name.insert(m.name.clone(), m);
+            }
+            Change::Remove(name) => {
+                if let Some(old) = self.by_name.remove(&name) {
+                    self.ids.remove(&old.id);
+                }
+            }
+        }
+    }
+
+    /// Plans and applies `ops`; returns the stored entry of each create/update.
+    pub fn execute(&mut self, ops: &[BatchOp]) -> Result<Vec<Option<CollectionMetadata>>> {
+        let changes = self.plan(ops)?;
+        Ok(self.apply_all(changes))
+    }
+
+    /// Applies planned changes; returns the stored entry of each put.
+    pub fn apply_all(&mut self, changes: Vec<Change>) -> Vec<Option<CollectionMetadata>> {
+        changes
+            .into_iter()
+            .map(|c| {
+                let out = match &c {
+                    Change::Put(m) => Some(m.clone()),
+                    Change::Remove(_) => None,
+                };
+                self.apply(c);
+                out
+            })
+            .collect()
+    }
+
+    /// One page of visible entries matching `filter`.
+    pub fn list(&self, filter: &ListFilter) -> Result<ListPage> {
+        list_sorted(self.by_name.values(), filter)
+    }
+}
+
+/// Pages entries already ordered by name, applying `filter` (for backends that scan).
+pub fn list_sorted<'a>(entries: impl Iterator<Item = &'a CollectionMetadata>, filter: &ListFilter) -> Result<ListPage> {
+    let limit = filter.page_size()?;
+    let now = now_unix_secs();
+    let after = filter.page_token.as_deref();
+    let mut items: Vec<CollectionMetadata> = entries
+        .filter(|m| after.is_none_or(|a| m.name.as_str() > a))
+        .filter(|m| !m.is_expired(now) && filter.matches(m))
+        .take(limit + 1)
+        .cloned()
+        .collect();
+    let next_page_token = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|m| m.name.clone())
+    } else {
+        None
+    };
+    Ok(ListPage { items, next_page_token })
+}

@@ -1,0 +1,97 @@
+//! The memory backend: a [`Catalog`] behind a mutex. Nothing persists.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use proxima_core::Result;
+
+use crate::{
+    BackendStats, BatchOp, Catalog, CollectionMetadata, Health, ListFilter, ListPage, MetaCapabilities, MetadataBackend,
+    OpCounters, snapshot,
+};
+
+/// A catalogue in process memory.
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    catalog: Mutex<Catalog>,
+    counters: OpCounters,
+}
+
+impl MemoryBackend {
+    /// The connection-string scheme.
+    pub const SCHEME: &'static str = "memory";
+
+    /// An empty catalogue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn catalog(&self) -> MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn one(&self, op: &str, batch: BatchOp) -> Result<Option<CollectionMetadata>> {
+        self.counters.record(op, self.catalog().execute(&[batch]).map(|mut v| v.remove(0)))
+    }
+}
+
+#[async_trait]
+impl MetadataBackend for MemoryBackend {
+    fn scheme(&self) -> &'static str {
+        Self::SCHEME
+    }
+
+    fn capabilities(&self) -> MetaCapabilities {
+        MetaCapabilities { persistent: false, atomic_batch: true, native_text_search: false, native_ttl: false, shared: false }
+    }
+
+    async fn create(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata> {
+        Ok(self.one("create", BatchOp::Create(metadata))?.expect("create stores an entry"))
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<CollectionMetadata>> {
+        self.counters.record("get", Ok(self.catalog().get(name).cloned()))
+    }
+
+    async fn update(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata> {
+        Ok(self.one("update", BatchOp::Update(metadata))?.expect("update stores an entry"))
+    }
+
+    async fn delete(&self, name: &str, expected_version: Option<u64>) -> Result<()> {
+        self.one("delete", BatchOp::Delete { name: name.to_string(), expected_version }).map(|_| ())
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<ListPage> {
+        self.counters.record("list", self.catalog().list(filter))
+    }
+
+    async fn batch(&self, ops: Vec<BatchOp>) -> Result<Vec<Option<CollectionMetadata>>> {
+        self.counters.record("batch", self.catalog().execute(&ops))
+    }
+
+    async fn backup(&self, location: &str) -> Result<String> {
+        let entries: Vec<_> = self.catalog().entries().cloned().collect();
+        let id = snapshot::new_backup_id();
+        self.counters.record("backup", snapshot::write(location, &id, entries).map(|_| id))
+    }
+
+    async fn restore(&self, backup_id: &str, location: &str) -> Result<()> {
+        let restored = snapshot::read(location, backup_id).map(Catalog::from_entries);
+        self.counters.record("restore", restored.map(|c| *self.catalog() = c))
+    }
+
+    async fn health(&self) -> Result<Health> {
+        let start = Instant::now();
+        let count = self.catalog().visible_count();
+        Ok(Health {
+            healthy: true,
+            latency_ms: start.elapsed().as_secs_f64() * 1e3,
+            detail: format!("in-memory catalogue with {count} collections"),
+        })
+    }
+
+    async fn stats(&self) -> Result<BackendStats> {
+        Ok(self.counters.stats(self.catalog().visible_count() as u64))
+    }
+}

@@ -1,0 +1,125 @@
+//! The metadata conformance suite. Every backend's `tests/conformance.rs` calls
+//! [`run_all`] with a [`MetaHarness`]; cases are grouped by capability.
+//!
+//! Cases namespace their entries by name prefix (and list with that prefix), so
+//! they can share one database.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use proxima_core::{DistanceMetric, ErrorKind, Result, now_unix_secs};
+use serde_json::json;
+
+use crate::{AccessPattern, CollectionMetadata, MetadataBackend};
+
+mod cases;
+mod concurrency;
+
+#[cfg(test)]
+mod broken;
+
+pub use cases::*;
+pub use concurrency::*;
+
+/// Opens the backend under test; a second `open` must see the same data when the backend is persistent.
+#[async_trait]
+pub trait MetaHarness: Send + Sync {
+    /// Opens (or reopens) the backend.
+    async fn open(&self) -> Result<Arc<dyn MetadataBackend>>;
+}
+
+/// Why a case failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseError(pub String);
+
+impl std::fmt::Display for CaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<proxima_core::Error> for CaseError {
+    fn from(e: proxima_core::Error) -> Self {
+        CaseError(format!("unexpected error: {e}"))
+    }
+}
+
+/// The outcome of one case.
+pub type CaseResult = std::result::Result<(), CaseError>;
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err($crate::testkit::CaseError(format!($($fmt)+)));
+        }
+    };
+}
+pub(crate) use ensure;
+
+/// Fails unless `result` is an error of `kind`.
+pub fn expect_kind<T: std::fmt::Debug>(result: Result<T>, kind: ErrorKind, what: &str) -> CaseResult {
+    match result {
+        Err(e) if e.kind() == kind => Ok(()),
+        Err(e) => Err(CaseError(format!("{what}: expected {kind}, got {e}"))),
+        Ok(v) => Err(CaseError(format!("{what}: expected {kind}, got Ok({v:?})"))),
+    }
+}
+
+/// Runs every case and panics listing the failures.
+pub async fn run_all(harness: &dyn MetaHarness) {
+    let failures = run_all_collecting(harness).await;
+    assert!(failures.is_empty(), "{} conformance case(s) failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Runs every case; returns `"case: why"` for each failure.
+pub async fn run_all_collecting(harness: &dyn MetaHarness) -> Vec<String> {
+    let mut failures = Vec::new();
+    macro_rules! run {
+        ($($case:ident),* $(,)?) => {$(
+            if let Err(e) = $case(harness).await {
+                failures.push(format!("{}: {}", stringify!($case), e));
+            }
+        )*};
+    }
+    run!(
+        create_and_get_round_trip,
+        duplicates_are_refused,
+        invalid_input_is_refused,
+        update_checks_version,
+        delete_checks_version,
+        list_filters_and_pages,
+        batch_is_all_or_nothing,
+        backup_and_restore,
+        expired_entries_are_invisible,
+        concurrent_updates_have_one_winner,
+        health_and_stats,
+    );
+    match harness.open().await {
+        Ok(b) if b.capabilities().persistent => run!(reopen_preserves_entries),
+        Ok(_) => {}
+        Err(e) => failures.push(format!("open: {e}")),
+    }
+    failures
+}
+
+/// An entry with every field set to something other than its default.
+pub fn sample(name: &str, i: u64) -> CollectionMetadata {
+    let mut m = CollectionMetadata::new(format!("{name}-id"), name, 16 + i as u32);
+    m.distance_metric = DistanceMetric::Euclidean;
+    m.indexing_algorithm = "ivf".into();
+    m.vector_count = 1000 + i;
+    m.total_size_bytes = 1 << 20;
+    m.config = json!({"index": {"type": "ivf", "nlist": 64}, "fields": [{"name": "year", "type": "int"}], "note": "ünïcode"});
+    m.access_pattern = AccessPattern::Hot;
+    m.description = Some(format!("Sample collection number {i}"));
+    m.tags = vec!["sample".into(), format!("t{i}")];
+    m.owner = Some("ada".into());
+    m.expires_at = Some(now_unix_secs() + 86_400 * 365);
+    m
+}
+
+/// Whether two entries agree on every field a caller sets (not version or timestamps).
+pub fn same_fields(a: &CollectionMetadata, b: &CollectionMetadata) -> bool {
+    let strip = |m: &CollectionMetadata| CollectionMetadata { version: 0, created_at: 0, updated_at: 0, ..m.clone() };
+    strip(a) == strip(b)
+}
