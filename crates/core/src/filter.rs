@@ -93,8 +93,8 @@ impl Filter {
 
     /// Parses the JSON form, rejecting malformed or over-deep filters.
     pub fn from_json(value: &Value) -> Result<Self> {
-        let filter: Filter = serde_json::from_value(value.clone())
-            .map_err(|e| Error::invalid(format!("malformed filter: {e}")))?;
+        let filter: Filter =
+            serde_json::from_value(value.clone()).map_err(|e| Error::invalid(format!("malformed filter: {e}")))?;
         filter.check_shape(0)?;
         Ok(filter)
     }
@@ -127,10 +127,10 @@ impl Filter {
 
     fn check_types(&self, config: &CollectionConfig) -> Result<()> {
         let check = |field: &str, value: &Value| match config.field_type(field) {
-            Some(ty) if !ty.accepts(value) => Err(Error::invalid(format!(
-                "filter compares field `{field}` (declared {ty:?}) with {value}"
-            ))
-            .with_context("field", field)),
+            Some(ty) if !ty.accepts(value) => {
+                Err(Error::invalid(format!("filter compares field `{field}` (declared {ty:?}) with {value}"))
+                    .with_context("field", field))
+            }
             _ => Ok(()),
         };
         match self {
@@ -259,7 +259,10 @@ mod tests {
         assert!(!parse(json!({"exists": {"field": "artist.age"}})).matches(&m));
         assert!(parse(json!({"and": []})).matches(&m));
         assert!(!parse(json!({"or": []})).matches(&m));
-        assert!(parse(json!({"or": [{"eq": {"field": "genre", "value": "x"}}, {"not": {"exists": {"field": "zz"}}}]})).matches(&m));
+        assert!(
+            parse(json!({"or": [{"eq": {"field": "genre", "value": "x"}}, {"not": {"exists": {"field": "zz"}}}]}))
+                .matches(&m)
+        );
     }
 
     #[test]

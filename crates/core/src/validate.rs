@@ -67,7 +67,10 @@ pub fn vector(values: &[f32], dimension: u32) -> Result<()> {
         )));
     }
     if let Some(pos) = values.iter().position(|x| !x.is_finite()) {
-        return Err(Error::invalid(format!("vector value at position {pos} is {} (NaN and infinity are refused)", values[pos])));
+        return Err(Error::invalid(format!(
+            "vector value at position {pos} is {} (NaN and infinity are refused)",
+            values[pos]
+        )));
     }
     Ok(())
 }
@@ -115,10 +118,10 @@ pub fn search_request(request: &SearchRequest, config: &CollectionConfig) -> Res
     if request.ef == Some(0) {
         return Err(Error::invalid("ef must be positive"));
     }
-    if let Some(a) = request.accuracy {
-        if !(a > 0.0 && a <= 1.0) {
-            return Err(Error::invalid(format!("accuracy must be in (0, 1], got {a}")));
-        }
+    if let Some(a) = request.accuracy
+        && !(a > 0.0 && a <= 1.0)
+    {
+        return Err(Error::invalid(format!("accuracy must be in (0, 1], got {a}")));
     }
     if let Some(f) = &request.filter {
         f.validate(config)?;
@@ -151,7 +154,8 @@ mod tests {
         assert!(is_invalid(record(&VectorRecord::new("", vec![1.0, 2.0, 3.0]), &c)));
         assert!(is_invalid(record(&VectorRecord::new("x".repeat(MAX_ID_BYTES + 1), vec![1.0, 2.0, 3.0]), &c)));
         assert!(is_invalid(record(&VectorRecord::new("a\n", vec![1.0, 2.0, 3.0]), &c)));
-        let big = VectorRecord::new("a", vec![1.0, 2.0, 3.0]).with_metadata(json!({"blob": "x".repeat(MAX_METADATA_BYTES)}));
+        let big =
+            VectorRecord::new("a", vec![1.0, 2.0, 3.0]).with_metadata(json!({"blob": "x".repeat(MAX_METADATA_BYTES)}));
         assert!(is_invalid(record(&big, &c)));
         let mistyped = VectorRecord::new("a", vec![1.0, 2.0, 3.0]).with_metadata(json!({"year": "1999"}));
         assert!(is_invalid(record(&mistyped, &c)));

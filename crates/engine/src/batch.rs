@@ -172,13 +172,13 @@ pub fn check_presence(batch: &WriteBatch, mut current: impl FnMut(&str) -> Prese
             WriteOp::SoftDelete { .. } => (Some(Presence::Live), Presence::SoftDeleted),
             WriteOp::Restore { .. } => (Some(Presence::SoftDeleted), Presence::Live),
         };
-        if let Some(required) = required {
-            if before != required {
-                let what = if required == Presence::Live { "live" } else { "soft-deleted" };
-                return Err(Error::not_found(format!("no {what} record with id `{id}`"))
-                    .with_context("operation", i)
-                    .with_context("id", id));
-            }
+        if let Some(required) = required
+            && before != required
+        {
+            let what = if required == Presence::Live { "live" } else { "soft-deleted" };
+            return Err(Error::not_found(format!("no {what} record with id `{id}`"))
+                .with_context("operation", i)
+                .with_context("id", id));
         }
         overlay.insert(id, after);
     }
@@ -205,7 +205,8 @@ mod tests {
     #[test]
     fn prepare_reports_the_failing_operation() {
         let config = CollectionConfig::new("c", 2);
-        let mut batch = WriteBatch::new().upsert(VectorRecord::new("a", vec![1.0, 0.0])).upsert(VectorRecord::new("b", vec![1.0]));
+        let mut batch =
+            WriteBatch::new().upsert(VectorRecord::new("a", vec![1.0, 0.0])).upsert(VectorRecord::new("b", vec![1.0]));
         let err = prepare_batch(&mut batch, &config, 0).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         assert_eq!(err.context("operation"), Some("1"));
@@ -216,7 +217,10 @@ mod tests {
         let absent = |_: &str| Presence::Absent;
         let ok = WriteBatch::new().upsert(VectorRecord::new("a", vec![1.0])).soft_delete("a").restore("a");
         assert!(check_presence(&ok, absent).is_ok());
-        let bad = WriteBatch::new().upsert(VectorRecord::new("a", vec![1.0])).delete("a").update_metadata("a", Metadata::new());
+        let bad = WriteBatch::new()
+            .upsert(VectorRecord::new("a", vec![1.0]))
+            .delete("a")
+            .update_metadata("a", Metadata::new());
         assert_eq!(check_presence(&bad, absent).unwrap_err().kind(), ErrorKind::NotFound);
         assert!(check_presence(&WriteBatch::new().restore("x"), |_| Presence::Live).is_err());
     }

@@ -13,7 +13,7 @@ use crate::{BatchOp, CollectionMetadata, ListFilter, ListPage, now_millis};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Change {
     /// Store this entry under its name (replacing any entry with that name).
-    Put(CollectionMetadata),
+    Put(Box<CollectionMetadata>),
     /// Remove the entry with this name.
     Remove(String),
 }
@@ -35,7 +35,7 @@ impl Catalog {
     pub fn from_entries(entries: impl IntoIterator<Item = CollectionMetadata>) -> Self {
         let mut c = Self::new();
         for e in entries {
-            c.apply(Change::Put(e));
+            c.apply(Change::Put(Box::new(e)));
         }
         c
     }
@@ -78,12 +78,13 @@ impl Catalog {
                     if visible(&m.name, &names).is_some() {
                         return Err(at(Error::already_exists(format!("collection `{}` already exists", m.name))));
                     }
-                    let id_owner = ids_added.get(&m.id).or_else(|| self.ids.get(&m.id).filter(|_| !ids_removed.contains(&m.id)));
+                    let id_owner =
+                        ids_added.get(&m.id).or_else(|| self.ids.get(&m.id).filter(|_| !ids_removed.contains(&m.id)));
                     // An expired entry's id is free once its name is reused; any other holder conflicts.
-                    if let Some(owner) = id_owner {
-                        if visible(owner, &names).is_some_and(|e| e.id == m.id) {
-                            return Err(at(Error::already_exists(format!("collection id `{}` already exists", m.id))));
-                        }
+                    if let Some(owner) = id_owner
+                        && visible(owner, &names).is_some_and(|e| e.id == m.id)
+                    {
+                        return Err(at(Error::already_exists(format!("collection id `{}` already exists", m.id))));
                     }
                     let mut stored = m.clone();
                     stored.version = 1;
@@ -91,7 +92,7 @@ impl Catalog {
                     stored.updated_at = now_ms;
                     ids_added.insert(stored.id.clone(), stored.name.clone());
                     names.insert(stored.name.clone(), Some(stored.clone()));
-                    changes.push(Change::Put(stored));
+                    changes.push(Change::Put(Box::new(stored)));
                 }
                 BatchOp::Update(m) => {
                     m.validate().map_err(at)?;
@@ -105,14 +106,17 @@ impl Catalog {
                         ))));
                     }
                     if current.id != m.id {
-                        return Err(at(Error::invalid(format!("collection `{}` has id `{}`; ids cannot change", m.name, current.id))));
+                        return Err(at(Error::invalid(format!(
+                            "collection `{}` has id `{}`; ids cannot change",
+                            m.name, current.id
+                        ))));
                     }
                     let mut stored = m.clone();
                     stored.version = current.version + 1;
                     stored.created_at = current.created_at;
                     stored.updated_at = now_ms.max(current.updated_at);
                     names.insert(stored.name.clone(), Some(stored.clone()));
-                    changes.push(Change::Put(stored));
+                    changes.push(Change::Put(Box::new(stored)));
                 }
                 BatchOp::Delete { name, expected_version } => {
                     let Some(current) = visible(name, &names) else {
@@ -143,7 +147,7 @@ impl Catalog {
                     self.ids.remove(&old.id);
                 }
                 self.ids.insert(m.id.clone(), m.name.clone());
-                self.by_name.insert(m.name.clone(), m);
+                self.by_name.insert(m.name.clone(), *m);
             }
             Change::Remove(name) => {
                 if let Some(old) = self.by_name.remove(&name) {
@@ -165,7 +169,7 @@ impl Catalog {
             .into_iter()
             .map(|c| {
                 let out = match &c {
-                    Change::Put(m) => Some(m.clone()),
+                    Change::Put(m) => Some(m.as_ref().clone()),
                     Change::Remove(_) => None,
                 };
                 self.apply(c);

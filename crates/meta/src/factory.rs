@@ -50,7 +50,9 @@ impl MetadataBackendFactory {
     /// A factory with the memory backend registered.
     pub fn new() -> Self {
         let factory = Self { constructors: RwLock::new(BTreeMap::new()) };
-        factory.register(MemoryBackend::SCHEME, |_| Box::pin(async { Ok(Arc::new(MemoryBackend::new()) as Arc<dyn MetadataBackend>) }));
+        factory.register(MemoryBackend::SCHEME, |_| {
+            Box::pin(async { Ok(Arc::new(MemoryBackend::new()) as Arc<dyn MetadataBackend>) })
+        });
         factory
     }
 

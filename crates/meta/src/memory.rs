@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use proxima_core::Result;
 
 use crate::{
-    BackendStats, BatchOp, Catalog, CollectionMetadata, Health, ListFilter, ListPage, MetaCapabilities, MetadataBackend,
-    OpCounters, snapshot,
+    BackendStats, BatchOp, Catalog, CollectionMetadata, Health, ListFilter, ListPage, MetaCapabilities,
+    MetadataBackend, OpCounters, snapshot,
 };
 
 /// A catalogue in process memory.
@@ -43,7 +43,13 @@ impl MetadataBackend for MemoryBackend {
     }
 
     fn capabilities(&self) -> MetaCapabilities {
-        MetaCapabilities { persistent: false, atomic_batch: true, native_text_search: false, native_ttl: false, shared: false }
+        MetaCapabilities {
+            persistent: false,
+            atomic_batch: true,
+            native_text_search: false,
+            native_ttl: false,
+            shared: false,
+        }
     }
 
     async fn create(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata> {

@@ -44,7 +44,8 @@ pub fn write(location: &str, backup_id: &str, entries: Vec<CollectionMetadata>) 
     let path = backup_path(&dir, backup_id)?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let snapshot = Snapshot { format_version: FORMAT_VERSION, created_at: now_millis(), entries };
-    let bytes = serde_json::to_vec_pretty(&snapshot).map_err(|e| Error::internal("cannot encode backup").with_source(e))?;
+    let bytes =
+        serde_json::to_vec_pretty(&snapshot).map_err(|e| Error::internal("cannot encode backup").with_source(e))?;
     write_atomically(&path, &bytes)
 }
 
@@ -72,5 +73,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = std::fs::File::create(&tmp).map_err(|e| io("create", e))?;
     file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|e| io("write", e))?;
     std::fs::rename(&tmp, path).map_err(|e| io("rename", e))?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(format!("cannot sync {}", dir.display()), e))
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("cannot sync {}", dir.display()), e))
 }

@@ -28,7 +28,9 @@ impl PendingFrame {
             .map_err(|e| Error::invalid(format!("record cannot be encoded: {e}")))?;
         let payload_len = bytes.len() - HEADER_LEN;
         if payload_len > MAX_PAYLOAD {
-            return Err(Error::invalid(format!("append of {payload_len} bytes exceeds the {MAX_PAYLOAD}-byte frame limit")));
+            return Err(Error::invalid(format!(
+                "append of {payload_len} bytes exceeds the {MAX_PAYLOAD}-byte frame limit"
+            )));
         }
         let payload_crc = crc32c::crc32c(&bytes[HEADER_LEN..]);
         Ok(Self { bytes, count, payload_crc })

@@ -21,9 +21,9 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
         let entry = entry.map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
         let name = entry.file_name();
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(SUFFIX)) else { continue };
-        let first_seq = stem
-            .parse::<u64>()
-            .map_err(|_| Error::corrupted("unexpected file in the log directory").with_context("file", entry.path().display()))?;
+        let first_seq = stem.parse::<u64>().map_err(|_| {
+            Error::corrupted("unexpected file in the log directory").with_context("file", entry.path().display())
+        })?;
         segments.push((first_seq, entry.path()));
     }
     segments.sort();

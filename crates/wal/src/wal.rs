@@ -84,17 +84,20 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         let mut next_seq = 1;
         for (i, (first_seq, path)) in segments.iter().enumerate() {
             if i > 0 && *first_seq != next_seq {
-                return Err(Error::corrupted(format!("log segment starts at sequence {first_seq}, expected {next_seq}"))
-                    .with_context("file", path.display()));
+                return Err(Error::corrupted(format!(
+                    "log segment starts at sequence {first_seq}, expected {next_seq}"
+                ))
+                .with_context("file", path.display()));
             }
             let is_last = i + 1 == segments.len();
             let bytes = segment::read(path)?;
             let end = segment::scan(path, &bytes, *first_seq, is_last, |_, _| Ok(()))?;
             if end.torn {
-                let file = OpenOptions::new().write(true).open(path).map_err(|e| Error::io("cannot open segment", e))?;
-                file.set_len(end.valid_len).and_then(|_| file.sync_all()).map_err(|e| {
-                    Error::io(format!("cannot cut the torn tail of {}", path.display()), e)
-                })?;
+                let file =
+                    OpenOptions::new().write(true).open(path).map_err(|e| Error::io("cannot open segment", e))?;
+                file.set_len(end.valid_len)
+                    .and_then(|_| file.sync_all())
+                    .map_err(|e| Error::io(format!("cannot cut the torn tail of {}", path.display()), e))?;
             }
             next_seq = end.next_seq;
         }

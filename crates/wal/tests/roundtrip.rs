@@ -85,7 +85,9 @@ fn concurrent_appenders_get_disjoint_contiguous_ranges() {
             .map(|t| {
                 let wal = &wal;
                 s.spawn(move || {
-                    (0..25).map(|i| wal.append(&[(format!("{t}-{i}"), vec![1.0]), (String::new(), vec![])]).unwrap()).collect::<Vec<_>>()
+                    (0..25)
+                        .map(|i| wal.append(&[(format!("{t}-{i}"), vec![1.0]), (String::new(), vec![])]).unwrap())
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();

@@ -27,7 +27,14 @@ impl Chunk {
         self.ids.len()
     }
 
-    pub(super) fn push(&mut self, id: String, seq: u64, vector: &[f32], metadata: Metadata, expires_at: Option<u64>) -> usize {
+    pub(super) fn push(
+        &mut self,
+        id: String,
+        seq: u64,
+        vector: &[f32],
+        metadata: Metadata,
+        expires_at: Option<u64>,
+    ) -> usize {
         self.ids.push(id);
         self.seqs.push(seq);
         self.vectors.extend_from_slice(vector);

@@ -222,10 +222,11 @@ impl MemCollection {
         }
         let slot = Slot::Sealed(self.sealed.len());
         for (row, id) in sealed.data.ids.iter().enumerate() {
-            if let Some(loc) = self.locate.get_mut(id) {
-                if loc.slot == Slot::Active && loc.row == row {
-                    loc.slot = slot;
-                }
+            if let Some(loc) = self.locate.get_mut(id)
+                && loc.slot == Slot::Active
+                && loc.row == row
+            {
+                loc.slot = slot;
             }
         }
         self.sealed.push(sealed);
@@ -238,7 +239,8 @@ impl MemCollection {
             self.compact_all()?;
         }
         let tombstones = self.tombstones.get_or_insert_with(|| {
-            let mut t: Vec<Tombstone> = self.hidden.iter().map(|(id, seq)| Tombstone { id: id.clone(), seq: *seq }).collect();
+            let mut t: Vec<Tombstone> =
+                self.hidden.iter().map(|(id, seq)| Tombstone { id: id.clone(), seq: *seq }).collect();
             t.sort_by(|a, b| a.id.cmp(&b.id));
             t.into()
         });
@@ -264,7 +266,13 @@ impl MemCollection {
         let mut live = Bitmap::default();
         for (id, loc) in &keep {
             let chunk = self.chunk(loc.slot);
-            data.push(id.clone(), chunk.seqs[loc.row], chunk.vector(loc.row), chunk.metadata[loc.row].clone(), chunk.expires_at[loc.row]);
+            data.push(
+                id.clone(),
+                chunk.seqs[loc.row],
+                chunk.vector(loc.row),
+                chunk.metadata[loc.row].clone(),
+                chunk.expires_at[loc.row],
+            );
             live.push(!loc.soft_deleted);
         }
         let old_sealed = std::mem::take(&mut self.sealed);
@@ -348,7 +356,10 @@ impl MemCollection {
         Checkpoint { config: self.config.clone(), next_seq: self.next_seq, records, deleted }
     }
 
-    pub(super) fn from_checkpoint(checkpoint: Checkpoint, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Self> {
+    pub(super) fn from_checkpoint(
+        checkpoint: Checkpoint,
+        index_builder: Option<Arc<dyn IndexBuilder>>,
+    ) -> Result<Self> {
         let mut c = Self::new(checkpoint.config, index_builder);
         c.next_seq = checkpoint.next_seq;
         for r in checkpoint.records {

@@ -132,7 +132,8 @@ impl VectorStorage for MemoryEngine {
 
     async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
         let checkpoint = lock(&self.collection(collection)?).checkpoint();
-        let bytes = serde_json::to_vec(&checkpoint).map_err(|e| Error::internal("cannot encode checkpoint").with_source(e))?;
+        let bytes =
+            serde_json::to_vec(&checkpoint).map_err(|e| Error::internal("cannot encode checkpoint").with_source(e))?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         let path = dir.join(CHECKPOINT_FILE);
         std::fs::write(&path, bytes).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
@@ -144,8 +145,9 @@ impl VectorStorage for MemoryEngine {
             std::io::ErrorKind::NotFound => Error::not_found(format!("no checkpoint at {}", path.display())),
             _ => Error::io(format!("cannot read {}", path.display()), e),
         })?;
-        let mut checkpoint: Checkpoint = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::corrupted("checkpoint does not decode").with_context("file", path.display()).with_source(e))?;
+        let mut checkpoint: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::corrupted("checkpoint does not decode").with_context("file", path.display()).with_source(e)
+        })?;
         checkpoint.config.name = collection.to_string();
         checkpoint.config.validate()?;
         let restored = MemCollection::from_checkpoint(checkpoint, self.index_builder.clone())?;

@@ -15,11 +15,15 @@ pub async fn collections_lifecycle(h: &dyn EngineHarness) -> CaseResult {
     expect_kind(e.create_collection(&config("bad/name", 4)).await, ErrorKind::InvalidArgument, "bad name")?;
     expect_kind(e.create_collection(&config("zero-dim", 0)).await, ErrorKind::InvalidArgument, "zero dimension")?;
     let listed = e.list_collections().await?;
-    ensure!(listed.iter().any(|l| *l == c), "list_collections lacks the created config: {listed:?}");
+    ensure!(listed.contains(&c), "list_collections lacks the created config: {listed:?}");
     ensure!(!listed.iter().any(|l| l.name == "zero-dim"), "a refused collection was created");
     e.drop_collection("lifecycle").await?;
     expect_kind(e.drop_collection("lifecycle").await, ErrorKind::NotFound, "second drop")?;
-    expect_kind(e.write("lifecycle", WriteBatch::from(vec![record(1, 4)])).await, ErrorKind::NotFound, "write after drop")?;
+    expect_kind(
+        e.write("lifecycle", WriteBatch::from(vec![record(1, 4)])).await,
+        ErrorKind::NotFound,
+        "write after drop",
+    )?;
     expect_kind(e.read_view("lifecycle").await.map(|_| ()), ErrorKind::NotFound, "view after drop")?;
     e.create_collection(&c).await?;
     ensure!(current_rows(&*e, "lifecycle").await?.is_empty(), "a re-created collection kept old data");
@@ -111,11 +115,22 @@ pub async fn soft_delete_and_restore(h: &dyn EngineHarness) -> CaseResult {
     ensure!(view.tombstones().iter().any(|t| t.id == "id1"), "soft delete left no tombstone");
     let stats = e.stats("soft").await?;
     ensure!(stats.live_records == 1 && stats.soft_deleted_records == 1, "stats after soft delete: {stats:?}");
-    expect_kind(e.write("soft", WriteBatch::new().soft_delete("id1")).await, ErrorKind::NotFound, "second soft delete")?;
-    expect_kind(e.write("soft", WriteBatch::new().restore("id2")).await, ErrorKind::NotFound, "restore of a live record")?;
+    expect_kind(
+        e.write("soft", WriteBatch::new().soft_delete("id1")).await,
+        ErrorKind::NotFound,
+        "second soft delete",
+    )?;
+    expect_kind(
+        e.write("soft", WriteBatch::new().restore("id2")).await,
+        ErrorKind::NotFound,
+        "restore of a live record",
+    )?;
     e.write("soft", WriteBatch::new().restore("id1")).await?;
     let after = e.get("soft", &["id1".into()]).await?.remove(0);
-    ensure!(after.as_ref().map(|r| &r.record) == before.as_ref().map(|r| &r.record), "restore returned {after:?}, had {before:?}");
+    ensure!(
+        after.as_ref().map(|r| &r.record) == before.as_ref().map(|r| &r.record),
+        "restore returned {after:?}, had {before:?}"
+    );
     ensure!(current_rows(&*e, "soft").await?.contains_key("id1"), "restored record not live in a view");
     Ok(())
 }

@@ -50,7 +50,10 @@ pub async fn random_operations_survive_reopens(h: &dyn EngineHarness) -> CaseRes
     let mut rng = Rng::new(0xc0ffee);
     for round in 0..5 {
         let e = h.open(None).await?;
-        ensure!(current_rows(&*e, "random_reopen").await? == model.visible(), "round {round}: state differs after reopen");
+        ensure!(
+            current_rows(&*e, "random_reopen").await? == model.visible(),
+            "round {round}: state differs after reopen"
+        );
         for _ in 0..30 {
             let batch = random_batch(&mut rng, &model, 3);
             write_both(&*e, &mut model, "random_reopen", batch).await?;

@@ -132,7 +132,7 @@ pub fn vector(i: u64, dimension: u32) -> Vec<f32> {
 /// A record `id{i}` with metadata `{"i": i, "even": i % 2 == 0}`.
 pub fn record(i: u64, dimension: u32) -> VectorRecord {
     VectorRecord::new(format!("id{i}"), vector(i, dimension))
-        .with_metadata(serde_json::json!({"i": i, "even": i % 2 == 0}))
+        .with_metadata(serde_json::json!({"i": i, "even": i.is_multiple_of(2)}))
 }
 
 /// One visible row of a view.
@@ -165,7 +165,11 @@ pub fn snapshot(view: &dyn ReadView) -> std::result::Result<BTreeMap<String, Row
             }
             let previous = rows.insert(
                 segment.id(row).to_string(),
-                Row { vector: segment.vector(row).to_vec(), metadata: segment.metadata(row).clone(), seq: segment.seq(row) },
+                Row {
+                    vector: segment.vector(row).to_vec(),
+                    metadata: segment.metadata(row).clone(),
+                    seq: segment.seq(row),
+                },
             );
             ensure!(previous.is_none(), "id `{}` is live in two rows of one view", segment.id(row));
         }
@@ -174,12 +178,20 @@ pub fn snapshot(view: &dyn ReadView) -> std::result::Result<BTreeMap<String, Row
 }
 
 /// The current visible rows of `collection`.
-pub async fn current_rows(engine: &dyn VectorStorage, collection: &str) -> std::result::Result<BTreeMap<String, Row>, CaseError> {
+pub async fn current_rows(
+    engine: &dyn VectorStorage,
+    collection: &str,
+) -> std::result::Result<BTreeMap<String, Row>, CaseError> {
     snapshot(&*engine.read_view(collection).await?)
 }
 
 /// Writes `batch` to both the engine and the model.
-pub async fn write_both(engine: &dyn VectorStorage, model: &mut Model, collection: &str, batch: WriteBatch) -> CaseResult {
+pub async fn write_both(
+    engine: &dyn VectorStorage,
+    model: &mut Model,
+    collection: &str,
+    batch: WriteBatch,
+) -> CaseResult {
     let receipt = engine.write(collection, batch.clone()).await?;
     model.apply(batch, receipt.first_seq)?;
     Ok(())

@@ -92,14 +92,18 @@ pub async fn compaction_keeps_data(h: &dyn EngineHarness) -> CaseResult {
     let before = current_rows(&*e, "compaction").await?;
     let stats_before = e.stats("compaction").await?;
     ensure!(stats_before.dead_rows > 0, "overwrites left no dead rows: {stats_before:?}");
-    let report = e.compact("compaction", &CompactionPolicy { min_dead_ratio: 0.0, small_segment_rows: usize::MAX }).await?;
+    let report =
+        e.compact("compaction", &CompactionPolicy { min_dead_ratio: 0.0, small_segment_rows: usize::MAX }).await?;
     ensure!(report.rows_removed > 0, "compaction removed nothing: {report:?}");
     ensure!(current_rows(&*e, "compaction").await? == before, "compaction changed visible data");
     let stats = e.stats("compaction").await?;
     ensure!(stats.dead_rows < stats_before.dead_rows, "dead rows {} -> {}", stats_before.dead_rows, stats.dead_rows);
     ensure!(stats.live_records == before.len() as u64, "stats.live_records {} vs {}", stats.live_records, before.len());
     e.write("compaction", WriteBatch::new().restore("id2")).await?;
-    ensure!(e.get("compaction", &["id2".into()]).await?[0].is_some(), "a soft-deleted record did not survive compaction");
+    ensure!(
+        e.get("compaction", &["id2".into()]).await?[0].is_some(),
+        "a soft-deleted record did not survive compaction"
+    );
     Ok(())
 }
 
@@ -120,7 +124,11 @@ pub async fn checkpoint_and_restore(h: &dyn EngineHarness) -> CaseResult {
     e.restore_from("checkpoint_copy", dir.path()).await?;
     ensure!(current_rows(&*e, "checkpoint_copy").await? == at_checkpoint, "restore into a new collection differs");
     let empty = tempfile::tempdir().map_err(|err| CaseError(format!("tempdir: {err}")))?;
-    expect_kind(e.restore_from("checkpoint_none", empty.path()).await, ErrorKind::NotFound, "restore without a checkpoint")
+    expect_kind(
+        e.restore_from("checkpoint_none", empty.path()).await,
+        ErrorKind::NotFound,
+        "restore without a checkpoint",
+    )
 }
 
 /// Random batches, flushes and compactions agree with the model after every step.

@@ -42,8 +42,16 @@ pub async fn duplicates_are_refused(h: &dyn MetaHarness) -> CaseResult {
 /// Malformed entries and filters are `InvalidArgument`.
 pub async fn invalid_input_is_refused(h: &dyn MetaHarness) -> CaseResult {
     let b = h.open().await?;
-    expect_kind(b.create(CollectionMetadata::new("inv-1", "bad name", 4)).await, ErrorKind::InvalidArgument, "name with space")?;
-    expect_kind(b.create(CollectionMetadata::new("inv-2", "inv-zero", 0)).await, ErrorKind::InvalidArgument, "dimension 0")?;
+    expect_kind(
+        b.create(CollectionMetadata::new("inv-1", "bad name", 4)).await,
+        ErrorKind::InvalidArgument,
+        "name with space",
+    )?;
+    expect_kind(
+        b.create(CollectionMetadata::new("inv-2", "inv-zero", 0)).await,
+        ErrorKind::InvalidArgument,
+        "dimension 0",
+    )?;
     expect_kind(b.create(CollectionMetadata::new("", "inv-noid", 4)).await, ErrorKind::InvalidArgument, "empty id")?;
     ensure!(b.get("inv-zero").await?.is_none(), "an invalid entry was stored");
     let bad_limit = ListFilter { limit: Some(0), ..Default::default() };
@@ -115,7 +123,11 @@ pub async fn list_filters_and_pages(h: &dyn MetaHarness) -> CaseResult {
     let all = names(&*b, base()).await?;
     ensure!(all == ["lst-a", "lst-b", "lst-c", "lst-d", "lst-e"], "prefix list: {all:?}");
     let checks: Vec<(&str, ListFilter, Vec<&str>)> = vec![
-        ("tags_any", ListFilter { tags_any: vec!["red".into(), "blue".into()], ..base() }, vec!["lst-b", "lst-c", "lst-d", "lst-e"]),
+        (
+            "tags_any",
+            ListFilter { tags_any: vec!["red".into(), "blue".into()], ..base() },
+            vec!["lst-b", "lst-c", "lst-d", "lst-e"],
+        ),
         ("tags_all", ListFilter { tags_all: vec!["blue".into(), "big".into()], ..base() }, vec!["lst-d"]),
         ("owner", ListFilter { owner: Some("bob".into()), ..base() }, vec!["lst-b", "lst-c"]),
         ("access_pattern", ListFilter { access_pattern: Some(AccessPattern::Hot), ..base() }, vec!["lst-a", "lst-e"]),

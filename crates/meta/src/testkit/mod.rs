@@ -109,7 +109,8 @@ pub fn sample(name: &str, i: u64) -> CollectionMetadata {
     m.indexing_algorithm = "ivf".into();
     m.vector_count = 1000 + i;
     m.total_size_bytes = 1 << 20;
-    m.config = json!({"index": {"type": "ivf", "nlist": 64}, "fields": [{"name": "year", "type": "int"}], "note": "ünïcode"});
+    m.config =
+        json!({"index": {"type": "ivf", "nlist": 64}, "fields": [{"name": "year", "type": "int"}], "note": "ünïcode"});
     m.access_pattern = AccessPattern::Hot;
     m.description = Some(format!("Sample collection number {i}"));
     m.tags = vec!["sample".into(), format!("t{i}")];

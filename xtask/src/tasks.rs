@@ -1,0 +1,73 @@
+//! The tasks that run cargo: ci, lint, features, test, deny, bench.
+
+use std::collections::BTreeMap;
+
+use crate::cmd::{cargo, home, on_path, run};
+use crate::{services, tidy};
+
+/// Everything CI checks, in order; services are stopped even when a step fails.
+pub(crate) fn ci() -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let env = services::up()?;
+    let result = (|| {
+        lint()?;
+        tidy::run()?;
+        features()?;
+        test(&env)?;
+        deny()
+    })();
+    let stopped = services::down();
+    eprintln!("xtask: ci finished in {:.0}s", started.elapsed().as_secs_f64());
+    result.and(stopped)
+}
+
+pub(crate) fn lint() -> Result<(), String> {
+    run(cargo(&["fmt", "--all", "--", "--check"]))?;
+    run(cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--profile", "ci", "--", "-D", "warnings"]))
+}
+
+/// Each facade feature must build on its own (features are additive).
+pub(crate) fn features() -> Result<(), String> {
+    let manifest = std::fs::read_to_string(crate::cmd::root().join("crates/proxima/Cargo.toml"))
+        .map_err(|e| format!("cannot read the facade manifest: {e}"))?;
+    let features = tidy::feature_names(&manifest);
+    run(cargo(&["check", "-p", "proxima", "--no-default-features", "--profile", "ci"]))?;
+    for feature in features.iter().filter(|f| *f != "default") {
+        run(cargo(&["check", "-p", "proxima", "--no-default-features", "--features", feature, "--profile", "ci"]))?;
+    }
+    Ok(())
+}
+
+/// Every test, with the service URLs in the environment; in CI a missing service is a failure.
+pub(crate) fn test(env: &BTreeMap<String, String>) -> Result<(), String> {
+    let mut c = cargo(&[
+        "nextest",
+        "run",
+        "--workspace",
+        "--all-features",
+        "--cargo-profile",
+        "ci",
+        "--no-fail-fast",
+        "--failure-output",
+        "final",
+    ]);
+    c.envs(env).env("PROXIMA_REQUIRE_SERVICES", "1");
+    run(c)?;
+    // nextest does not run doctests.
+    run(cargo(&["test", "--workspace", "--all-features", "--doc", "--profile", "ci"]))
+}
+
+/// License, ban and source checks. Advisories need the advisory database from
+/// the network, which these machines cannot reach, so they are not checked here.
+pub(crate) fn deny() -> Result<(), String> {
+    if !on_path("cargo-deny") && !home().join(".cargo/bin/cargo-deny").is_file() {
+        run(cargo(&["install", "--locked", "cargo-deny"]))?;
+    }
+    run(cargo(&["deny", "--all-features", "check", "bans", "licenses", "sources"]))
+}
+
+pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
+    let mut all = vec!["bench", "-p", "proxima-wal"];
+    all.extend(args);
+    run(cargo(&all))
+}
