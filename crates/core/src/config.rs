@@ -93,13 +93,13 @@ pub struct CollectionConfig {
     #[serde(default)]
     pub index: IndexConfig,
     /// The engine holding the collection; `None` lets routing decide.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub engine: Option<String>,
     /// Metadata fields declared filterable, with types (checked on write and in filters).
     #[serde(default)]
     pub fields: Vec<FieldSpec>,
     /// Records written without an expiry get `now + default_ttl_secs`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub default_ttl_secs: Option<u64>,
     /// Durability of acknowledged writes.
     #[serde(default)]

@@ -4,6 +4,7 @@
 mod config;
 mod error;
 pub mod filter;
+pub mod json_text;
 mod metric;
 mod record;
 mod search;

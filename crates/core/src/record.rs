@@ -13,10 +13,10 @@ pub struct VectorRecord {
     /// The vector; its length must equal the collection's dimension.
     pub vector: Vec<f32>,
     /// Arbitrary JSON metadata, used by filters.
-    #[serde(default)]
+    #[serde(default, with = "crate::json_text")]
     pub metadata: Metadata,
     /// Unix time (seconds) after which the record is invisible.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub expires_at: Option<u64>,
 }
 

@@ -21,6 +21,7 @@ pub enum WriteOp {
         /// The record's id.
         id: String,
         /// The new metadata object.
+        #[serde(with = "proxima_core::json_text")]
         metadata: Metadata,
     },
     /// Hide a live record until it is restored.

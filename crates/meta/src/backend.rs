@@ -72,6 +72,10 @@ pub trait MetadataBackend: Send + Sync + std::fmt::Debug {
     /// Applies every operation or none; returns the stored entry for each create and update.
     async fn batch(&self, ops: Vec<BatchOp>) -> Result<Vec<Option<CollectionMetadata>>>;
 
+    /// Stores `entries` exactly as given — versions and timestamps included —
+    /// replacing entries of the same name, all or none. Migration and restore use it.
+    async fn import(&self, entries: Vec<CollectionMetadata>) -> Result<()>;
+
     /// Writes a consistent copy of the whole catalogue to `location`; returns its id.
     async fn backup(&self, location: &str) -> Result<String>;
 
@@ -108,3 +112,23 @@ impl OpCounters {
         BackendStats { collections, operations: guard.0.clone(), errors: guard.1.clone() }
     }
 }
+
+/// Conveniences over any [`MetadataBackend`].
+#[async_trait]
+pub trait MetadataBackendExt: MetadataBackend {
+    /// Every visible entry matching `filter`, following pages to the end.
+    async fn list_all(&self, filter: &ListFilter) -> Result<Vec<CollectionMetadata>> {
+        let mut out = Vec::new();
+        let mut filter = ListFilter { limit: Some(ListFilter::MAX_LIMIT), ..filter.clone() };
+        loop {
+            let page = self.list(&filter).await?;
+            out.extend(page.items);
+            match page.next_page_token {
+                Some(token) => filter.page_token = Some(token),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+impl<T: MetadataBackend + ?Sized> MetadataBackendExt for T {}

@@ -157,6 +157,33 @@ impl Catalog {
         }
     }
 
+    /// The changes that store `entries` verbatim (see `MetadataBackend::import`),
+    /// first removing any other entry holding one of their ids.
+    pub fn plan_import(&self, entries: Vec<CollectionMetadata>) -> Result<Vec<Change>> {
+        let mut changes = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for m in &entries {
+            m.validate()?;
+            if !seen.insert(m.name.as_str()) {
+                return Err(Error::invalid(format!("import names `{}` twice", m.name)));
+            }
+        }
+        for m in entries {
+            if let Some(holder) = self.ids.get(&m.id).filter(|holder| **holder != m.name) {
+                changes.push(Change::Remove(holder.clone()));
+            }
+            changes.push(Change::Put(Box::new(m)));
+        }
+        Ok(changes)
+    }
+
+    /// The changes that replace the whole catalogue with `entries`.
+    pub fn plan_replace(&self, entries: Vec<CollectionMetadata>) -> Result<Vec<Change>> {
+        let mut changes: Vec<Change> = self.by_name.keys().map(|n| Change::Remove(n.clone())).collect();
+        changes.extend(Catalog::new().plan_import(entries)?);
+        Ok(changes)
+    }
+
     /// Plans and applies `ops`; returns the stored entry of each create/update.
     pub fn execute(&mut self, ops: &[BatchOp]) -> Result<Vec<Option<CollectionMetadata>>> {
         let changes = self.plan(ops)?;

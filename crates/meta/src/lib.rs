@@ -6,12 +6,14 @@ mod catalog;
 mod factory;
 mod memory;
 mod metadata;
+mod migrate;
 pub mod snapshot;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use backend::{BackendStats, Health, MetaCapabilities, MetadataBackend, OpCounters};
+pub use backend::{BackendStats, Health, MetaCapabilities, MetadataBackend, MetadataBackendExt, OpCounters};
 pub use catalog::{Catalog, Change, list_sorted};
 pub use factory::{BackendConstructor, BackendFuture, KNOWN_SCHEMES, MetadataBackendFactory, scheme_of};
 pub use memory::MemoryBackend;
 pub use metadata::{AccessPattern, BatchOp, CollectionMetadata, ListFilter, ListPage, now_millis};
+pub use migrate::{MigrateAction, MigrateOptions, MigrateReport, differences, migrate, migrate_uris};

@@ -76,6 +76,14 @@ impl MetadataBackend for MemoryBackend {
         self.counters.record("batch", self.catalog().execute(&ops))
     }
 
+    async fn import(&self, entries: Vec<CollectionMetadata>) -> Result<()> {
+        let mut catalog = self.catalog();
+        let imported = catalog.plan_import(entries).map(|changes| {
+            catalog.apply_all(changes);
+        });
+        self.counters.record("import", imported)
+    }
+
     async fn backup(&self, location: &str) -> Result<String> {
         let entries: Vec<_> = self.catalog().entries().cloned().collect();
         let id = snapshot::new_backup_id();

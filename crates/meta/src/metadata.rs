@@ -63,6 +63,7 @@ pub struct CollectionMetadata {
     /// Bytes held by the collection's data.
     pub total_size_bytes: u64,
     /// The full collection configuration as JSON.
+    #[serde(with = "proxima_core::json_text")]
     pub config: serde_json::Value,
     /// How the collection is used.
     pub access_pattern: AccessPattern,

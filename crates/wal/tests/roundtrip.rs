@@ -112,3 +112,24 @@ fn interval_policy_appends_and_replays() {
     let wal = Wal::<Record>::open(dir.path(), options).unwrap();
     assert_eq!(replay_all(&wal, 1), vec![(1, ("a".to_string(), vec![1.0]))]);
 }
+
+#[test]
+fn records_with_json_metadata_round_trip() {
+    use proxima_core::VectorRecord;
+    let dir = tempfile::tempdir().unwrap();
+    let options = WalOptions { segment_bytes: 1 << 20, fsync: FsyncPolicy::None };
+    let record = VectorRecord::new("a", vec![1.0, 2.0])
+        .with_metadata(serde_json::json!({"nested": {"list": [1, "two", null, 3.5]}, "flag": true}));
+    {
+        let wal = Wal::<VectorRecord>::open(dir.path(), options).unwrap();
+        wal.append(std::slice::from_ref(&record)).unwrap();
+    }
+    let wal = Wal::<VectorRecord>::open(dir.path(), options).unwrap();
+    let mut replayed = Vec::new();
+    wal.replay(1, |_, r| {
+        replayed.push(r);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(replayed, vec![record]);
+}

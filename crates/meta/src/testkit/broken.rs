@@ -44,6 +44,9 @@ impl MetadataBackend for LastWriterWins {
     async fn batch(&self, ops: Vec<BatchOp>) -> Result<Vec<Option<CollectionMetadata>>> {
         self.0.batch(ops).await
     }
+    async fn import(&self, entries: Vec<CollectionMetadata>) -> Result<()> {
+        self.0.import(entries).await
+    }
     async fn backup(&self, location: &str) -> Result<String> {
         self.0.backup(location).await
     }

@@ -265,3 +265,28 @@ pub async fn reopen_preserves_entries(h: &dyn MetaHarness) -> CaseResult {
     ensure!(b.get("reo-c").await?.is_none(), "a deleted entry came back after reopen");
     Ok(())
 }
+
+/// `import` stores entries verbatim (versions and timestamps too), replacing by name, all or none.
+pub async fn import_stores_entries_verbatim(h: &dyn MetaHarness) -> CaseResult {
+    let b = h.open().await?;
+    b.create(sample("imp-replaced", 1)).await?;
+    let mut a = sample("imp-a", 2);
+    a.version = 7;
+    a.created_at = 1_600_000_000_000;
+    a.updated_at = 1_700_000_000_123;
+    let mut replaced = sample("imp-replaced", 3);
+    replaced.version = 3;
+    replaced.created_at = 1_500_000_000_000;
+    replaced.updated_at = 1_500_000_000_001;
+    replaced.description = None;
+    b.import(vec![a.clone(), replaced.clone()]).await?;
+    ensure!(b.get("imp-a").await? == Some(a.clone()), "imported entry not stored verbatim");
+    ensure!(b.get("imp-replaced").await? == Some(replaced.clone()), "import did not replace the entry by name");
+    let mut next = a.clone();
+    next.owner = Some("after-import".into());
+    ensure!(b.update(next).await?.version == 8, "versions do not continue from an imported version");
+    let bad = vec![sample("imp-fresh", 4), CollectionMetadata::new("imp-bad-id", "bad name", 4)];
+    expect_kind(b.import(bad).await, ErrorKind::InvalidArgument, "import with an invalid entry")?;
+    ensure!(b.get("imp-fresh").await?.is_none(), "a refused import stored an entry");
+    Ok(())
+}

@@ -14,12 +14,14 @@ use crate::{AccessPattern, CollectionMetadata, MetadataBackend};
 
 mod cases;
 mod concurrency;
+mod workload;
 
 #[cfg(test)]
 mod broken;
 
 pub use cases::*;
 pub use concurrency::*;
+pub use workload::{BENCH_OPS, run_op, seed};
 
 /// Opens the backend under test; a second `open` must see the same data when the backend is persistent.
 #[async_trait]
@@ -91,6 +93,7 @@ pub async fn run_all_collecting(harness: &dyn MetaHarness) -> Vec<String> {
         batch_is_all_or_nothing,
         backup_and_restore,
         expired_entries_are_invisible,
+        import_stores_entries_verbatim,
         concurrent_updates_have_one_winner,
         health_and_stats,
     );
