@@ -46,6 +46,13 @@ fn appends(c: &mut Criterion) {
                 // Report time per batch so Throughput gives records/s over all writers.
                 start.elapsed().mul_f64(iters as f64 / (per_writer * writers as u64) as f64)
             });
+            let stats = wal.stats();
+            eprintln!(
+                "{writers} writers: {} batches, {} fsyncs, {:.2} batches per fsync",
+                stats.frames,
+                stats.syncs,
+                stats.frames as f64 / stats.syncs.max(1) as f64
+            );
         });
     }
     group.finish();

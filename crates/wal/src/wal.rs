@@ -38,6 +38,15 @@ pub struct SeqRange {
     pub last: u64,
 }
 
+/// Counters since the log was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalStats {
+    /// Frames appended (one per non-empty `append`).
+    pub frames: u64,
+    /// `fdatasync` calls made for group commit (segment rolls not counted).
+    pub syncs: u64,
+}
+
 /// A write-ahead log of records of type `R`.
 pub struct Wal<R> {
     shared: Arc<Shared>,
@@ -60,6 +69,8 @@ struct Shared {
     /// Bytes ever appended by this process that are known durable.
     durable: AtomicU64,
     stopped: AtomicBool,
+    frames: AtomicU64,
+    syncs: AtomicU64,
 }
 
 struct State {
@@ -127,6 +138,8 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             sync_lock: Mutex::new(()),
             durable: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            frames: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
         });
         if let FsyncPolicy::IntervalMs(ms) = options.fsync {
             spawn_interval_syncer(Arc::downgrade(&shared), Duration::from_millis(ms.max(1)));
@@ -164,6 +177,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             state.active_len += frame.bytes.len() as u64;
             state.written += frame.bytes.len() as u64;
             state.next_seq += u64::from(frame.count);
+            self.shared.frames.fetch_add(1, Ordering::Relaxed);
             (SeqRange { first, last: state.next_seq - 1 }, state.written)
         };
         if self.shared.options.fsync == FsyncPolicy::Always {
@@ -184,6 +198,14 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
     pub fn sync(&self) -> Result<()> {
         let end = self.shared.lock_state().written;
         self.shared.sync_to(end)
+    }
+
+    /// Frames appended and fsyncs made since open; frames per sync shows group commit at work.
+    pub fn stats(&self) -> WalStats {
+        WalStats {
+            frames: self.shared.frames.load(Ordering::Relaxed),
+            syncs: self.shared.syncs.load(Ordering::Relaxed),
+        }
     }
 
     /// The sequence number the next record will get.
@@ -302,6 +324,7 @@ impl Shared {
             return Err(Error::io("write-ahead log fsync failed", e));
         }
         self.durable.fetch_max(upto, Ordering::AcqRel);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }

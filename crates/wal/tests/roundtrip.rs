@@ -133,3 +133,20 @@ fn records_with_json_metadata_round_trip() {
     .unwrap();
     assert_eq!(replayed, vec![record]);
 }
+
+#[test]
+fn every_append_is_durable_under_always() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WalOptions { segment_bytes: 1 << 20, fsync: FsyncPolicy::Always };
+    let wal = Wal::<Record>::open(dir.path(), options).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let wal = &wal;
+            s.spawn(move || (0..20).for_each(|i| drop(wal.append(&[(format!("{t}-{i}"), vec![])]).unwrap())));
+        }
+    });
+    let stats = wal.stats();
+    assert_eq!(stats.frames, 80);
+    // Group commit may cover several frames with one fsync, but never zero.
+    assert!(stats.syncs >= 1 && stats.syncs <= stats.frames, "{stats:?}");
+}
