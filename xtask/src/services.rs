@@ -321,6 +321,8 @@ fn signal(pid: u32, sig: &str) {
 
 /// Stops every server started by `up`, by pid; waits for each to exit.
 pub(crate) fn down() -> Result<(), String> {
+    // Without servers, tests must not find their URLs.
+    let _ = std::fs::remove_file(env_file());
     let run_dir = state_dir().join("run");
     let mut waiting = Vec::new();
     for name in ["secantus", "moto", "redis"] {

@@ -39,7 +39,7 @@ fn child(dir: &Path) -> ! {
         let mut i = names.len() as u64 * 3;
         loop {
             i += 1;
-            let stored = if names.is_empty() || i % 3 == 0 {
+            let stored = if names.is_empty() || i.is_multiple_of(3) {
                 let name = format!("c{i}");
                 names.push(name.clone());
                 backend.create(CollectionMetadata::new(format!("id{i}"), name, 8)).await.unwrap()

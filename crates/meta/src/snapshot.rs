@@ -30,11 +30,14 @@ pub fn new_backup_id() -> String {
     format!("backup-{}-{}-{}", now_millis(), std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-fn backup_path(dir: &Path, backup_id: &str) -> Result<PathBuf> {
+/// Refuses ids that are not `[A-Za-z0-9_-]+`, so an id can never name a path elsewhere.
+pub fn validate_backup_id(backup_id: &str) -> Result<()> {
     let ok = !backup_id.is_empty() && backup_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !ok {
-        return Err(Error::invalid(format!("`{backup_id}` is not a backup id")));
-    }
+    if ok { Ok(()) } else { Err(Error::invalid(format!("`{backup_id}` is not a backup id"))) }
+}
+
+fn backup_path(dir: &Path, backup_id: &str) -> Result<PathBuf> {
+    validate_backup_id(backup_id)?;
     Ok(dir.join(format!("{backup_id}.json")))
 }
 

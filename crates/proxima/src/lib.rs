@@ -6,6 +6,10 @@ use std::sync::{Once, OnceLock};
 pub use proxima_core as core;
 pub use proxima_engine as engine;
 pub use proxima_meta as meta;
+#[cfg(feature = "meta-sqlite")]
+pub use proxima_meta_sqlite as meta_sqlite;
+#[cfg(feature = "meta-wal")]
+pub use proxima_meta_wal as meta_wal;
 
 /// The process-wide engine registry that [`install_defaults`] fills.
 pub fn engine_registry() -> &'static engine::EngineRegistry {
@@ -19,10 +23,14 @@ pub fn engine_registry() -> &'static engine::EngineRegistry {
 pub fn install_defaults() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        // The memory engine and memory backend are registered by construction;
-        // each feature-gated crate adds its own `register` call here.
+        // The memory engine and memory backend are registered by construction.
         let _ = engine_registry();
-        let _ = meta::MetadataBackendFactory::global();
+        let factory = meta::MetadataBackendFactory::global();
+        #[cfg(feature = "meta-wal")]
+        proxima_meta_wal::register(factory);
+        #[cfg(feature = "meta-sqlite")]
+        proxima_meta_sqlite::register(factory);
+        let _ = factory;
     });
 }
 
@@ -38,5 +46,18 @@ mod tests {
         let err = meta::MetadataBackendFactory::global().open("mongodb://127.0.0.1:1/db").await.unwrap_err();
         assert_eq!(err.kind(), core::ErrorKind::Unsupported);
         assert!(err.message().contains("meta-mongodb"), "{err}");
+    }
+}
+
+#[cfg(all(test, feature = "meta-wal"))]
+mod wal_tests {
+    #[tokio::test]
+    async fn file_uris_open_the_wal_backend() {
+        super::install_defaults();
+        let dir = std::env::temp_dir().join(format!("proxima-facade-{}", std::process::id()));
+        let uri = format!("file://{}", dir.display());
+        let backend = crate::meta::MetadataBackendFactory::global().open(&uri).await.unwrap();
+        assert_eq!(backend.scheme(), "file");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
