@@ -5,6 +5,7 @@ mod batch;
 mod bitmap;
 mod memory;
 mod registry;
+pub mod state;
 mod storage;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1,9 +1,6 @@
 //! The in-memory engine: no persistence, no dependencies; the reference the
 //! conformance suite and the property tests compare real engines against.
 
-mod chunk;
-mod collection;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -11,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
 
-use self::collection::{Checkpoint, MemCollection};
+use crate::state::{Checkpoint, CollectionState as MemCollection};
 use crate::{
     Capabilities, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView, StoredRecord,
     VectorStorage, WriteBatch, WriteReceipt, prepare_batch,
@@ -91,14 +88,15 @@ impl VectorStorage for MemoryEngine {
 
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
         let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
-        Ok(map.values().map(|c| lock(c).config.clone()).collect())
+        Ok(map.values().map(|c| lock(c).config().clone()).collect())
     }
 
     async fn write(&self, collection: &str, mut batch: WriteBatch) -> Result<WriteReceipt> {
         let c = self.collection(collection)?;
         let mut c = lock(&c);
         let now = now_unix_secs();
-        prepare_batch(&mut batch, &c.config, now)?;
+        let config = c.config().clone();
+        prepare_batch(&mut batch, &config, now)?;
         c.write(batch, now)
     }
 
@@ -114,7 +112,7 @@ impl VectorStorage for MemoryEngine {
     }
 
     async fn flush(&self, collection: &str) -> Result<()> {
-        lock(&self.collection(collection)?).seal()
+        lock(&self.collection(collection)?).seal().map(|_| ())
     }
 
     async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {

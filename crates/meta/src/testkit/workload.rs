@@ -16,11 +16,15 @@ pub async fn seed(backend: &dyn MetadataBackend, n: u64) -> Result<()> {
     Ok(())
 }
 
-/// Runs operation `op` once; `i` varies the target (creates use fresh names from 1,000,000 up).
+/// Runs operation `op` once; `i` picks the seeded target. Creates take fresh names from a process-wide counter.
 pub async fn run_op(backend: &dyn MetadataBackend, op: &str, i: u64, seeded: u64) -> Result<()> {
     let name = format!("bench-{:06}", i % seeded.max(1));
     match op {
-        "create" => backend.create(sample(&format!("bench-new-{i}-{}", std::process::id()), i)).await.map(|_| ()),
+        "create" => {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            backend.create(sample(&format!("bench-new-{n}"), i)).await.map(|_| ())
+        }
         "get" => backend.get(&name).await.map(|_| ()),
         "list" => {
             let filter = ListFilter { name_prefix: Some("bench-0".into()), limit: Some(50), ..Default::default() };

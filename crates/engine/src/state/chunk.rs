@@ -1,4 +1,4 @@
-//! Immutable row chunks and the read-view types built over them.
+//! Column chunks and the read-view types built over them.
 
 use std::sync::Arc;
 
@@ -7,34 +7,43 @@ use proxima_core::{CollectionConfig, Metadata};
 use crate::{Bitmap, ReadView, Segment, Tombstone};
 
 /// Rows in columns; append-only while it is the write buffer, then frozen.
-#[derive(Debug, Default, Clone)]
-pub(super) struct Chunk {
-    pub(super) segment_id: u64,
-    pub(super) dimension: usize,
-    pub(super) ids: Vec<String>,
-    pub(super) seqs: Vec<u64>,
-    pub(super) vectors: Vec<f32>,
-    pub(super) metadata: Vec<Metadata>,
-    pub(super) expires_at: Vec<Option<u64>>,
+/// Engines that persist segments convert chunks to and from their file format.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Chunk {
+    /// The segment this chunk is (or will be, once sealed).
+    pub segment_id: u64,
+    /// Vector length.
+    pub dimension: usize,
+    /// User ids, one per row.
+    pub ids: Vec<String>,
+    /// Sequence numbers, one per row.
+    pub seqs: Vec<u64>,
+    /// Vectors, row after row.
+    pub vectors: Vec<f32>,
+    /// Metadata, one per row.
+    pub metadata: Vec<Metadata>,
+    /// Expiry (unix seconds), one per row.
+    pub expires_at: Vec<Option<u64>>,
 }
 
 impl Chunk {
-    pub(super) fn new(segment_id: u64, dimension: usize) -> Self {
+    /// An empty chunk.
+    pub fn new(segment_id: u64, dimension: usize) -> Self {
         Self { segment_id, dimension, ..Self::default() }
     }
 
-    pub(super) fn len(&self) -> usize {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
         self.ids.len()
     }
 
-    pub(super) fn push(
-        &mut self,
-        id: String,
-        seq: u64,
-        vector: &[f32],
-        metadata: Metadata,
-        expires_at: Option<u64>,
-    ) -> usize {
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Appends a row; returns its row number.
+    pub fn push(&mut self, id: String, seq: u64, vector: &[f32], metadata: Metadata, expires_at: Option<u64>) -> usize {
         self.ids.push(id);
         self.seqs.push(seq);
         self.vectors.extend_from_slice(vector);
@@ -43,11 +52,13 @@ impl Chunk {
         self.ids.len() - 1
     }
 
-    pub(super) fn vector(&self, row: usize) -> &[f32] {
+    /// The vector of one row.
+    pub fn vector(&self, row: usize) -> &[f32] {
         &self.vectors[row * self.dimension..(row + 1) * self.dimension]
     }
 
-    pub(super) fn approx_bytes(&self) -> u64 {
+    /// Approximate memory held.
+    pub fn approx_bytes(&self) -> u64 {
         let ids: usize = self.ids.iter().map(String::len).sum();
         (self.vectors.len() * 4 + ids + self.seqs.len() * 16) as u64
     }
@@ -55,10 +66,10 @@ impl Chunk {
 
 /// A sealed chunk with its liveness and index bytes, shared by views.
 #[derive(Debug, Clone)]
-pub(super) struct Sealed {
-    pub(super) data: Arc<Chunk>,
-    pub(super) live: Arc<Bitmap>,
-    pub(super) index: Option<Arc<[u8]>>,
+pub(crate) struct Sealed {
+    pub(crate) data: Arc<Chunk>,
+    pub(crate) live: Arc<Bitmap>,
+    pub(crate) index: Option<Arc<[u8]>>,
 }
 
 impl Segment for Sealed {
@@ -98,11 +109,11 @@ impl Segment for Sealed {
 }
 
 /// A snapshot: the sealed chunks at one sequence number.
-pub(super) struct View {
-    pub(super) config: CollectionConfig,
-    pub(super) seq: u64,
-    pub(super) segments: Vec<Arc<dyn Segment>>,
-    pub(super) tombstones: Arc<[Tombstone]>,
+pub(crate) struct View {
+    pub(crate) config: CollectionConfig,
+    pub(crate) seq: u64,
+    pub(crate) segments: Vec<Arc<dyn Segment>>,
+    pub(crate) tombstones: Arc<[Tombstone]>,
 }
 
 impl ReadView for View {

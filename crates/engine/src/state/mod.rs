@@ -1,0 +1,508 @@
+//! A collection's in-memory state, shared by engines: sealed chunks with
+//! per-view liveness, the write buffer, and the index from id to newest row.
+//!
+//! The memory engine is this state behind a mutex. Persistent engines keep the
+//! same state and add their log and files: they log a checked batch, then
+//! `apply` it with the log's sequence numbers; they persist what `merge`
+//! returns; and they rebuild the state on open with `from_segments`.
+
+mod chunk;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use proxima_core::{CollectionConfig, Metadata, Result, VectorRecord};
+use serde::{Deserialize, Serialize};
+
+pub use self::chunk::Chunk;
+use self::chunk::{Sealed, View};
+use crate::{
+    Bitmap, CollectionStats, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch, WriteOp,
+    WriteReceipt, check_presence,
+};
+
+/// Views freeze the write buffer; past this many chunks they are merged.
+const MAX_CHUNKS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Sealed(u64),
+    Active,
+}
+
+/// Where the newest version of an id lives.
+#[derive(Debug, Clone, Copy)]
+struct Loc {
+    slot: Slot,
+    row: usize,
+    soft_deleted: bool,
+}
+
+/// A chunk produced by [`CollectionState::merge`], for the engine to persist.
+#[derive(Debug, Clone)]
+pub struct MergedSegment {
+    /// The new chunk (it replaced the merged ones in the state).
+    pub chunk: Arc<Chunk>,
+    /// The bytes the index hook built for it.
+    pub index: Option<Arc<[u8]>>,
+}
+
+/// One collection's rows, liveness and id index.
+#[derive(Debug)]
+pub struct CollectionState {
+    config: CollectionConfig,
+    next_seq: u64,
+    next_segment_id: u64,
+    sealed: BTreeMap<u64, Sealed>,
+    active: Chunk,
+    active_live: Bitmap,
+    locate: HashMap<String, Loc>,
+    /// Deleted and soft-deleted ids with the sequence that hid them.
+    hidden: HashMap<String, u64>,
+    tombstones: Option<Arc<[Tombstone]>>,
+    index_builder: Option<Arc<dyn IndexBuilder>>,
+}
+
+/// A portable, logical copy of a collection (what `checkpoint_to` writes).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The collection's configuration.
+    pub config: CollectionConfig,
+    next_seq: u64,
+    records: Vec<CheckpointRecord>,
+    deleted: Vec<Tombstone>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CheckpointRecord {
+    record: VectorRecord,
+    seq: u64,
+    soft_deleted_at: Option<u64>,
+}
+
+impl CollectionState {
+    /// An empty collection.
+    pub fn new(config: CollectionConfig, index_builder: Option<Arc<dyn IndexBuilder>>) -> Self {
+        let dimension = config.dimension as usize;
+        Self {
+            config,
+            next_seq: 1,
+            next_segment_id: 1,
+            sealed: BTreeMap::new(),
+            active: Chunk::new(0, dimension),
+            active_live: Bitmap::default(),
+            locate: HashMap::new(),
+            hidden: HashMap::new(),
+            tombstones: None,
+            index_builder,
+        }
+    }
+
+    /// Rebuilds a collection from persisted segments (oldest first, with their
+    /// index bytes) and the ids hidden as of `next_seq - 1`. No index is rebuilt.
+    pub fn from_segments(
+        config: CollectionConfig,
+        index_builder: Option<Arc<dyn IndexBuilder>>,
+        segments: Vec<(Chunk, Option<Arc<[u8]>>)>,
+        deleted: &[Tombstone],
+        soft_deleted: &[Tombstone],
+        next_seq: u64,
+    ) -> Self {
+        let mut state = Self::new(config, index_builder);
+        state.next_seq = next_seq;
+        for (chunk, index) in segments {
+            let segment_id = chunk.segment_id;
+            state.next_segment_id = state.next_segment_id.max(segment_id + 1);
+            let live = Bitmap::all_set(chunk.len());
+            state.sealed.insert(segment_id, Sealed { data: Arc::new(chunk), live: Arc::new(live), index });
+            let rows = state.sealed[&segment_id].data.seqs.clone();
+            for (row, seq) in rows.into_iter().enumerate() {
+                let id = state.sealed[&segment_id].data.ids[row].clone();
+                let newer = state.locate.get(&id).is_some_and(|l| state.seq_at(*l) > seq);
+                let loc = Loc { slot: Slot::Sealed(segment_id), row, soft_deleted: false };
+                if newer {
+                    state.set_live(loc, false);
+                } else if let Some(old) = state.locate.insert(id, loc) {
+                    state.set_live(old, false);
+                }
+            }
+        }
+        for t in deleted {
+            if let Some(loc) = state.locate.get(&t.id).copied().filter(|l| state.seq_at(*l) < t.seq) {
+                state.set_live(loc, false);
+                state.locate.remove(&t.id);
+            }
+            state.hide(t.id.clone(), t.seq);
+        }
+        for t in soft_deleted {
+            if let Some(loc) = state.locate.get_mut(&t.id) {
+                loc.soft_deleted = true;
+                let loc = *loc;
+                state.set_live(loc, false);
+                state.hide(t.id.clone(), t.seq);
+            }
+        }
+        state
+    }
+
+    /// The collection's configuration.
+    pub fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+
+    /// The sequence number the next operation gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    fn chunk(&self, slot: Slot) -> &Chunk {
+        match slot {
+            Slot::Active => &self.active,
+            Slot::Sealed(id) => &self.sealed[&id].data,
+        }
+    }
+
+    fn seq_at(&self, loc: Loc) -> u64 {
+        self.chunk(loc.slot).seqs[loc.row]
+    }
+
+    /// Where `id` stands at unix time `now`.
+    pub fn presence(&self, id: &str, now: u64) -> Presence {
+        match self.locate.get(id) {
+            None => Presence::Absent,
+            Some(loc) if loc.soft_deleted => Presence::SoftDeleted,
+            Some(loc) if self.chunk(loc.slot).expires_at[loc.row].is_some_and(|at| at <= now) => Presence::Absent,
+            Some(_) => Presence::Live,
+        }
+    }
+
+    /// Checks a prepared batch against the current state without changing it.
+    pub fn check(&self, batch: &WriteBatch, now: u64) -> Result<()> {
+        check_presence(batch, |id| self.presence(id, now))
+    }
+
+    /// Applies a checked batch whose operations have sequence numbers from `first_seq`.
+    pub fn apply(&mut self, batch: WriteBatch, first_seq: u64) -> WriteReceipt {
+        debug_assert!(first_seq >= self.next_seq, "sequence numbers go back: {first_seq} < {}", self.next_seq);
+        self.next_seq = first_seq;
+        for op in batch.ops {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.apply_op(op, seq);
+        }
+        WriteReceipt { first_seq, last_seq: self.next_seq - 1 }
+    }
+
+    /// Checks and applies a prepared batch with the state's own sequence numbers.
+    pub fn write(&mut self, batch: WriteBatch, now: u64) -> Result<WriteReceipt> {
+        self.check(&batch, now)?;
+        let first = self.next_seq;
+        Ok(self.apply(batch, first))
+    }
+
+    fn apply_op(&mut self, op: WriteOp, seq: u64) {
+        match op {
+            WriteOp::Upsert(r) => {
+                self.unhide(&r.id);
+                self.push_version(r.id, seq, r.metadata, r.expires_at, Some(r.vector));
+            }
+            WriteOp::Delete { id } => {
+                if let Some(loc) = self.locate.remove(&id) {
+                    self.set_live(loc, false);
+                }
+                self.hide(id, seq);
+            }
+            WriteOp::UpdateMetadata { id, metadata } => {
+                let Some(loc) = self.locate.get(&id).copied() else { return };
+                let expires_at = self.chunk(loc.slot).expires_at[loc.row];
+                self.push_version(id, seq, metadata, expires_at, None);
+            }
+            WriteOp::SoftDelete { id } => {
+                if let Some(loc) = self.locate.get_mut(&id) {
+                    loc.soft_deleted = true;
+                    let loc = *loc;
+                    self.set_live(loc, false);
+                    self.hide(id, seq);
+                }
+            }
+            WriteOp::Restore { id } => {
+                if let Some(loc) = self.locate.get_mut(&id) {
+                    loc.soft_deleted = false;
+                    let loc = *loc;
+                    self.set_live(loc, true);
+                    self.unhide(&id);
+                }
+            }
+        }
+    }
+
+    /// Appends a new version of `id`; without `vector` it keeps the old version's.
+    fn push_version(
+        &mut self,
+        id: String,
+        seq: u64,
+        metadata: Metadata,
+        expires_at: Option<u64>,
+        vector: Option<Vec<f32>>,
+    ) {
+        let old = self.locate.get(&id).copied();
+        let vector = match (vector, old) {
+            (Some(v), _) => v,
+            (None, Some(loc)) => self.chunk(loc.slot).vector(loc.row).to_vec(),
+            (None, None) => return, // refused by `check`; nothing to copy
+        };
+        if let Some(loc) = old {
+            self.set_live(loc, false);
+        }
+        let row = self.active.push(id.clone(), seq, &vector, metadata, expires_at);
+        self.active_live.push(true);
+        self.locate.insert(id, Loc { slot: Slot::Active, row, soft_deleted: false });
+    }
+
+    fn set_live(&mut self, loc: Loc, live: bool) {
+        match loc.slot {
+            Slot::Active => self.active_live.set(loc.row, live),
+            // Copy-on-write: views holding the old bitmap keep their snapshot.
+            Slot::Sealed(id) => {
+                if let Some(s) = self.sealed.get_mut(&id) {
+                    Arc::make_mut(&mut s.live).set(loc.row, live);
+                }
+            }
+        }
+    }
+
+    fn hide(&mut self, id: String, seq: u64) {
+        self.hidden.insert(id, seq);
+        self.tombstones = None;
+    }
+
+    fn unhide(&mut self, id: &str) {
+        if self.hidden.remove(id).is_some() {
+            self.tombstones = None;
+        }
+    }
+
+    /// The newest visible version of `id`.
+    pub fn get(&self, id: &str, now: u64) -> Option<StoredRecord> {
+        let loc = self.locate.get(id)?;
+        if self.presence(id, now) != Presence::Live {
+            return None;
+        }
+        let chunk = self.chunk(loc.slot);
+        Some(StoredRecord {
+            record: VectorRecord {
+                id: id.to_string(),
+                vector: chunk.vector(loc.row).to_vec(),
+                metadata: chunk.metadata[loc.row].clone(),
+                expires_at: chunk.expires_at[loc.row],
+            },
+            seq: chunk.seqs[loc.row],
+        })
+    }
+
+    /// Freezes the write buffer into a sealed chunk (running the index hook); returns its segment id.
+    pub fn seal(&mut self) -> Result<Option<u64>> {
+        if self.active.is_empty() {
+            return Ok(None);
+        }
+        let segment_id = self.next_segment_id;
+        let mut data = std::mem::replace(&mut self.active, Chunk::new(0, self.config.dimension as usize));
+        data.segment_id = segment_id;
+        let live = std::mem::take(&mut self.active_live);
+        let index = self.build_index(&data, &live)?;
+        self.install(data, live, index, |slot, _| *slot == Slot::Active);
+        self.next_segment_id += 1;
+        Ok(Some(segment_id))
+    }
+
+    fn build_index(&self, data: &Chunk, live: &Bitmap) -> Result<Option<Arc<[u8]>>> {
+        let Some(builder) = &self.index_builder else { return Ok(None) };
+        // The hook sees the segment as a view would.
+        let probe = Sealed { data: Arc::new(data.clone()), live: Arc::new(live.clone()), index: None };
+        Ok(builder.build(&self.config, &probe)?.map(Arc::from))
+    }
+
+    /// Adds a sealed chunk; ids whose newest row is in it, at a slot `moved` accepts, are repointed.
+    fn install(&mut self, data: Chunk, live: Bitmap, index: Option<Arc<[u8]>>, moved: impl Fn(&Slot, usize) -> bool) {
+        let segment_id = data.segment_id;
+        for (row, id) in data.ids.iter().enumerate() {
+            if let Some(loc) = self.locate.get_mut(id) {
+                if moved(&loc.slot, row) && loc.row == row {
+                    loc.slot = Slot::Sealed(segment_id);
+                }
+            }
+        }
+        self.sealed.insert(segment_id, Sealed { data: Arc::new(data), live: Arc::new(live), index });
+    }
+
+    /// A snapshot for readers; later writes never show in it.
+    pub fn view(&mut self) -> Result<Arc<dyn ReadView>> {
+        self.seal()?;
+        if self.sealed.len() > MAX_CHUNKS {
+            self.compact_all()?;
+        }
+        let tombstones = self.tombstones.get_or_insert_with(|| {
+            let mut t: Vec<Tombstone> =
+                self.hidden.iter().map(|(id, seq)| Tombstone { id: id.clone(), seq: *seq }).collect();
+            t.sort_by(|a, b| a.id.cmp(&b.id));
+            t.into()
+        });
+        Ok(Arc::new(View {
+            config: self.config.clone(),
+            seq: self.next_seq - 1,
+            segments: self.sealed.values().map(|s| Arc::new(s.clone()) as Arc<dyn Segment>).collect(),
+            tombstones: Arc::clone(tombstones),
+        }))
+    }
+
+    /// Ids of the sealed segments, oldest first.
+    pub fn segment_ids(&self) -> Vec<u64> {
+        self.sealed.keys().copied().collect()
+    }
+
+    /// Replaces the given sealed segments with one chunk holding only the rows
+    /// that are still the newest version of their id (live or soft-deleted),
+    /// in sequence order. Returns `None` when no segment was given.
+    pub fn merge(&mut self, segment_ids: &[u64]) -> Result<Option<MergedSegment>> {
+        let merging: Vec<u64> = segment_ids.iter().copied().filter(|id| self.sealed.contains_key(id)).collect();
+        if merging.is_empty() {
+            return Ok(None);
+        }
+        let mut keep: Vec<(String, Loc)> = self
+            .locate
+            .iter()
+            .filter(|(_, loc)| matches!(loc.slot, Slot::Sealed(s) if merging.contains(&s)))
+            .map(|(id, loc)| (id.clone(), *loc))
+            .collect();
+        keep.sort_by_key(|(_, loc)| self.seq_at(*loc));
+        let segment_id = self.next_segment_id;
+        let mut data = Chunk::new(segment_id, self.config.dimension as usize);
+        let mut live = Bitmap::default();
+        for (id, loc) in &keep {
+            let c = self.chunk(loc.slot);
+            data.push(
+                id.clone(),
+                c.seqs[loc.row],
+                c.vector(loc.row),
+                c.metadata[loc.row].clone(),
+                c.expires_at[loc.row],
+            );
+            live.push(!loc.soft_deleted);
+        }
+        let index = self.build_index(&data, &live)?;
+        for (row, (id, loc)) in keep.into_iter().enumerate() {
+            self.locate.insert(id, Loc { slot: Slot::Sealed(segment_id), row, soft_deleted: loc.soft_deleted });
+        }
+        for id in &merging {
+            self.sealed.remove(id);
+        }
+        let chunk = Arc::new(data);
+        self.sealed.insert(segment_id, Sealed { data: Arc::clone(&chunk), live: Arc::new(live), index: index.clone() });
+        self.next_segment_id += 1;
+        Ok(Some(MergedSegment { chunk, index }))
+    }
+
+    fn total_rows(&self) -> usize {
+        self.sealed.values().map(|s| s.data.len()).sum::<usize>() + self.active.len()
+    }
+
+    /// Rewrites everything into one chunk of the newest versions and drops delete
+    /// tombstones (no older row remains for them to hide); returns rows removed.
+    pub fn compact_all(&mut self) -> Result<u64> {
+        self.seal()?;
+        let before = self.total_rows();
+        let ids = self.segment_ids();
+        self.merge(&ids)?;
+        // Only soft deletions must outlive compaction (they can be restored).
+        let locate = &self.locate;
+        self.hidden.retain(|id, _| locate.get(id).is_some_and(|l| l.soft_deleted));
+        self.tombstones = None;
+        Ok((before - self.total_rows()) as u64)
+    }
+
+    /// Share of rows that are no longer anyone's newest version.
+    pub fn dead_ratio(&self) -> f32 {
+        let total = self.total_rows();
+        if total == 0 { 0.0 } else { (total - self.locate.len()) as f32 / total as f32 }
+    }
+
+    /// Sealed chunks plus the write buffer if it holds rows.
+    pub fn chunk_count(&self) -> usize {
+        self.sealed.len() + usize::from(!self.active.is_empty())
+    }
+
+    /// Deleted and soft-deleted ids, each with the sequence that hid it.
+    pub fn hidden(&self) -> (Vec<Tombstone>, Vec<Tombstone>) {
+        let mut deleted = Vec::new();
+        let mut soft = Vec::new();
+        for (id, seq) in &self.hidden {
+            let t = Tombstone { id: id.clone(), seq: *seq };
+            if self.locate.get(id).is_some_and(|l| l.soft_deleted) { soft.push(t) } else { deleted.push(t) }
+        }
+        deleted.sort_by(|a, b| a.id.cmp(&b.id));
+        soft.sort_by(|a, b| a.id.cmp(&b.id));
+        (deleted, soft)
+    }
+
+    /// Figures at unix time `now`.
+    pub fn stats(&self, now: u64) -> CollectionStats {
+        let soft = self.locate.values().filter(|l| l.soft_deleted).count() as u64;
+        let live = self.locate.keys().filter(|id| self.presence(id, now) == Presence::Live).count() as u64;
+        CollectionStats {
+            live_records: live,
+            soft_deleted_records: soft,
+            dead_rows: (self.total_rows() - self.locate.len()) as u64,
+            segments: self.chunk_count() as u64,
+            bytes: self.sealed.values().map(|s| s.data.approx_bytes()).sum::<u64>() + self.active.approx_bytes(),
+            last_seq: self.next_seq - 1,
+        }
+    }
+
+    /// A logical copy of every record, soft deletions and tombstones.
+    pub fn checkpoint(&self) -> Checkpoint {
+        let mut records: Vec<CheckpointRecord> = self
+            .locate
+            .iter()
+            .map(|(id, loc)| {
+                let chunk = self.chunk(loc.slot);
+                CheckpointRecord {
+                    record: VectorRecord {
+                        id: id.clone(),
+                        vector: chunk.vector(loc.row).to_vec(),
+                        metadata: chunk.metadata[loc.row].clone(),
+                        expires_at: chunk.expires_at[loc.row],
+                    },
+                    seq: chunk.seqs[loc.row],
+                    soft_deleted_at: if loc.soft_deleted { self.hidden.get(id).copied() } else { None },
+                }
+            })
+            .collect();
+        records.sort_by_key(|r| r.seq);
+        let (deleted, _) = self.hidden();
+        Checkpoint { config: self.config.clone(), next_seq: self.next_seq, records, deleted }
+    }
+
+    /// The collection a checkpoint describes.
+    pub fn from_checkpoint(checkpoint: Checkpoint, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Self> {
+        let mut chunk = Chunk::new(1, checkpoint.config.dimension as usize);
+        let mut soft = Vec::new();
+        for r in checkpoint.records {
+            if let Some(seq) = r.soft_deleted_at {
+                soft.push(Tombstone { id: r.record.id.clone(), seq });
+            }
+            chunk.push(r.record.id, r.seq, &r.record.vector, r.record.metadata, r.record.expires_at);
+        }
+        let mut state = Self::new(checkpoint.config, index_builder);
+        let index = state.build_index(&chunk, &Bitmap::all_set(chunk.len()))?;
+        let segments = if chunk.is_empty() { Vec::new() } else { vec![(chunk, index)] };
+        let restored = Self::from_segments(
+            state.config.clone(),
+            state.index_builder.take(),
+            segments,
+            &checkpoint.deleted,
+            &soft,
+            checkpoint.next_seq,
+        );
+        Ok(restored)
+    }
+}
