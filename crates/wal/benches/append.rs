@@ -24,11 +24,11 @@ fn appends(c: &mut Criterion) {
     group.sample_size(10).measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(BATCH as u64));
     for writers in [1usize, 4, 16] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = WalOptions { segment_bytes: 256 << 20, fsync: FsyncPolicy::Always };
+        let wal = Arc::new(Wal::<Record>::open(dir.path(), options).expect("open"));
+        let records = Arc::new(batch());
         group.bench_function(format!("{writers}_writers_batch_{BATCH}x{DIM}f32"), |b| {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let options = WalOptions { segment_bytes: 256 << 20, fsync: FsyncPolicy::Always };
-            let wal = Arc::new(Wal::<Record>::open(dir.path(), options).expect("open"));
-            let records = Arc::new(batch());
             // Each iteration is one acknowledged batch; `writers` threads share the iterations.
             b.iter_custom(|iters| {
                 let per_writer = iters.div_ceil(writers as u64);
@@ -46,14 +46,14 @@ fn appends(c: &mut Criterion) {
                 // Report time per batch so Throughput gives records/s over all writers.
                 start.elapsed().mul_f64(iters as f64 / (per_writer * writers as u64) as f64)
             });
-            let stats = wal.stats();
-            eprintln!(
-                "{writers} writers: {} batches, {} fsyncs, {:.2} batches per fsync",
-                stats.frames,
-                stats.syncs,
-                stats.frames as f64 / stats.syncs.max(1) as f64
-            );
         });
+        let stats = wal.stats();
+        eprintln!(
+            "{writers} writers: {} batches, {} fsyncs, {:.2} batches per fsync",
+            stats.frames,
+            stats.syncs,
+            stats.frames as f64 / stats.syncs.max(1) as f64
+        );
     }
     group.finish();
 }
