@@ -10,6 +10,7 @@ mod storage;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod view;
+mod zone;
 
 pub use batch::{Presence, WriteBatch, WriteOp, WriteReceipt, check_presence, prepare_batch};
 pub use bitmap::Bitmap;
@@ -19,3 +20,4 @@ pub use storage::{
     Capabilities, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, StoredRecord, VectorStorage,
 };
 pub use view::{ReadView, Segment, Tombstone};
+pub use zone::{Zone, candidate_rows};

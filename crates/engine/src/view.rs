@@ -42,6 +42,10 @@ pub trait Segment: Send + Sync {
     fn live(&self) -> &Bitmap;
     /// Index bytes the [`crate::IndexBuilder`] attached when the segment was sealed.
     fn index_bytes(&self) -> Option<&[u8]>;
+    /// Min/max bounds of declared fields over row ranges, if the engine keeps them.
+    fn zones(&self) -> &[crate::Zone] {
+        &[]
+    }
 }
 
 /// An id hidden at a sequence number (deleted or soft-deleted), so that merges

@@ -24,6 +24,8 @@ pub struct Chunk {
     pub metadata: Vec<Metadata>,
     /// Expiry (unix seconds), one per row.
     pub expires_at: Vec<Option<u64>>,
+    /// Bounds of declared fields over row ranges (empty when unknown).
+    pub zones: Vec<crate::Zone>,
 }
 
 impl Chunk {
@@ -105,6 +107,9 @@ impl Segment for Sealed {
     }
     fn index_bytes(&self) -> Option<&[u8]> {
         self.index.as_deref()
+    }
+    fn zones(&self) -> &[crate::Zone] {
+        &self.data.zones
     }
 }
 

@@ -355,6 +355,13 @@ impl CollectionState {
         }))
     }
 
+    /// Attaches zone bounds to a sealed segment (e.g. from the file it was written to).
+    pub fn set_zones(&mut self, segment_id: u64, zones: Vec<crate::Zone>) {
+        if let Some(s) = self.sealed.get_mut(&segment_id) {
+            Arc::make_mut(&mut s.data).zones = zones;
+        }
+    }
+
     /// Ids of the sealed segments, oldest first.
     pub fn segment_ids(&self) -> Vec<u64> {
         self.sealed.keys().copied().collect()
