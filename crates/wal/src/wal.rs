@@ -250,6 +250,27 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         Ok(())
     }
 
+    /// Makes the log start at `seq`, deleting every segment: for a caller whose
+    /// state up to `seq - 1` is durable elsewhere (a restored checkpoint, or files
+    /// that are ahead of a lost log). Does nothing if the log is already there.
+    pub fn advance_to(&self, seq: u64) -> Result<()> {
+        let mut state = self.shared.lock_state();
+        if seq <= state.next_seq {
+            return Ok(());
+        }
+        let path = self.shared.dir.join(segment::file_name(seq));
+        let file = open_append(&path)?;
+        let old_active = self.shared.dir.join(segment::file_name(state.active_first_seq));
+        for (_, old) in state.closed.drain(..).chain(std::iter::once((0, old_active))) {
+            std::fs::remove_file(&old).map_err(|e| Error::io(format!("cannot delete {}", old.display()), e))?;
+        }
+        state.active = Arc::new(file);
+        state.active_first_seq = seq;
+        state.active_len = 0;
+        state.next_seq = seq;
+        segment::sync_dir(&self.shared.dir)
+    }
+
     /// Deletes every segment whose records all have `seq < before`; call it once a
     /// checkpoint covering those records is durable. The active segment is rolled
     /// first when it is wholly below `before`.

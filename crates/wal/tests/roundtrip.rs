@@ -150,3 +150,20 @@ fn every_append_is_durable_under_always() {
     // Group commit may cover several frames with one fsync, but never zero.
     assert!(stats.syncs >= 1 && stats.syncs <= stats.frames, "{stats:?}");
 }
+
+#[test]
+fn advance_moves_the_log_past_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WalOptions { segment_bytes: 128, fsync: FsyncPolicy::Always };
+    let wal = Wal::<Record>::open(dir.path(), options).unwrap();
+    for i in 0..5 {
+        wal.append(&[(format!("r{i}"), vec![1.0; 8])]).unwrap();
+    }
+    wal.advance_to(100).unwrap();
+    wal.advance_to(50).unwrap(); // never backwards
+    assert_eq!(wal.next_seq(), 100);
+    assert_eq!(wal.append(&[("x".into(), vec![])]).unwrap().first, 100);
+    drop(wal);
+    let wal = Wal::<Record>::open(dir.path(), options).unwrap();
+    assert_eq!(replay_all(&wal, 1), vec![(100, ("x".to_string(), vec![]))]);
+}

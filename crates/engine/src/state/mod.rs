@@ -38,7 +38,7 @@ struct Loc {
     soft_deleted: bool,
 }
 
-/// A chunk produced by [`CollectionState::merge`], for the engine to persist.
+/// A sealed chunk and its index bytes (what [`CollectionState::merge`] produced), for the engine to persist.
 #[derive(Debug, Clone)]
 pub struct MergedSegment {
     /// The new chunk (it replaced the merged ones in the state).
@@ -360,6 +360,11 @@ impl CollectionState {
         if let Some(s) = self.sealed.get_mut(&segment_id) {
             Arc::make_mut(&mut s.data).zones = zones;
         }
+    }
+
+    /// A sealed segment's data and index bytes.
+    pub fn sealed_segment(&self, segment_id: u64) -> Option<MergedSegment> {
+        self.sealed.get(&segment_id).map(|s| MergedSegment { chunk: Arc::clone(&s.data), index: s.index.clone() })
     }
 
     /// Ids of the sealed segments, oldest first.

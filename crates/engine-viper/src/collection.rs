@@ -1,0 +1,338 @@
+//! One VIPER collection: the shared collection state, its log, and its files.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use proxima_core::{Error, ErrorKind, Result, now_unix_secs};
+use proxima_engine::state::{Chunk, CollectionState, MergedSegment};
+use proxima_engine::{
+    CompactionPolicy, CompactionReport, IndexBuilder, WriteBatch, WriteOp, WriteReceipt, prepare_batch,
+};
+use proxima_wal::{Wal, WalOptions};
+
+use crate::ViperConfig;
+use crate::manifest::{MANIFEST, Manifest, SegmentEntry, index_file, segment_file};
+use crate::segment_file::{decode, encode};
+use crate::store::{ManifestVersion, Store};
+
+/// Runs blocking work (log appends, fsyncs, encoding) off tokio's workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("VIPER task failed: {e}")))?
+}
+
+pub(crate) struct ViperCollection {
+    pub(crate) name: String,
+    pub(crate) state: CollectionState,
+    wal: Arc<Wal<WriteOp>>,
+    manifest: Manifest,
+    manifest_version: ManifestVersion,
+    /// When the oldest unflushed operation arrived.
+    buffer_since: Option<Instant>,
+    /// Operations logged since the last flush.
+    unflushed_ops: usize,
+    /// Set when a compaction rewrote the state but could not commit its manifest:
+    /// the files and the state disagree until the collection is reopened.
+    poisoned: Option<String>,
+}
+
+fn wal_options(config: &proxima_core::CollectionConfig) -> WalOptions {
+    WalOptions { fsync: config.fsync, ..WalOptions::default() }
+}
+
+impl ViperCollection {
+    /// Creates the collection's manifest and log.
+    pub(crate) async fn create(
+        config: proxima_core::CollectionConfig,
+        engine: &ViperConfig,
+        store: &Store,
+        index_builder: Option<Arc<dyn IndexBuilder>>,
+    ) -> Result<Self> {
+        let name = config.name.clone();
+        let manifest = Manifest::new(config.clone());
+        let bytes = Bytes::from(manifest.encode()?);
+        let version =
+            store.put_manifest(&format!("{name}/{MANIFEST}"), bytes, &ManifestVersion::Absent).await.map_err(|e| {
+                if e.kind() == ErrorKind::Conflict {
+                    Error::already_exists(format!("collection `{name}` already exists"))
+                } else {
+                    e
+                }
+            })?;
+        let wal_dir = engine.wal_dir.join(&name);
+        let options = wal_options(&config);
+        // A log left by an earlier collection of the same name must not replay into this one.
+        let wal = blocking(move || {
+            let _ = std::fs::remove_dir_all(&wal_dir);
+            Wal::open(&wal_dir, options)
+        })
+        .await?;
+        Ok(Self {
+            name,
+            state: CollectionState::new(config, index_builder),
+            wal: Arc::new(wal),
+            manifest,
+            manifest_version: version,
+            buffer_since: None,
+            unflushed_ops: 0,
+            poisoned: None,
+        })
+    }
+
+    /// Opens a collection: manifest, segment files (no index rebuilt), then the log tail.
+    pub(crate) async fn open(
+        name: &str,
+        engine: &ViperConfig,
+        store: &Store,
+        index_builder: Option<Arc<dyn IndexBuilder>>,
+    ) -> Result<Option<Self>> {
+        let manifest_path = format!("{name}/{MANIFEST}");
+        let Some((bytes, manifest_version)) = store.get_manifest(&manifest_path).await? else { return Ok(None) };
+        let manifest = Manifest::decode(&bytes, &store.describe(&manifest_path))?;
+        let config = manifest.config.clone();
+        let mut segments = Vec::with_capacity(manifest.segments.len());
+        for entry in &manifest.segments {
+            let file = format!("{name}/{}", entry.file);
+            let missing = |e: Error| {
+                let why = if e.kind() == ErrorKind::NotFound { "is missing" } else { "cannot be read" };
+                Error::corrupted(format!("segment file named by the manifest {why}"))
+                    .with_context("file", store.describe(&file))
+                    .with_source(e)
+            };
+            let bytes = store.get(&file).await.map_err(missing)?;
+            let cfg = config.clone();
+            let id = entry.segment_id;
+            let chunk: Chunk = blocking(move || decode(bytes, &cfg, id))
+                .await
+                .map_err(|e| e.with_context("file", store.describe(&file)))?;
+            if chunk.len() as u64 != entry.rows {
+                return Err(Error::corrupted(format!(
+                    "segment has {} rows, the manifest says {}",
+                    chunk.len(),
+                    entry.rows
+                ))
+                .with_context("file", store.describe(&file)));
+            }
+            let index = match &entry.index_file {
+                Some(f) => Some(Arc::from(&store.get(&format!("{name}/{f}")).await.map_err(missing)?[..])),
+                None => None,
+            };
+            segments.push((chunk, index));
+        }
+        let mut state = CollectionState::from_segments(
+            config.clone(),
+            index_builder,
+            segments,
+            &manifest.deleted,
+            &manifest.soft_deleted,
+            manifest.flushed_seq + 1,
+        );
+        let wal_dir = engine.wal_dir.join(name);
+        let options = wal_options(&config);
+        let flushed = manifest.flushed_seq;
+        let (wal, replayed) = blocking(move || {
+            let wal = Wal::<WriteOp>::open(&wal_dir, options)?;
+            // The files hold everything up to `flushed`; a log behind them (lost, or
+            // emptied by a restore) starts after it.
+            wal.advance_to(flushed + 1)?;
+            let mut ops = Vec::new();
+            wal.replay(flushed + 1, |seq, op| {
+                ops.push((seq, op));
+                Ok(())
+            })?;
+            Ok((wal, ops))
+        })
+        .await?;
+        let buffer_since = (!replayed.is_empty()).then(Instant::now);
+        let unflushed_ops = replayed.len();
+        for (seq, op) in replayed {
+            state.apply(WriteBatch { ops: vec![op] }, seq);
+        }
+        let collection = Self {
+            name: name.to_string(),
+            state,
+            wal: Arc::new(wal),
+            manifest,
+            manifest_version,
+            buffer_since,
+            unflushed_ops,
+            poisoned: None,
+        };
+        collection.remove_orphans(store).await?;
+        Ok(Some(collection))
+    }
+
+    /// Deletes files a crash left behind: segments no manifest names, temp files.
+    async fn remove_orphans(&self, store: &Store) -> Result<()> {
+        let named: HashSet<String> = self
+            .manifest
+            .segments
+            .iter()
+            .flat_map(|s| std::iter::once(s.file.clone()).chain(s.index_file.clone()))
+            .collect();
+        for file in store.list(&self.name).await? {
+            let ours = file.starts_with("seg-") || file.ends_with(".tmp");
+            if ours && !named.contains(&file) {
+                store.delete(&format!("{}/{file}", self.name)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn usable(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(why) => Err(Error::unavailable(format!(
+                "collection `{}` must be reopened after a failed compaction: {why}",
+                self.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Logs a batch (durable under the fsync policy), applies it, flushes when due.
+    pub(crate) async fn write(
+        &mut self,
+        mut batch: WriteBatch,
+        engine: &ViperConfig,
+        store: &Store,
+    ) -> Result<WriteReceipt> {
+        self.usable()?;
+        let now = now_unix_secs();
+        let config = self.state.config().clone();
+        prepare_batch(&mut batch, &config, now)?;
+        self.state.check(&batch, now)?;
+        if batch.is_empty() {
+            let next = self.state.next_seq();
+            return Ok(WriteReceipt { first_seq: next, last_seq: next - 1 });
+        }
+        let wal = Arc::clone(&self.wal);
+        let ops = batch.ops.clone();
+        let range = blocking(move || wal.append(&ops)).await?;
+        let receipt = self.state.apply(batch, range.first);
+        let since = *self.buffer_since.get_or_insert_with(Instant::now);
+        self.unflushed_ops += (receipt.last_seq + 1 - receipt.first_seq) as usize;
+        let due =
+            self.unflushed_ops >= engine.flush_rows || since.elapsed().as_millis() as u64 >= engine.flush_interval_ms;
+        if due {
+            // The write is durable in the log already. A failed flush changes no
+            // file the manifest names; it is retried by the next flush, and an
+            // explicit `flush` reports the error.
+            let _ = self.flush(engine, store).await;
+        }
+        Ok(receipt)
+    }
+
+    /// Writes one segment file (and its index) and returns its manifest entry.
+    async fn write_segment(
+        &mut self,
+        segment: MergedSegment,
+        engine: &ViperConfig,
+        store: &Store,
+    ) -> Result<Option<SegmentEntry>> {
+        if segment.chunk.is_empty() {
+            return Ok(None);
+        }
+        let chunk = Arc::clone(&segment.chunk);
+        let config = self.state.config().clone();
+        let row_group_rows = engine.row_group_rows;
+        let (bytes, zones) = blocking(move || encode(&chunk, &config, row_group_rows)).await?;
+        let id = segment.chunk.segment_id;
+        let entry = SegmentEntry {
+            segment_id: id,
+            file: segment_file(id),
+            rows: segment.chunk.len() as u64,
+            bytes: bytes.len() as u64,
+            min_seq: segment.chunk.seqs.iter().copied().min().unwrap_or(0),
+            max_seq: segment.chunk.seqs.iter().copied().max().unwrap_or(0),
+            index_file: segment.index.as_ref().map(|_| index_file(id)),
+        };
+        store.put(&format!("{}/{}", self.name, entry.file), bytes).await?;
+        if let Some(index) = &segment.index {
+            store.put(&format!("{}/{}", self.name, index_file(id)), Bytes::copy_from_slice(index)).await?;
+        }
+        self.state.set_zones(id, zones);
+        Ok(Some(entry))
+    }
+
+    /// Replaces the manifest, then lets the log go below what it covers.
+    async fn commit(&mut self, mut manifest: Manifest, store: &Store) -> Result<()> {
+        manifest.flushed_seq = self.state.next_seq() - 1;
+        (manifest.deleted, manifest.soft_deleted) = self.state.hidden();
+        manifest.version += 1;
+        let bytes = Bytes::from(manifest.encode()?);
+        let path = format!("{}/{MANIFEST}", self.name);
+        self.manifest_version = store.put_manifest(&path, bytes, &self.manifest_version).await?;
+        self.manifest = manifest;
+        let (wal, below) = (Arc::clone(&self.wal), self.manifest.flushed_seq + 1);
+        // Everything below `below` is in the files now. `advance_to` also moves a
+        // log that is behind the state (after a restore) past it.
+        blocking(move || wal.truncate_before(below).and_then(|_| wal.advance_to(below))).await?;
+        self.buffer_since = None;
+        self.unflushed_ops = 0;
+        Ok(())
+    }
+
+    /// Seals the buffer and everything not yet in a file into one new segment file.
+    pub(crate) async fn flush(&mut self, engine: &ViperConfig, store: &Store) -> Result<()> {
+        self.usable()?;
+        self.state.seal()?;
+        let persisted: HashSet<u64> = self.manifest.segments.iter().map(|s| s.segment_id).collect();
+        let pending: Vec<u64> = self.state.segment_ids().into_iter().filter(|id| !persisted.contains(id)).collect();
+        if pending.is_empty() && self.manifest.flushed_seq + 1 == self.state.next_seq() {
+            return Ok(());
+        }
+        let mut manifest = self.manifest.clone();
+        if let Some(merged) = self.state.merge(&pending)? {
+            manifest.segments.extend(self.write_segment(merged, engine, store).await?);
+        }
+        self.commit(manifest, store).await
+    }
+
+    /// Rewrites segments that are small or carry many dead rows into one.
+    pub(crate) async fn compact(
+        &mut self,
+        policy: &CompactionPolicy,
+        engine: &ViperConfig,
+        store: &Store,
+    ) -> Result<CompactionReport> {
+        self.flush(engine, store).await?;
+        // Dead rows in the files only: after a flush the state is all files.
+        let before = self.manifest.segments.len() as u64;
+        let small = self.manifest.segments.iter().filter(|s| (s.rows as usize) < policy.small_segment_rows).count();
+        if small < 2 && self.state.dead_ratio() < policy.min_dead_ratio {
+            return Ok(CompactionReport { segments_before: before, segments_after: before, rows_removed: 0 });
+        }
+        let rows_removed = self.state.compact_all()?;
+        let old = std::mem::take(&mut self.manifest.segments);
+        let mut manifest = self.manifest.clone();
+        if let Some(merged) = self.state.segment_ids().last().and_then(|id| self.state.sealed_segment(*id)) {
+            manifest.segments.extend(self.write_segment(merged, engine, store).await?);
+        }
+        if let Err(e) = self.commit(manifest, store).await {
+            // The old manifest and files are intact and, with the log, complete;
+            // the compacted in-memory state no longer matches them.
+            self.manifest.segments = old;
+            self.poisoned = Some(e.to_string());
+            return Err(e);
+        }
+        // Views hold decoded data, not files: the replaced files can go now. A file
+        // that cannot be deleted is an orphan, removed when the collection next opens.
+        for s in old {
+            let _ = store.delete(&format!("{}/{}", self.name, s.file)).await;
+            if let Some(index) = s.index_file {
+                let _ = store.delete(&format!("{}/{index}", self.name)).await;
+            }
+        }
+        Ok(CompactionReport {
+            segments_before: before,
+            segments_after: self.manifest.segments.len() as u64,
+            rows_removed,
+        })
+    }
+
+    /// Bytes of the collection's files.
+    pub(crate) fn file_bytes(&self) -> u64 {
+        self.manifest.segments.iter().map(|s| s.bytes).sum()
+    }
+}

@@ -1,0 +1,151 @@
+//! Where VIPER keeps its files, and when it flushes.
+
+use std::path::PathBuf;
+
+use proxima_core::{Error, Result};
+
+/// Where segments and manifests live.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Root {
+    /// A local directory (files are fsynced; manifests replaced by rename).
+    Local(PathBuf),
+    /// An S3 bucket and key prefix (manifests replaced by conditional put).
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Key prefix inside the bucket, without leading or trailing `/`.
+        prefix: String,
+        /// Endpoint URL for S3-compatible servers (`None` for AWS).
+        endpoint: Option<String>,
+        /// Region.
+        region: String,
+        /// Access key id; from `AWS_ACCESS_KEY_ID` when absent.
+        access_key_id: Option<String>,
+        /// Secret key; from `AWS_SECRET_ACCESS_KEY` when absent. Never printed.
+        secret_access_key: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Root::Local(p) => f.debug_tuple("Local").field(p).finish(),
+            Root::S3 { bucket, prefix, endpoint, region, access_key_id, secret_access_key } => f
+                .debug_struct("S3")
+                .field("bucket", bucket)
+                .field("prefix", prefix)
+                .field("endpoint", endpoint)
+                .field("region", region)
+                .field("access_key_id", access_key_id)
+                .field("secret_access_key", &secret_access_key.as_ref().map(|_| "<redacted>"))
+                .finish(),
+        }
+    }
+}
+
+/// Configuration of a [`crate::ViperEngine`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViperConfig {
+    /// Segments and manifests.
+    pub root: Root,
+    /// Write-ahead logs (always local: durability needs fsync), one directory per collection.
+    pub wal_dir: PathBuf,
+    /// Flush the write buffer once it holds this many rows.
+    pub flush_rows: usize,
+    /// Flush the write buffer once its oldest row is this old (checked on write).
+    pub flush_interval_ms: u64,
+    /// Rows per Parquet row group (the unit of statistics-based pruning).
+    pub row_group_rows: usize,
+}
+
+impl Default for ViperConfig {
+    fn default() -> Self {
+        Self::local("./proximadb-data/viper")
+    }
+}
+
+impl ViperConfig {
+    /// Everything under one local directory.
+    pub fn local(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        Self {
+            wal_dir: dir.join("_wal"),
+            root: Root::Local(dir),
+            flush_rows: 100_000,
+            flush_interval_ms: 60_000,
+            row_group_rows: 16_384,
+        }
+    }
+
+    /// Parses a root: a plain path or `file://<path>`, or
+    /// `s3://bucket/prefix?endpoint=URL&region=R&wal_dir=PATH&allow_http=true`.
+    /// Also accepts `flush_rows=N` and `row_group_rows=N` on either.
+    pub fn from_uri(uri: &str) -> Result<Self> {
+        let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
+        let mut config = if let Some(rest) = base.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(Error::invalid(format!("`{uri}` names no bucket")));
+            }
+            Self {
+                root: Root::S3 {
+                    bucket: bucket.to_string(),
+                    prefix: prefix.trim_matches('/').to_string(),
+                    endpoint: None,
+                    region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+                    access_key_id: None,
+                    secret_access_key: None,
+                },
+                ..Self::local("./proximadb-data/viper")
+            }
+        } else {
+            let path = base.strip_prefix("file://").unwrap_or(base);
+            if path.is_empty() {
+                return Err(Error::invalid("VIPER root without a path"));
+            }
+            Self::local(path)
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let bad = || Error::invalid(format!("bad parameter `{pair}` in `{uri}`"));
+            let (key, value) = pair.split_once('=').ok_or_else(bad)?;
+            match (key, &mut config.root) {
+                ("wal_dir", _) => config.wal_dir = PathBuf::from(value),
+                ("flush_rows", _) => config.flush_rows = value.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+                ("row_group_rows", _) => {
+                    config.row_group_rows = value.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?
+                }
+                ("endpoint", Root::S3 { endpoint, .. }) => *endpoint = Some(value.to_string()),
+                ("region", Root::S3 { region, .. }) => *region = value.to_string(),
+                // Plain-http endpoints are allowed whenever an endpoint is given.
+                ("allow_http", Root::S3 { .. }) => {}
+                _ => return Err(bad()),
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_local_and_s3_roots_and_hides_secrets() {
+        let c = ViperConfig::from_uri("./data/viper?flush_rows=10").unwrap();
+        assert_eq!((c.root, c.flush_rows), (Root::Local("./data/viper".into()), 10));
+        assert_eq!(c.wal_dir, PathBuf::from("./data/viper/_wal"));
+        let c = ViperConfig::from_uri("s3://bucket/a/b/?endpoint=http://127.0.0.1:5055&wal_dir=/tmp/w").unwrap();
+        let Root::S3 { bucket, prefix, endpoint, .. } = &c.root else { panic!("{c:?}") };
+        assert_eq!((bucket.as_str(), prefix.as_str()), ("bucket", "a/b"));
+        assert_eq!(endpoint.as_deref(), Some("http://127.0.0.1:5055"));
+        assert_eq!(c.wal_dir, PathBuf::from("/tmp/w"));
+        let mut with_secret = c.clone();
+        if let Root::S3 { secret_access_key, .. } = &mut with_secret.root {
+            *secret_access_key = Some("hunter2".into());
+        }
+        assert!(!format!("{with_secret:?}").contains("hunter2"));
+        for bad in ["", "s3://", "./x?endpoint=http://a", "./x?flush_rows=0", "./x?nope=1"] {
+            assert!(ViperConfig::from_uri(bad).is_err(), "{bad}");
+        }
+    }
+}

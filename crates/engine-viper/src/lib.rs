@@ -1,0 +1,229 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod collection;
+mod config;
+mod manifest;
+mod segment_file;
+mod store;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+use proxima_engine::state::{Checkpoint, CollectionState};
+use proxima_engine::{
+    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder, ReadView,
+    StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+};
+use tokio::sync::Mutex;
+
+use self::collection::ViperCollection;
+pub use self::config::{Root, ViperConfig};
+use self::store::Store;
+
+/// The registered engine name.
+pub const NAME: &str = "viper";
+
+const CHECKPOINT_FILE: &str = "viper-checkpoint.json";
+
+/// Registers VIPER as `"viper"`; the engine options' root is parsed by [`ViperConfig::from_uri`].
+pub fn register(registry: &EngineRegistry) {
+    registry.register(NAME, |options| {
+        Box::pin(async move {
+            let config = ViperConfig::from_uri(&options.root)?;
+            Ok(Arc::new(ViperEngine::open(config, options.index_builder).await?) as Arc<dyn VectorStorage>)
+        })
+    });
+}
+
+type Shared = Arc<Mutex<ViperCollection>>;
+
+/// The VIPER engine: one directory (or key prefix) per collection.
+pub struct ViperEngine {
+    config: ViperConfig,
+    store: Store,
+    index_builder: Option<Arc<dyn IndexBuilder>>,
+    collections: RwLock<BTreeMap<String, Shared>>,
+}
+
+impl std::fmt::Debug for ViperEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViperEngine").field("config", &self.config).finish()
+    }
+}
+
+impl ViperEngine {
+    /// Opens every collection under the root.
+    pub async fn open(config: ViperConfig, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Self> {
+        let store = Store::open(&config.root)?;
+        let mut collections = BTreeMap::new();
+        for name in store.list("").await? {
+            // `_wal` and other underscore names are ours; a directory without a
+            // manifest is a collection whose drop was interrupted.
+            if name.starts_with('_') || proxima_core::validate::collection_name(&name).is_err() {
+                continue;
+            }
+            match ViperCollection::open(&name, &config, &store, index_builder.clone()).await? {
+                Some(c) => {
+                    collections.insert(name, Arc::new(Mutex::new(c)));
+                }
+                None => store.delete_dir(&name).await?,
+            }
+        }
+        Ok(Self { config, store, index_builder, collections: RwLock::new(collections) })
+    }
+
+    fn collection(&self, name: &str) -> Result<Shared> {
+        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
+        map.get(name).cloned().ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))
+    }
+
+    async fn remove_files(&self, name: &str) -> Result<()> {
+        // The manifest goes first: without it the directory is no collection.
+        self.store.delete(&format!("{name}/manifest.json")).await?;
+        self.store.delete_dir(name).await?;
+        let wal_dir = self.config.wal_dir.join(name);
+        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&wal_dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io(format!("cannot remove {}", wal_dir.display()), e))
+            }
+            _ => Ok(()),
+        })
+        .await
+        .map_err(|e| Error::internal(format!("I/O task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl VectorStorage for ViperEngine {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            persistent: true,
+            object_storage: true,
+            zero_copy_reads: false,
+            write_throughput: 4,
+            scan_throughput: 5,
+            update_throughput: 2,
+        }
+    }
+
+    async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
+        config.validate()?;
+        if self.collections.read().unwrap_or_else(|p| p.into_inner()).contains_key(&config.name) {
+            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
+        }
+        let created =
+            ViperCollection::create(config.clone(), &self.config, &self.store, self.index_builder.clone()).await?;
+        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(&config.name) {
+            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
+        }
+        map.insert(config.name.clone(), Arc::new(Mutex::new(created)));
+        Ok(())
+    }
+
+    async fn drop_collection(&self, name: &str) -> Result<()> {
+        let removed = self.collections.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+        let removed = removed.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
+        // Wait for in-flight operations on it before deleting its files.
+        let _guard = removed.lock().await;
+        self.remove_files(name).await
+    }
+
+    async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
+        let all: Vec<Shared> = self.collections.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let mut configs = Vec::with_capacity(all.len());
+        for c in all {
+            configs.push(c.lock().await.state.config().clone());
+        }
+        Ok(configs)
+    }
+
+    async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
+        let c = self.collection(collection)?;
+        let mut c = c.lock().await;
+        c.write(batch, &self.config, &self.store).await
+    }
+
+    async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
+        let c = self.collection(collection)?;
+        let c = c.lock().await;
+        let now = now_unix_secs();
+        Ok(ids.iter().map(|id| c.state.get(id, now)).collect())
+    }
+
+    async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
+        let c = self.collection(collection)?;
+        let mut c = c.lock().await;
+        c.state.view()
+    }
+
+    async fn flush(&self, collection: &str) -> Result<()> {
+        let c = self.collection(collection)?;
+        let mut c = c.lock().await;
+        c.flush(&self.config, &self.store).await
+    }
+
+    async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {
+        let c = self.collection(collection)?;
+        let mut c = c.lock().await;
+        c.compact(policy, &self.config, &self.store).await
+    }
+
+    async fn stats(&self, collection: &str) -> Result<CollectionStats> {
+        let c = self.collection(collection)?;
+        let c = c.lock().await;
+        let mut stats = c.state.stats(now_unix_secs());
+        stats.bytes = c.file_bytes();
+        Ok(stats)
+    }
+
+    async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
+        let checkpoint = self.collection(collection)?.lock().await.state.checkpoint();
+        let bytes =
+            serde_json::to_vec(&checkpoint).map_err(|e| Error::internal("cannot encode checkpoint").with_source(e))?;
+        let path = dir.join(CHECKPOINT_FILE);
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+                .and_then(|_| std::fs::write(&path, bytes))
+                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+        })
+        .await
+        .map_err(|e| Error::internal(format!("I/O task failed: {e}")))?
+    }
+
+    async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
+        let path = dir.join(CHECKPOINT_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::not_found(format!("no checkpoint at {}", path.display())),
+            _ => Error::io(format!("cannot read {}", path.display()), e),
+        })?;
+        let mut checkpoint: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::corrupted("checkpoint does not decode").with_context("file", path.display()).with_source(e)
+        })?;
+        checkpoint.config.name = collection.to_string();
+        checkpoint.config.validate()?;
+        let config = checkpoint.config.clone();
+        let state = CollectionState::from_checkpoint(checkpoint, self.index_builder.clone())?;
+        if self.collection(collection).is_ok() {
+            self.drop_collection(collection).await?;
+        }
+        let mut created =
+            ViperCollection::create(config, &self.config, &self.store, self.index_builder.clone()).await?;
+        created.state = state;
+        // Persist the restored state as files; the log starts after it.
+        created.flush(&self.config, &self.store).await?;
+        self.collections
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(collection.to_string(), Arc::new(Mutex::new(created)));
+        Ok(())
+    }
+}

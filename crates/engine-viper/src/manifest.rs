@@ -1,0 +1,77 @@
+//! The manifest: the one file that says which segment files make up a collection.
+
+use proxima_core::{CollectionConfig, Error, Result};
+use proxima_engine::Tombstone;
+use serde::{Deserialize, Serialize};
+
+pub(crate) const MANIFEST: &str = "manifest.json";
+const FORMAT_VERSION: u32 = 1;
+
+/// One immutable segment file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SegmentEntry {
+    pub(crate) segment_id: u64,
+    /// Parquet file name, relative to the collection directory.
+    pub(crate) file: String,
+    pub(crate) rows: u64,
+    pub(crate) bytes: u64,
+    pub(crate) min_seq: u64,
+    pub(crate) max_seq: u64,
+    /// Index bytes built by the index hook, stored beside the file.
+    pub(crate) index_file: Option<String>,
+}
+
+/// The state of a collection's files as of `flushed_seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub(crate) format_version: u32,
+    /// Incremented on every replacement.
+    pub(crate) version: u64,
+    pub(crate) config: CollectionConfig,
+    /// Every operation up to this sequence is in the files below; the log holds the rest.
+    pub(crate) flushed_seq: u64,
+    /// Oldest first.
+    pub(crate) segments: Vec<SegmentEntry>,
+    /// Ids deleted as of `flushed_seq` whose older rows may remain in the files.
+    pub(crate) deleted: Vec<Tombstone>,
+    /// Ids soft-deleted as of `flushed_seq`.
+    pub(crate) soft_deleted: Vec<Tombstone>,
+}
+
+impl Manifest {
+    pub(crate) fn new(config: CollectionConfig) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            version: 0,
+            config,
+            flushed_seq: 0,
+            segments: Vec::new(),
+            deleted: Vec::new(),
+            soft_deleted: Vec::new(),
+        }
+    }
+
+    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self).map_err(|e| Error::internal("cannot encode manifest").with_source(e))
+    }
+
+    pub(crate) fn decode(bytes: &[u8], location: &str) -> Result<Self> {
+        let manifest: Manifest = serde_json::from_slice(bytes)
+            .map_err(|e| Error::corrupted("manifest does not decode").with_context("file", location).with_source(e))?;
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(Error::unsupported(format!("manifest format {} is not supported", manifest.format_version))
+                .with_context("file", location));
+        }
+        Ok(manifest)
+    }
+}
+
+/// The Parquet file name of a segment.
+pub(crate) fn segment_file(segment_id: u64) -> String {
+    format!("seg-{segment_id:010}.parquet")
+}
+
+/// The index file name of a segment.
+pub(crate) fn index_file(segment_id: u64) -> String {
+    format!("seg-{segment_id:010}.index")
+}

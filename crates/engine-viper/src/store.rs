@@ -1,0 +1,262 @@
+//! Files under the root: local (std::fs with fsync, rename for manifests) or an
+//! object store (conditional put for manifests). Paths are relative to the root.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use proxima_core::{Error, Result};
+
+use crate::config::Root;
+
+/// The version of a manifest as read, for the conditional replace that follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum ManifestVersion {
+    /// No manifest yet: the next write must create it.
+    #[default]
+    Absent,
+    /// Local file: replaced by rename under the engine's lock.
+    Local,
+    /// Object store: replaced only if still at this ETag/version.
+    Object(UpdateVersion),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Store {
+    Local(PathBuf),
+    Object { store: Arc<dyn ObjectStore>, prefix: String },
+}
+
+fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> impl Future<Output = Result<T>> {
+    async move { tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("I/O task failed: {e}")))? }
+}
+
+fn object_error(what: &str, e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::NotFound { .. } => Error::not_found(format!("{what}: not found")).with_source(e),
+        object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. } => {
+            Error::conflict(format!("{what}: changed by another writer")).with_source(e)
+        }
+        _ => Error::unavailable(format!("{what}: object store call failed")).with_source(e),
+    }
+}
+
+fn sync_dir(dir: &FsPath) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("cannot sync {}", dir.display()), e))
+}
+
+/// Writes `bytes` to `path` durably: temp file, fsync, rename, directory fsync.
+fn write_local(path: &FsPath, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(FsPath::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename to {}", path.display()), e))?;
+    sync_dir(dir)
+}
+
+impl Store {
+    pub(crate) fn open(root: &Root) -> Result<Self> {
+        match root {
+            Root::Local(dir) => Ok(Store::Local(dir.clone())),
+            Root::S3 { .. } => Self::open_s3(root),
+        }
+    }
+
+    #[cfg(feature = "s3")]
+    fn open_s3(root: &Root) -> Result<Self> {
+        use object_store::aws::{AmazonS3Builder, S3CopyIfNotExists};
+        let Root::S3 { bucket, prefix, endpoint, region, access_key_id, secret_access_key } = root else {
+            unreachable!("open_s3 is only called for S3 roots")
+        };
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket).with_region(region);
+        if let Some(endpoint) = endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false)
+                .with_copy_if_not_exists(S3CopyIfNotExists::Multipart);
+        }
+        if let Some(key) = access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = secret_access_key {
+            builder = builder.with_secret_access_key(secret);
+        }
+        let store = builder.build().map_err(|e| Error::invalid(format!("bad S3 configuration: {e}")))?;
+        Ok(Store::Object { store: Arc::new(store), prefix: prefix.clone() })
+    }
+
+    #[cfg(not(feature = "s3"))]
+    fn open_s3(_root: &Root) -> Result<Self> {
+        Err(Error::unsupported(
+            "VIPER on S3 needs the `s3` feature of proxima-engine-viper (feature `s3` of `proxima`)",
+        )
+        .with_context("feature", "s3"))
+    }
+
+    fn object_path(prefix: &str, rel: &str) -> Path {
+        let parts: Vec<&str> = [prefix, rel].into_iter().filter(|p| !p.is_empty()).collect();
+        Path::from(parts.join("/"))
+    }
+
+    /// Where a relative path lives, for messages.
+    pub(crate) fn describe(&self, rel: &str) -> String {
+        match self {
+            Store::Local(root) => root.join(rel).display().to_string(),
+            Store::Object { store, prefix } => format!("{store}/{}", Self::object_path(prefix, rel)),
+        }
+    }
+
+    /// Writes an immutable file durably.
+    pub(crate) async fn put(&self, rel: &str, bytes: Bytes) -> Result<()> {
+        match self {
+            Store::Local(root) => {
+                let path = root.join(rel);
+                blocking(move || write_local(&path, &bytes)).await
+            }
+            Store::Object { store, prefix } => {
+                let path = Self::object_path(prefix, rel);
+                store.put(&path, PutPayload::from(bytes)).await.map(|_| ()).map_err(|e| object_error(rel, e))
+            }
+        }
+    }
+
+    /// Reads a file; `NotFound` when absent.
+    pub(crate) async fn get(&self, rel: &str) -> Result<Bytes> {
+        match self {
+            Store::Local(root) => {
+                let path = root.join(rel);
+                blocking(move || {
+                    std::fs::read(&path).map(Bytes::from).map_err(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound => Error::not_found(format!("{} is missing", path.display())),
+                        _ => Error::io(format!("cannot read {}", path.display()), e),
+                    })
+                })
+                .await
+            }
+            Store::Object { store, prefix } => {
+                let path = Self::object_path(prefix, rel);
+                let got = store.get(&path).await.map_err(|e| object_error(rel, e))?;
+                got.bytes().await.map_err(|e| object_error(rel, e))
+            }
+        }
+    }
+
+    /// Reads a manifest and the version to replace it conditionally.
+    pub(crate) async fn get_manifest(&self, rel: &str) -> Result<Option<(Bytes, ManifestVersion)>> {
+        match self {
+            Store::Local(_) => match self.get(rel).await {
+                Ok(bytes) => Ok(Some((bytes, ManifestVersion::Local))),
+                Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            },
+            Store::Object { store, prefix } => {
+                let path = Self::object_path(prefix, rel);
+                match store.get(&path).await {
+                    Ok(got) => {
+                        let version =
+                            UpdateVersion { e_tag: got.meta.e_tag.clone(), version: got.meta.version.clone() };
+                        let bytes = got.bytes().await.map_err(|e| object_error(rel, e))?;
+                        Ok(Some((bytes, ManifestVersion::Object(version))))
+                    }
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(object_error(rel, e)),
+                }
+            }
+        }
+    }
+
+    /// Replaces a manifest atomically, only if it is still at `expected`; returns the new version.
+    pub(crate) async fn put_manifest(
+        &self,
+        rel: &str,
+        bytes: Bytes,
+        expected: &ManifestVersion,
+    ) -> Result<ManifestVersion> {
+        match self {
+            Store::Local(_) => self.put(rel, bytes).await.map(|_| ManifestVersion::Local),
+            Store::Object { store, prefix } => {
+                let path = Self::object_path(prefix, rel);
+                let mode = match expected {
+                    ManifestVersion::Object(v) => PutMode::Update(v.clone()),
+                    ManifestVersion::Absent | ManifestVersion::Local => PutMode::Create,
+                };
+                let put = store.put_opts(&path, PutPayload::from(bytes), PutOptions::from(mode)).await;
+                let put = put.map_err(|e| object_error(rel, e))?;
+                Ok(ManifestVersion::Object(UpdateVersion { e_tag: put.e_tag, version: put.version }))
+            }
+        }
+    }
+
+    /// Deletes a file; a missing file is fine.
+    pub(crate) async fn delete(&self, rel: &str) -> Result<()> {
+        match self {
+            Store::Local(root) => {
+                let path = root.join(rel);
+                blocking(move || match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(Error::io(format!("cannot delete {}", path.display()), e))
+                    }
+                    _ => Ok(()),
+                })
+                .await
+            }
+            Store::Object { store, prefix } => match store.delete(&Self::object_path(prefix, rel)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(object_error(rel, e)),
+            },
+        }
+    }
+
+    /// Names of the files directly under directory `rel`.
+    pub(crate) async fn list(&self, rel: &str) -> Result<Vec<String>> {
+        match self {
+            Store::Local(root) => {
+                let dir = root.join(rel);
+                blocking(move || {
+                    let entries = match std::fs::read_dir(&dir) {
+                        Ok(entries) => entries,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                        Err(e) => return Err(Error::io(format!("cannot list {}", dir.display()), e)),
+                    };
+                    Ok(entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_string)).collect())
+                })
+                .await
+            }
+            Store::Object { store, prefix } => {
+                let dir = Self::object_path(prefix, rel);
+                let listed = store.list_with_delimiter(Some(&dir)).await.map_err(|e| object_error(rel, e))?;
+                let files = listed.objects.iter().filter_map(|o| o.location.filename().map(str::to_string));
+                let dirs = listed.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string));
+                Ok(files.chain(dirs).collect())
+            }
+        }
+    }
+
+    /// Removes a directory of files (local: the directory itself too).
+    pub(crate) async fn delete_dir(&self, rel: &str) -> Result<()> {
+        for name in self.list(rel).await? {
+            self.delete(&format!("{rel}/{name}")).await?;
+        }
+        if let Store::Local(root) = self {
+            let dir = root.join(rel);
+            blocking(move || match std::fs::remove_dir(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io(format!("cannot remove {}", dir.display()), e))
+                }
+                _ => Ok(()),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+//! VIPER on local disk passes the engine conformance suite, with the write
+//! buffer mostly in memory and with a flush every few operations.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use proxima_core::Result;
+use proxima_engine::testkit::{EngineHarness, run_all};
+use proxima_engine::{IndexBuilder, VectorStorage};
+use proxima_engine_viper::{ViperConfig, ViperEngine};
+
+struct Local {
+    dir: tempfile::TempDir,
+    flush_rows: usize,
+}
+
+#[async_trait]
+impl EngineHarness for Local {
+    async fn open(&self, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Arc<dyn VectorStorage>> {
+        let config = ViperConfig { flush_rows: self.flush_rows, row_group_rows: 4, ..ViperConfig::local(self.dir.path()) };
+        Ok(Arc::new(ViperEngine::open(config, index_builder).await?))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viper_conforms_with_large_buffer() {
+    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 1_000_000 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viper_conforms_with_frequent_flushes() {
+    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5 }).await;
+}
