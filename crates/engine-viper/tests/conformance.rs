@@ -17,7 +17,8 @@ struct Local {
 #[async_trait]
 impl EngineHarness for Local {
     async fn open(&self, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Arc<dyn VectorStorage>> {
-        let config = ViperConfig { flush_rows: self.flush_rows, row_group_rows: 4, ..ViperConfig::local(self.dir.path()) };
+        let config =
+            ViperConfig { flush_rows: self.flush_rows, row_group_rows: 4, ..ViperConfig::local(self.dir.path()) };
         Ok(Arc::new(ViperEngine::open(config, index_builder).await?))
     }
 }

@@ -5,6 +5,8 @@ use std::sync::{Once, OnceLock};
 
 pub use proxima_core as core;
 pub use proxima_engine as engine;
+#[cfg(feature = "engine-viper")]
+pub use proxima_engine_viper as engine_viper;
 pub use proxima_meta as meta;
 #[cfg(feature = "meta-sqlite")]
 pub use proxima_meta_sqlite as meta_sqlite;
@@ -24,7 +26,10 @@ pub fn install_defaults() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The memory engine and memory backend are registered by construction.
-        let _ = engine_registry();
+        let engines = engine_registry();
+        #[cfg(feature = "engine-viper")]
+        proxima_engine_viper::register(engines);
+        let _ = engines;
         let factory = meta::MetadataBackendFactory::global();
         #[cfg(feature = "meta-wal")]
         proxima_meta_wal::register(factory);
@@ -58,6 +63,20 @@ mod wal_tests {
         let uri = format!("file://{}", dir.display());
         let backend = crate::meta::MetadataBackendFactory::global().open(&uri).await.unwrap();
         assert_eq!(backend.scheme(), "file");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[cfg(all(test, feature = "engine-viper"))]
+mod viper_tests {
+    #[tokio::test]
+    async fn viper_is_registered_by_name() {
+        super::install_defaults();
+        let dir = std::env::temp_dir().join(format!("proxima-facade-viper-{}", std::process::id()));
+        let options = crate::engine::EngineOptions { root: dir.display().to_string(), index_builder: None };
+        let engine = super::engine_registry().open("viper", options).await.unwrap();
+        assert_eq!(engine.name(), "viper");
+        assert!(engine.capabilities().persistent);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

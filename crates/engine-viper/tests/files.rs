@@ -1,0 +1,131 @@
+//! VIPER's files from the outside: pyarrow reads a flushed segment, row-group
+//! statistics prune filtered scans, and damaged or missing files are named in
+//! a `Corrupted` error instead of being skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use proxima_core::{CollectionConfig, DistanceMetric, ErrorKind, FieldType, Filter, VectorRecord};
+use proxima_engine::{VectorStorage, WriteBatch, candidate_rows};
+use proxima_engine_viper::{ViperConfig, ViperEngine};
+use proxima_tests::service_var;
+
+fn config(dir: &Path) -> ViperConfig {
+    ViperConfig { row_group_rows: 10, ..ViperConfig::local(dir) }
+}
+
+fn records(n: u64) -> Vec<VectorRecord> {
+    (0..n)
+        .map(|i| {
+            VectorRecord::new(format!("doc-{i:03}"), (0..6).map(|d| i as f32 + d as f32 / 8.0).collect())
+                .with_metadata(serde_json::json!({"year": 1950 + i, "title": format!("t{i}")}))
+        })
+        .collect()
+}
+
+fn collection() -> CollectionConfig {
+    CollectionConfig::new("books", 6).with_metric(DistanceMetric::Euclidean).with_field("year", FieldType::Int)
+}
+
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("books"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    files
+}
+
+async fn written(dir: &Path) -> ViperEngine {
+    let engine = ViperEngine::open(config(dir), None).await.unwrap();
+    engine.create_collection(&collection()).await.unwrap();
+    engine.write("books", WriteBatch::from(records(100))).await.unwrap();
+    engine.flush("books").await.unwrap();
+    engine
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyarrow_reads_a_flushed_segment() {
+    let Some(python) = service_var("PROXIMA_TEST_PYTHON") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let _engine = written(dir.path()).await;
+    let files = segment_files(dir.path());
+    assert_eq!(files.len(), 1);
+    let script = r#"
+import json, sys
+import pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+print(json.dumps({
+    "rows": t.num_rows,
+    "columns": t.column_names,
+    "ids": t.column("id").to_pylist(),
+    "vectors": t.column("vector").to_pylist(),
+    "years": t.column("f_year").to_pylist(),
+    "row_groups": pq.ParquetFile(sys.argv[1]).num_row_groups,
+}))
+"#;
+    let out = Command::new(&python).args(["-c", script]).arg(&files[0]).output().expect("python runs");
+    assert!(out.status.success(), "pyarrow failed: {}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = records(100);
+    assert_eq!(got["rows"], 100);
+    assert_eq!(got["row_groups"], 10);
+    assert_eq!(got["columns"], serde_json::json!(["id", "seq", "vector", "metadata", "expires_at", "f_year"]));
+    let ids: Vec<String> = serde_json::from_value(got["ids"].clone()).unwrap();
+    assert_eq!(ids, expected.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+    let vectors: Vec<Vec<f32>> = serde_json::from_value(got["vectors"].clone()).unwrap();
+    assert_eq!(vectors, expected.iter().map(|r| r.vector.clone()).collect::<Vec<_>>());
+    assert_eq!(got["years"][42], 1992);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_group_statistics_prune_filtered_scans_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(written(dir.path()).await);
+    let engine = ViperEngine::open(config(dir.path()), None).await.unwrap();
+    let view = engine.read_view("books").await.unwrap();
+    let segment = view.segments().iter().find(|s| !s.zones().is_empty()).expect("a segment with zones");
+    assert_eq!(segment.zones().len(), 10, "one zone per row group");
+    let filter = Filter::gt("year", 2035); // years 2036..=2049: the last two row groups
+    let candidates = candidate_rows(segment.zones(), segment.len(), &filter).expect("zones rule rows out");
+    assert_eq!(candidates.count_ones(), 20);
+    for row in 0..segment.len() {
+        let matches = filter.matches(segment.metadata(row));
+        assert!(!matches || candidates.get(row), "row {row} matches but was pruned");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_or_missing_segment_files_are_corrupted_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(written(dir.path()).await);
+    let file = segment_files(dir.path()).remove(0);
+    let bytes = std::fs::read(&file).unwrap();
+
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let err = ViperEngine::open(config(dir.path()), None).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
+    assert!(err.context("file").unwrap().ends_with(file.file_name().unwrap().to_str().unwrap()), "{err}");
+
+    std::fs::remove_file(&file).unwrap();
+    let err = ViperEngine::open(config(dir.path()), None).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
+    assert!(err.to_string().contains("missing"), "{err}");
+
+    std::fs::write(&file, &bytes).unwrap();
+    let engine = ViperEngine::open(config(dir.path()), None).await.unwrap();
+    assert_eq!(engine.stats("books").await.unwrap().live_records, 100, "the restored file opens again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphan_files_from_an_interrupted_flush_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(written(dir.path()).await);
+    let orphan = dir.path().join("books/seg-0000009999.parquet");
+    std::fs::write(&orphan, b"half a file").unwrap();
+    let engine = ViperEngine::open(config(dir.path()), None).await.unwrap();
+    assert!(!orphan.exists(), "an unreferenced segment file survived open");
+    assert_eq!(engine.stats("books").await.unwrap().live_records, 100);
+}
