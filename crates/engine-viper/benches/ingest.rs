@@ -1,1 +1,107 @@
-fn main() {}
+//! VIPER throughput: durable ingest (batches of 1,000, fsync `always`) at 50 and
+//! 768 dimensions, flush (Parquet encode + fsync + manifest) in MB/s of vector
+//! data, and a full scan of a read view in GB/s.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use proxima_core::{CollectionConfig, DistanceMetric, VectorRecord};
+use proxima_engine::{VectorStorage, WriteBatch};
+use proxima_engine_viper::{ViperConfig, ViperEngine};
+
+const BATCH: usize = 1_000;
+
+fn batch(start: u64, dim: usize) -> WriteBatch {
+    WriteBatch::from(
+        (start..start + BATCH as u64)
+            .map(|i| {
+                VectorRecord::new(format!("v{i}"), (0..dim).map(|d| ((i as usize * 31 + d) % 97) as f32).collect())
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn engine(rt: &tokio::runtime::Runtime, dir: &std::path::Path, dim: u32) -> Arc<ViperEngine> {
+    let config = ViperConfig { flush_rows: 100_000, ..ViperConfig::local(dir) };
+    let engine = rt.block_on(ViperEngine::open(config, None)).expect("open");
+    let c = CollectionConfig::new("bench", dim).with_metric(DistanceMetric::Euclidean);
+    rt.block_on(engine.create_collection(&c)).expect("create");
+    Arc::new(engine)
+}
+
+fn viper(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut group = c.benchmark_group("viper");
+    group.sample_size(10).measurement_time(Duration::from_secs(8));
+
+    for dim in [50usize, 768] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = engine(&rt, dir.path(), dim as u32);
+        let mut next = 0u64;
+        group.throughput(Throughput::Elements(BATCH as u64));
+        group.bench_function(format!("durable_ingest_{dim}d"), |b| {
+            b.iter_custom(|iters| {
+                let batches: Vec<WriteBatch> = (0..iters).map(|i| batch(next + i * BATCH as u64, dim)).collect();
+                next += iters * BATCH as u64;
+                let start = Instant::now();
+                rt.block_on(async {
+                    for b in batches {
+                        engine.write("bench", b).await.expect("write");
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
+
+    // Flush: 20,000 buffered 50-d vectors (4 MB of floats) to one Parquet file.
+    let rows = 20_000u64;
+    group.throughput(Throughput::Bytes(rows * 50 * 4));
+    group.bench_function("flush_50d", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let engine = engine(&rt, dir.path(), 50);
+                rt.block_on(async {
+                    for i in 0..rows / BATCH as u64 {
+                        engine.write("bench", batch(i * BATCH as u64, 50)).await.expect("write");
+                    }
+                });
+                let start = Instant::now();
+                rt.block_on(engine.flush("bench")).expect("flush");
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+
+    // Full scan: every live row of a 200,000 × 50 read view.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = engine(&rt, dir.path(), 50);
+    rt.block_on(async {
+        for i in 0..200 {
+            engine.write("bench", batch(i * BATCH as u64, 50)).await.expect("write");
+        }
+        engine.flush("bench").await.expect("flush");
+    });
+    let view = rt.block_on(engine.read_view("bench")).expect("view");
+    let bytes: usize = view.segments().iter().map(|s| s.vectors().len() * 4).sum();
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("full_scan_200k_50d", |b| {
+        b.iter(|| {
+            let mut sum = 0.0f32;
+            for s in view.segments() {
+                for row in s.live().ones() {
+                    sum += s.vector(row).iter().sum::<f32>();
+                }
+            }
+            std::hint::black_box(sum)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, viper);
+criterion_main!(benches);
