@@ -23,7 +23,16 @@ fn batch(start: u64, dim: usize) -> WriteBatch {
 }
 
 fn engine(rt: &tokio::runtime::Runtime, dir: &std::path::Path, dim: u32) -> Arc<ViperEngine> {
-    let config = ViperConfig { flush_rows: 100_000, ..ViperConfig::local(dir) };
+    engine_flushing_every(rt, dir, dim, 100_000)
+}
+
+fn engine_flushing_every(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    dim: u32,
+    rows: usize,
+) -> Arc<ViperEngine> {
+    let config = ViperConfig { flush_rows: rows, ..ViperConfig::local(dir) };
     let engine = rt.block_on(ViperEngine::open(config, None)).expect("open");
     let c = CollectionConfig::new("bench", dim).with_metric(DistanceMetric::Euclidean);
     rt.block_on(engine.create_collection(&c)).expect("create");
@@ -35,12 +44,13 @@ fn viper(c: &mut Criterion) {
     let mut group = c.benchmark_group("viper");
     group.sample_size(10).measurement_time(Duration::from_secs(8));
 
-    for dim in [50usize, 768] {
+    // With flushes every 100,000 rows (amortised into the figure), and without.
+    for (dim, flush_rows, label) in [(50usize, 100_000, ""), (768, 100_000, ""), (50, usize::MAX, "_unflushed")] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let engine = engine(&rt, dir.path(), dim as u32);
+        let engine = engine_flushing_every(&rt, dir.path(), dim as u32, flush_rows);
         let mut next = 0u64;
         group.throughput(Throughput::Elements(BATCH as u64));
-        group.bench_function(format!("durable_ingest_{dim}d"), |b| {
+        group.bench_function(format!("durable_ingest_{dim}d{label}"), |b| {
             b.iter_custom(|iters| {
                 let batches: Vec<WriteBatch> = (0..iters).map(|i| batch(next + i * BATCH as u64, dim)).collect();
                 next += iters * BATCH as u64;

@@ -26,7 +26,12 @@ pub(crate) enum ManifestVersion {
 #[derive(Debug, Clone)]
 pub(crate) enum Store {
     Local(PathBuf),
-    Object { store: Arc<dyn ObjectStore>, prefix: String },
+    // Built only with an object-store feature (`s3`).
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    Object {
+        store: Arc<dyn ObjectStore>,
+        prefix: String,
+    },
 }
 
 fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> impl Future<Output = Result<T>> {

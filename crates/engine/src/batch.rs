@@ -159,7 +159,7 @@ pub enum Presence {
 /// metadata updates and soft deletes need a live record, restores a soft-deleted
 /// one. `current` reports an id's state before the batch.
 pub fn check_presence(batch: &WriteBatch, mut current: impl FnMut(&str) -> Presence) -> Result<()> {
-    let mut overlay: HashMap<&str, Presence> = HashMap::new();
+    let mut overlay: HashMap<&str, Presence, ahash::RandomState> = HashMap::default();
     for (i, op) in batch.ops.iter().enumerate() {
         let id = op.id();
         let before = match overlay.get(id) {

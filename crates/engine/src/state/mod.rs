@@ -8,7 +8,11 @@
 
 mod chunk;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// Id maps hash with ahash: several times faster than SipHash on short ids, and
+/// still keyed randomly per process, so ids cannot be chosen to collide.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 use std::sync::Arc;
 
 use proxima_core::{CollectionConfig, Metadata, Result, VectorRecord};
@@ -91,8 +95,8 @@ impl CollectionState {
             sealed: BTreeMap::new(),
             active: Chunk::new(0, dimension),
             active_live: Bitmap::default(),
-            locate: HashMap::new(),
-            hidden: HashMap::new(),
+            locate: HashMap::default(),
+            hidden: HashMap::default(),
             tombstones: None,
             index_builder,
         }
@@ -185,12 +189,23 @@ impl CollectionState {
     pub fn apply(&mut self, batch: WriteBatch, first_seq: u64) -> WriteReceipt {
         debug_assert!(first_seq >= self.next_seq, "sequence numbers go back: {first_seq} < {}", self.next_seq);
         self.next_seq = first_seq;
+        self.reserve(batch.ops.len());
         for op in batch.ops {
             let seq = self.next_seq;
             self.next_seq += 1;
             self.apply_op(op, seq);
         }
         WriteReceipt { first_seq, last_seq: self.next_seq - 1 }
+    }
+
+    /// Makes room in the write buffer and the id index for `n` more rows.
+    fn reserve(&mut self, n: usize) {
+        self.active.ids.reserve(n);
+        self.active.seqs.reserve(n);
+        self.active.vectors.reserve(n * self.active.dimension);
+        self.active.metadata.reserve(n);
+        self.active.expires_at.reserve(n);
+        self.locate.reserve(n);
     }
 
     /// Checks and applies a prepared batch with the state's own sequence numbers.
@@ -256,7 +271,13 @@ impl CollectionState {
         }
         let row = self.active.push(id.clone(), seq, &vector, metadata, expires_at);
         self.active_live.push(true);
-        self.locate.insert(id, Loc { slot: Slot::Active, row, soft_deleted: false });
+        let loc = Loc { slot: Slot::Active, row, soft_deleted: false };
+        match self.locate.get_mut(&id) {
+            Some(existing) => *existing = loc,
+            None => {
+                self.locate.insert(id, loc);
+            }
+        }
     }
 
     fn set_live(&mut self, loc: Loc, live: bool) {
@@ -380,12 +401,16 @@ impl CollectionState {
         if merging.is_empty() {
             return Ok(None);
         }
-        let mut keep: Vec<(String, Loc)> = self
-            .locate
-            .iter()
-            .filter(|(_, loc)| matches!(loc.slot, Slot::Sealed(s) if merging.contains(&s)))
-            .map(|(id, loc)| (id.clone(), *loc))
-            .collect();
+        // Walk the merged chunks' rows (not the whole id index): a row is kept
+        // when it is still its id's newest version.
+        let mut keep: Vec<(String, Loc)> = Vec::new();
+        for segment_id in &merging {
+            for (row, id) in self.sealed[segment_id].data.ids.iter().enumerate() {
+                if let Some(loc) = self.locate.get(id).filter(|l| l.slot == Slot::Sealed(*segment_id) && l.row == row) {
+                    keep.push((id.clone(), *loc));
+                }
+            }
+        }
         keep.sort_by_key(|(_, loc)| self.seq_at(*loc));
         let segment_id = self.next_segment_id;
         let mut data = Chunk::new(segment_id, self.config.dimension as usize);
