@@ -1,0 +1,114 @@
+//! How to reach PostgreSQL. Secrets never reach `Debug`.
+
+use std::time::Duration;
+
+use proxima_core::{Error, Result};
+
+/// Configuration of a [`crate::PostgresBackend`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// `postgresql://user:password@host:port/db`, without the parameters below.
+    pub url: String,
+    /// Most pooled connections.
+    pub pool_max_size: usize,
+    /// How long to wait for a connection (from the pool or the server).
+    pub connect_timeout: Duration,
+    /// Servers used for reads (`get`, `list`), `host:port` each, same credentials and database.
+    pub read_replicas: Vec<String>,
+    /// Table name prefix, so several catalogues can share a database.
+    pub table_prefix: String,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            url: "postgresql://postgres@127.0.0.1:5432/postgres".into(),
+            pool_max_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            read_replicas: Vec::new(),
+            table_prefix: "proxima_".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("url", &redact(&self.url))
+            .field("pool_max_size", &self.pool_max_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_replicas", &self.read_replicas)
+            .field("table_prefix", &self.table_prefix)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_string() };
+    let user = userinfo.split(':').next().unwrap_or("");
+    if userinfo.contains(':') { format!("{scheme}://{user}:<redacted>@{host}") } else { url.to_string() }
+}
+
+impl PostgresConfig {
+    /// Parses `postgresql://user:pw@host:5432/db?pool_size=N&connect_timeout_ms=N&read_replicas=h1:p,h2:p&table_prefix=P`.
+    pub fn from_uri(uri: &str) -> Result<Self> {
+        if !(uri.starts_with("postgresql://") || uri.starts_with("postgres://")) {
+            return Err(Error::invalid(format!("`{}` is not a postgresql:// connection string", redact(uri))));
+        }
+        let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
+        let mut config = Self { url: base.to_string(), ..Self::default() };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let bad = || Error::invalid(format!("bad parameter `{pair}` in a postgresql:// connection string"));
+            let (key, value) = pair.split_once('=').ok_or_else(bad)?;
+            match key {
+                "pool_size" => config.pool_max_size = value.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+                "connect_timeout_ms" => {
+                    config.connect_timeout = Duration::from_millis(value.parse().map_err(|_| bad())?)
+                }
+                "read_replicas" => config.read_replicas = value.split(',').map(str::to_string).collect(),
+                "table_prefix" if value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                    config.table_prefix = value.to_string()
+                }
+                "sslmode" if value == "disable" => {}
+                "sslmode" => {
+                    return Err(Error::unsupported("TLS to PostgreSQL is not implemented yet; use sslmode=disable")
+                        .with_context("sslmode", value));
+                }
+                _ => return Err(bad()),
+            }
+        }
+        Ok(config)
+    }
+
+    /// The URL of a read replica: same credentials and database, other host.
+    pub(crate) fn replica_url(&self, host_port: &str) -> String {
+        let (scheme, rest) = self.url.split_once("://").unwrap_or(("postgresql", &self.url));
+        let (userinfo, after) = rest.rsplit_once('@').map_or(("", rest), |(u, a)| (u, a));
+        let db = after.split_once('/').map_or("", |(_, db)| db);
+        let at = if userinfo.is_empty() { String::new() } else { format!("{userinfo}@") };
+        format!("{scheme}://{at}{host_port}/{db}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_hides_the_password() {
+        let c =
+            PostgresConfig::from_uri("postgresql://ada:s3cret@db:5432/cat?pool_size=3&read_replicas=r1:5432,r2:5433")
+                .unwrap();
+        assert_eq!((c.pool_max_size, c.read_replicas.len()), (3, 2));
+        assert_eq!(c.replica_url("r2:5433"), "postgresql://ada:s3cret@r2:5433/cat");
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(
+            PostgresConfig::from_uri("postgresql://h/db?sslmode=require")
+                .is_err_and(|e| e.kind() == proxima_core::ErrorKind::Unsupported)
+        );
+        assert!(PostgresConfig::from_uri("mysql://h/db").is_err());
+        assert!(PostgresConfig::from_uri("postgresql://h/db?table_prefix=x;drop").is_err());
+    }
+}
