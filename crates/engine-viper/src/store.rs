@@ -34,8 +34,8 @@ pub(crate) enum Store {
     },
 }
 
-fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> impl Future<Output = Result<T>> {
-    async move { tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("I/O task failed: {e}")))? }
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("I/O task failed: {e}")))?
 }
 
 fn object_error(what: &str, e: object_store::Error) -> Error {

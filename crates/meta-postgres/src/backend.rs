@@ -14,9 +14,9 @@ use proxima_meta::{
 use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::config::redact;
-use crate::retry::with_retries;
 use crate::sql::{self, db_error};
 use crate::{PostgresConfig, schema};
+use proxima_meta::retry::with_retries;
 
 /// A catalogue in one PostgreSQL table.
 pub struct PostgresBackend {

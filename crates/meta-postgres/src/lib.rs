@@ -3,7 +3,6 @@
 
 mod backend;
 mod config;
-mod retry;
 mod schema;
 mod sql;
 

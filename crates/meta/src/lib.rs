@@ -7,6 +7,7 @@ mod factory;
 mod memory;
 mod metadata;
 mod migrate;
+pub mod retry;
 pub mod snapshot;
 #[cfg(feature = "testkit")]
 pub mod testkit;

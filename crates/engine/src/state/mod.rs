@@ -347,10 +347,11 @@ impl CollectionState {
     fn install(&mut self, data: Chunk, live: Bitmap, index: Option<Arc<[u8]>>, moved: impl Fn(&Slot, usize) -> bool) {
         let segment_id = data.segment_id;
         for (row, id) in data.ids.iter().enumerate() {
-            if let Some(loc) = self.locate.get_mut(id) {
-                if moved(&loc.slot, row) && loc.row == row {
-                    loc.slot = Slot::Sealed(segment_id);
-                }
+            if let Some(loc) = self.locate.get_mut(id)
+                && moved(&loc.slot, row)
+                && loc.row == row
+            {
+                loc.slot = Slot::Sealed(segment_id);
             }
         }
         self.sealed.insert(segment_id, Sealed { data: Arc::new(data), live: Arc::new(live), index });

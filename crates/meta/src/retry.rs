@@ -1,4 +1,5 @@
-//! Bounded retries with exponential backoff and jitter, for retryable errors only.
+//! Bounded retries with exponential backoff and jitter, for retryable errors
+//! only — shared by the networked backends.
 
 use std::future::Future;
 use std::time::Duration;
@@ -6,7 +7,7 @@ use std::time::Duration;
 use proxima_core::Result;
 
 /// Most attempts of one operation.
-const ATTEMPTS: u32 = 3;
+pub const ATTEMPTS: u32 = 3;
 const BASE_DELAY: Duration = Duration::from_millis(50);
 
 /// A jitter factor in [0.5, 1.5) from the clock's low bits (no RNG dependency needed).
@@ -17,7 +18,7 @@ fn jitter() -> f64 {
 }
 
 /// Runs `op` until it succeeds, fails with a non-retryable error, or has run `ATTEMPTS` times.
-pub(crate) async fn with_retries<T, F, Fut>(mut op: F) -> Result<T>
+pub async fn with_retries<T, F, Fut>(mut op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
