@@ -8,6 +8,12 @@ pub use proxima_engine as engine;
 #[cfg(feature = "engine-viper")]
 pub use proxima_engine_viper as engine_viper;
 pub use proxima_meta as meta;
+#[cfg(feature = "meta-dynamodb")]
+pub use proxima_meta_dynamodb as meta_dynamodb;
+#[cfg(feature = "meta-mongodb")]
+pub use proxima_meta_mongodb as meta_mongodb;
+#[cfg(feature = "meta-postgres")]
+pub use proxima_meta_postgres as meta_postgres;
 #[cfg(feature = "meta-sqlite")]
 pub use proxima_meta_sqlite as meta_sqlite;
 #[cfg(feature = "meta-wal")]
@@ -35,6 +41,12 @@ pub fn install_defaults() {
         proxima_meta_wal::register(factory);
         #[cfg(feature = "meta-sqlite")]
         proxima_meta_sqlite::register(factory);
+        #[cfg(feature = "meta-postgres")]
+        proxima_meta_postgres::register(factory);
+        #[cfg(feature = "meta-mongodb")]
+        proxima_meta_mongodb::register(factory);
+        #[cfg(feature = "meta-dynamodb")]
+        proxima_meta_dynamodb::register(factory);
         let _ = factory;
     });
 }
@@ -48,9 +60,17 @@ mod tests {
         install_defaults();
         install_defaults();
         assert!(engine_registry().names().contains(&"memory".to_string()));
-        let err = meta::MetadataBackendFactory::global().open("mongodb://127.0.0.1:1/db").await.unwrap_err();
-        assert_eq!(err.kind(), core::ErrorKind::Unsupported);
-        assert!(err.message().contains("meta-mongodb"), "{err}");
+        let factory = meta::MetadataBackendFactory::global();
+        for (scheme, feature) in meta::KNOWN_SCHEMES {
+            let registered = factory.schemes().iter().any(|s| s == scheme);
+            if !registered {
+                let err = factory.open(&format!("{scheme}://127.0.0.1:1/db")).await.unwrap_err();
+                assert_eq!(err.kind(), core::ErrorKind::Unsupported, "{scheme}");
+                assert!(err.message().contains(feature), "{err}");
+            }
+        }
+        let err = factory.open("nosuchdb://x").await.unwrap_err();
+        assert_eq!(err.kind(), core::ErrorKind::InvalidArgument);
     }
 }
 
