@@ -9,6 +9,9 @@
 
 use std::path::PathBuf;
 
+mod proxy;
+pub use proxy::Proxy;
+
 /// The env file written by `cargo xtask services up`.
 pub fn env_file() -> PathBuf {
     std::env::var_os("PROXIMA_SERVICES_DIR")
@@ -65,4 +68,33 @@ mod tests {
         assert_eq!(host_port("mongodb://127.0.0.1:27019"), "127.0.0.1:27019");
         assert_eq!(host_port("http://127.0.0.1:5055/x?y"), "127.0.0.1:5055");
     }
+}
+
+/// Drives a backend through an outage: reachable, then the server goes away
+/// (every call must fail with `Unavailable` — no hang, no panic), then it comes
+/// back (calls succeed again without reopening the backend).
+pub async fn outage_and_recovery(
+    backend: &dyn proxima_meta::MetadataBackend,
+    proxy: &mut Proxy,
+) -> proxima_core::Result<()> {
+    use proxima_core::ErrorKind;
+    use proxima_meta::CollectionMetadata;
+    let deadline = std::time::Duration::from_secs(90);
+    backend.create(CollectionMetadata::new("outage-id", "outage", 4)).await?;
+    proxy.stop();
+    let down =
+        tokio::time::timeout(deadline, backend.get("outage")).await.expect("a call hung while the server was down");
+    assert_eq!(down.unwrap_err().kind(), ErrorKind::Unavailable);
+    let write = tokio::time::timeout(deadline, backend.create(CollectionMetadata::new("outage-2-id", "outage-2", 4)))
+        .await
+        .expect("a write hung while the server was down");
+    assert_eq!(write.unwrap_err().kind(), ErrorKind::Unavailable);
+    proxy.resume();
+    let back =
+        tokio::time::timeout(deadline, backend.get("outage")).await.expect("a call hung after the server returned")?;
+    assert!(back.is_some(), "the entry written before the outage is gone");
+    let mut m = back.unwrap_or_else(|| unreachable!());
+    m.description = Some("after the outage".into());
+    assert_eq!(backend.update(m).await?.version, 2);
+    Ok(())
 }
