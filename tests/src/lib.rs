@@ -58,18 +58,6 @@ pub fn host_port(url: &str) -> String {
     rest.split(['/', '?']).next().unwrap_or(rest).to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_port_strips_scheme_user_and_path() {
-        assert_eq!(host_port("postgresql://postgres@127.0.0.1:54329/postgres"), "127.0.0.1:54329");
-        assert_eq!(host_port("mongodb://127.0.0.1:27019"), "127.0.0.1:27019");
-        assert_eq!(host_port("http://127.0.0.1:5055/x?y"), "127.0.0.1:5055");
-    }
-}
-
 /// Drives a backend through an outage: reachable, then the server goes away
 /// (every call must fail with `Unavailable` — no hang, no panic), then it comes
 /// back (calls succeed again without reopening the backend).
@@ -96,5 +84,20 @@ pub async fn outage_and_recovery(
     let mut m = back.unwrap_or_else(|| unreachable!());
     m.description = Some("after the outage".into());
     assert_eq!(backend.update(m).await?.version, 2);
+    let stats = backend.stats().await?;
+    assert!(stats.errors.get("get").copied().unwrap_or(0) >= 1, "failed calls are not counted: {stats:?}");
+    assert!(stats.mean_latency_ms.contains_key("get"), "calls are not timed: {stats:?}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_strips_scheme_user_and_path() {
+        assert_eq!(host_port("postgresql://postgres@127.0.0.1:54329/postgres"), "127.0.0.1:54329");
+        assert_eq!(host_port("mongodb://127.0.0.1:27019"), "127.0.0.1:27019");
+        assert_eq!(host_port("http://127.0.0.1:5055/x?y"), "127.0.0.1:5055");
+    }
 }

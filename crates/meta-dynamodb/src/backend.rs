@@ -615,14 +615,16 @@ impl MetadataBackend for DynamoBackend {
         let op = [BatchOp::Create(metadata)];
         let BatchOp::Create(m) = &op[0] else { unreachable!() };
         let (names, ids) = ([m.name.as_str()], [m.id.as_str()]);
+        let started = std::time::Instant::now();
         let result = with_retries(|| self.commit(&names, &ids, |c| c.plan(&op))).await;
-        stored(self.counters.record("create", result)?)
+        stored(self.counters.record_timed("create", started, result)?)
     }
 
     async fn get(&self, name: &str) -> Result<Option<CollectionMetadata>> {
         let now = now_unix_secs();
+        let started = std::time::Instant::now();
         let result = with_retries(|| async { Ok(self.load_name(name).await?.filter(|m| !m.is_expired(now))) }).await;
-        self.counters.record("get", result)
+        self.counters.record_timed("get", started, result)
     }
 
     async fn update(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata> {
@@ -630,20 +632,23 @@ impl MetadataBackend for DynamoBackend {
         let op = [BatchOp::Update(metadata)];
         let BatchOp::Update(m) = &op[0] else { unreachable!() };
         let names = [m.name.as_str()];
+        let started = std::time::Instant::now();
         let result = with_retries(|| self.commit(&names, &[], |c| c.plan(&op))).await;
-        stored(self.counters.record("update", result)?)
+        stored(self.counters.record_timed("update", started, result)?)
     }
 
     async fn delete(&self, name: &str, expected_version: Option<u64>) -> Result<()> {
         let op = [BatchOp::Delete { name: name.to_string(), expected_version }];
         let names = [name];
+        let started = std::time::Instant::now();
         let result = with_retries(|| self.commit(&names, &[], |c| c.plan(&op))).await;
-        self.counters.record("delete", result).map(|_| ())
+        self.counters.record_timed("delete", started, result).map(|_| ())
     }
 
     async fn list(&self, filter: &ListFilter) -> Result<ListPage> {
         let limit = filter.page_size()?;
         let want = limit + 1;
+        let started = std::time::Instant::now();
         let result = with_retries(|| async {
             let mut items = if let Some(owner) = &filter.owner {
                 self.query_index("by_owner", "owner", owner, filter, want).await?
@@ -664,7 +669,7 @@ impl MetadataBackend for DynamoBackend {
             Ok(ListPage { items, next_page_token })
         })
         .await;
-        self.counters.record("list", result)
+        self.counters.record_timed("list", started, result)
     }
 
     async fn batch(&self, ops: Vec<BatchOp>) -> Result<Vec<Option<CollectionMetadata>>> {
@@ -677,27 +682,31 @@ impl MetadataBackend for DynamoBackend {
             .collect();
         let ids: Vec<&str> =
             ops.iter().filter_map(|op| if let BatchOp::Create(m) = op { Some(m.id.as_str()) } else { None }).collect();
+        let started = std::time::Instant::now();
         let result = with_retries(|| self.commit(&names, &ids, |c| c.plan(&ops))).await;
-        self.counters.record("batch", result)
+        self.counters.record_timed("batch", started, result)
     }
 
     async fn import(&self, entries: Vec<CollectionMetadata>) -> Result<()> {
         let names: Vec<&str> = entries.iter().map(|m| m.name.as_str()).collect();
         let ids: Vec<&str> = entries.iter().map(|m| m.id.as_str()).collect();
+        let started = std::time::Instant::now();
         let result = with_retries(|| self.commit(&names, &ids, |c| c.plan_import(entries.clone()))).await;
-        self.counters.record("import", result).map(|_| ())
+        self.counters.record_timed("import", started, result).map(|_| ())
     }
 
     async fn backup(&self, location: &str) -> Result<String> {
+        let started = std::time::Instant::now();
         let result = with_retries(|| self.scan_entries()).await.and_then(|entries| {
             let id = snapshot::new_backup_id();
             snapshot::write(location, &id, entries).map(|_| id)
         });
-        self.counters.record("backup", result)
+        self.counters.record_timed("backup", started, result)
     }
 
     async fn restore(&self, backup_id: &str, location: &str) -> Result<()> {
         let entries = self.counters.record("restore", snapshot::read(location, backup_id))?;
+        let started = std::time::Instant::now();
         let result = async {
             let deletes: Vec<Write> = with_retries(|| self.scan_keys())
                 .await?
@@ -720,7 +729,7 @@ impl MetadataBackend for DynamoBackend {
             Ok(())
         }
         .await;
-        self.counters.record("restore", result)
+        self.counters.record_timed("restore", started, result)
     }
 
     async fn health(&self) -> Result<Health> {

@@ -135,6 +135,7 @@ impl MongoBackend {
 
     /// Runs `steps` in one transaction with retries, counting the call.
     async fn in_transaction(&self, op: &'static str, steps: &[Step]) -> Result<Vec<Option<CollectionMetadata>>> {
+        let started = std::time::Instant::now();
         let result = with_retries(|| async {
             let mut session = self.client.start_session().await.map_err(db_error)?;
             session.start_transaction().await.map_err(db_error)?;
@@ -150,7 +151,7 @@ impl MongoBackend {
             }
         })
         .await;
-        self.counters.record(op, result)
+        self.counters.record_timed(op, started, result)
     }
 
     async fn apply_steps(&self, s: &mut ClientSession, steps: &[Step]) -> Result<Vec<Option<CollectionMetadata>>> {
@@ -310,12 +311,13 @@ impl MetadataBackend for MongoBackend {
 
     async fn get(&self, name: &str) -> Result<Option<CollectionMetadata>> {
         let filter = and(vec![doc! { "_id": name }, visible()]);
+        let started = std::time::Instant::now();
         let result = with_retries(|| async {
             let found = self.coll.find_one(filter.clone()).await.map_err(db_error)?;
             found.as_ref().map(from_document).transpose()
         })
         .await;
-        self.counters.record("get", result)
+        self.counters.record_timed("get", started, result)
     }
 
     async fn update(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata> {
@@ -330,6 +332,7 @@ impl MetadataBackend for MongoBackend {
     async fn list(&self, filter: &ListFilter) -> Result<ListPage> {
         let limit = filter.page_size()?;
         let query = self.list_filter(filter);
+        let started = std::time::Instant::now();
         let result = with_retries(|| async {
             let mut cursor = self
                 .coll
@@ -352,7 +355,7 @@ impl MetadataBackend for MongoBackend {
             Ok(ListPage { items, next_page_token })
         })
         .await;
-        self.counters.record("list", result)
+        self.counters.record_timed("list", started, result)
     }
 
     async fn batch(&self, ops: Vec<BatchOp>) -> Result<Vec<Option<CollectionMetadata>>> {
@@ -366,6 +369,7 @@ impl MetadataBackend for MongoBackend {
     }
 
     async fn backup(&self, location: &str) -> Result<String> {
+        let started = std::time::Instant::now();
         let result = with_retries(|| async {
             // One snapshot: the reads run in a transaction.
             let mut session = self.client.start_session().await.map_err(db_error)?;
@@ -385,7 +389,7 @@ impl MetadataBackend for MongoBackend {
             let id = snapshot::new_backup_id();
             snapshot::write(location, &id, entries).map(|_| id)
         });
-        self.counters.record("backup", result)
+        self.counters.record_timed("backup", started, result)
     }
 
     async fn restore(&self, backup_id: &str, location: &str) -> Result<()> {

@@ -105,6 +105,7 @@ impl PostgresBackend {
 
     /// Runs `steps` in one transaction with retries and a deadline, counting the call.
     async fn in_transaction(&self, op: &'static str, steps: &[Step]) -> Result<Vec<Option<CollectionMetadata>>> {
+        let started = std::time::Instant::now();
         let result = with_retries(|| {
             bounded(async {
                 let mut client = self.client(false).await?;
@@ -115,7 +116,7 @@ impl PostgresBackend {
             })
         })
         .await;
-        self.counters.record(op, result)
+        self.counters.record_timed(op, started, result)
     }
 }
 
@@ -176,10 +177,11 @@ impl MetadataBackend for PostgresBackend {
     }
 
     async fn get(&self, name: &str) -> Result<Option<CollectionMetadata>> {
+        let started = std::time::Instant::now();
         let result =
             with_retries(|| bounded(async { sql::get(&**self.client(true).await?, &self.table, name, false).await }))
                 .await;
-        self.counters.record("get", result)
+        self.counters.record_timed("get", started, result)
     }
 
     async fn update(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata> {
@@ -192,9 +194,10 @@ impl MetadataBackend for PostgresBackend {
     }
 
     async fn list(&self, filter: &ListFilter) -> Result<ListPage> {
+        let started = std::time::Instant::now();
         let result =
             with_retries(|| bounded(async { sql::list(&**self.client(true).await?, &self.table, filter).await })).await;
-        self.counters.record("list", result)
+        self.counters.record_timed("list", started, result)
     }
 
     async fn batch(&self, ops: Vec<BatchOp>) -> Result<Vec<Option<CollectionMetadata>>> {
@@ -208,6 +211,7 @@ impl MetadataBackend for PostgresBackend {
     }
 
     async fn backup(&self, location: &str) -> Result<String> {
+        let started = std::time::Instant::now();
         let result = with_retries(|| {
             bounded(async {
                 let mut client = self.client(false).await?;
@@ -229,7 +233,7 @@ impl MetadataBackend for PostgresBackend {
             let id = snapshot::new_backup_id();
             snapshot::write(location, &id, entries).map(|_| id)
         });
-        self.counters.record("backup", result)
+        self.counters.record_timed("backup", started, result)
     }
 
     async fn restore(&self, backup_id: &str, location: &str) -> Result<()> {

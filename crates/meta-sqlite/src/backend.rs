@@ -70,11 +70,12 @@ impl SqliteBackend {
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let conn = Arc::clone(&self.conn);
+        let started = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || f(&mut lock(&conn)))
             .await
             .map_err(|e| Error::internal(format!("SQLite task failed: {e}")))
             .and_then(|r| r);
-        self.counters.record(op, result)
+        self.counters.record_timed(op, started, result)
     }
 
     /// Runs `f` inside one transaction: committed if it succeeds, rolled back otherwise.

@@ -95,6 +95,7 @@ impl WalBackend {
         op: &'static str,
         plan: impl FnOnce(&Catalog) -> Result<Vec<Change>> + Send + 'static,
     ) -> Result<Vec<Option<CollectionMetadata>>> {
+        let started = std::time::Instant::now();
         let result = self
             .blocking(move |inner| {
                 let mut state = inner.lock();
@@ -110,7 +111,7 @@ impl WalBackend {
                 Ok(stored)
             })
             .await;
-        self.inner.counters.record(op, result)
+        self.inner.counters.record_timed(op, started, result)
     }
 }
 
@@ -204,6 +205,7 @@ impl MetadataBackend for WalBackend {
 
     async fn backup(&self, location: &str) -> Result<String> {
         let location = location.to_string();
+        let started = std::time::Instant::now();
         let result = self
             .blocking(move |inner| {
                 let entries: Vec<_> = inner.lock().catalog.entries().cloned().collect();
@@ -212,7 +214,7 @@ impl MetadataBackend for WalBackend {
                 Ok(id)
             })
             .await;
-        self.inner.counters.record("backup", result)
+        self.inner.counters.record_timed("backup", started, result)
     }
 
     async fn restore(&self, backup_id: &str, location: &str) -> Result<()> {

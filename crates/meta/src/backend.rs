@@ -43,6 +43,8 @@ pub struct BackendStats {
     pub operations: BTreeMap<String, u64>,
     /// Calls that returned an error, by operation name.
     pub errors: BTreeMap<String, u64>,
+    /// Mean wall-clock latency in milliseconds, by operation name (timed operations only).
+    pub mean_latency_ms: BTreeMap<String, f64>,
 }
 
 /// A catalogue store. See the crate docs for the semantics every backend keeps.
@@ -92,24 +94,46 @@ pub trait MetadataBackend: Send + Sync + std::fmt::Debug {
 /// Per-operation call and error counters, shared by backends for `stats`.
 #[derive(Debug, Default)]
 pub struct OpCounters {
-    inner: std::sync::Mutex<(BTreeMap<String, u64>, BTreeMap<String, u64>)>,
+    inner: std::sync::Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    calls: BTreeMap<String, u64>,
+    errors: BTreeMap<String, u64>,
+    /// (timed calls, total seconds)
+    latency: BTreeMap<String, (u64, f64)>,
 }
 
 impl OpCounters {
     /// Counts one call of `op` and passes its result through.
     pub fn record<T>(&self, op: &str, result: Result<T>) -> Result<T> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *guard.0.entry(op.to_string()).or_default() += 1;
+        *guard.calls.entry(op.to_string()).or_default() += 1;
         if result.is_err() {
-            *guard.1.entry(op.to_string()).or_default() += 1;
+            *guard.errors.entry(op.to_string()).or_default() += 1;
         }
         result
+    }
+
+    /// Counts one call of `op` that began at `started`, timing it, and passes its result through.
+    pub fn record_timed<T>(&self, op: &str, started: std::time::Instant, result: Result<T>) -> Result<T> {
+        let seconds = started.elapsed().as_secs_f64();
+        {
+            let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = guard.latency.entry(op.to_string()).or_default();
+            slot.0 += 1;
+            slot.1 += seconds;
+        }
+        self.record(op, result)
     }
 
     /// The stats for `collections` visible entries.
     pub fn stats(&self, collections: u64) -> BackendStats {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        BackendStats { collections, operations: guard.0.clone(), errors: guard.1.clone() }
+        let mean_latency_ms =
+            guard.latency.iter().map(|(op, (n, total))| (op.clone(), total * 1e3 / (*n).max(1) as f64)).collect();
+        BackendStats { collections, operations: guard.calls.clone(), errors: guard.errors.clone(), mean_latency_ms }
     }
 }
 
