@@ -58,6 +58,12 @@ async fn applied(engine: &dyn VectorStorage) -> u64 {
     got.map_or(0, |r| r.record.metadata["k"].as_u64().unwrap() + 1)
 }
 
+/// The number after `ACK ` anywhere in a line: libtest prints `test <name> ... `
+/// without a newline before the child's first line of output.
+fn ack(line: &str) -> Option<u64> {
+    line.find("ACK ").and_then(|at| line[at + 4..].trim().parse().ok())
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
@@ -115,11 +121,7 @@ fn acknowledged_batches_survive_sigkill() {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| l.strip_prefix("ACK ").and_then(|k| k.parse::<u64>().ok()))
-                .last()
+            BufReader::new(stdout).lines().map_while(Result::ok).filter_map(|l| ack(&l)).last()
         });
         std::thread::sleep(Duration::from_millis(30 + rng.below(120)));
         child.kill().unwrap();
@@ -127,7 +129,8 @@ fn acknowledged_batches_survive_sigkill() {
         let last_acked = reader.join().unwrap();
         acked_total += last_acked.map_or(0, |k| k + 1 - applied_before.min(k + 1));
 
-        let ctx = format!("seed {seed}, iteration {iteration}");
+        let ctx =
+            format!("seed {seed}, iteration {iteration}, last acked {last_acked:?}, applied before {applied_before}");
         rt.block_on(async {
             let engine = open(dir.path()).await;
             if engine.list_collections().await.unwrap().is_empty() {

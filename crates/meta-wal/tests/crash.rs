@@ -78,7 +78,12 @@ fn acknowledged_changes_survive_sigkill() {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).filter(|l| l.starts_with("ACK ")).collect::<Vec<_>>()
+            // libtest prints `test <name> ... ` without a newline before the child's first line.
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| l.find("ACK ").map(|at| l[at..].to_string()))
+                .collect::<Vec<_>>()
         });
         rng ^= rng << 13;
         rng ^= rng >> 7;

@@ -59,6 +59,12 @@ fn recovered_batches(dir: &Path) -> Vec<u64> {
     batches
 }
 
+/// The number after `ACK ` anywhere in a line: libtest prints `test <name> ... `
+/// without a newline before the child's first line of output.
+fn ack(line: &str) -> Option<u64> {
+    line.find("ACK ").and_then(|at| line[at + 4..].trim().parse().ok())
+}
+
 fn child_writer(dir: &Path) -> ! {
     let wal = Wal::<Record>::open(dir, OPTIONS).expect("child open");
     let mut next = 0;
@@ -105,11 +111,7 @@ fn acknowledged_records_survive_sigkill() {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| l.strip_prefix("ACK ").and_then(|n| n.parse::<u64>().ok()))
-                .collect::<Vec<_>>()
+            BufReader::new(stdout).lines().map_while(Result::ok).filter_map(|l| ack(&l)).collect::<Vec<_>>()
         });
         std::thread::sleep(Duration::from_millis(5 + rng.below(60)));
         child.kill().unwrap(); // SIGKILL on Unix
