@@ -246,6 +246,7 @@ pub(crate) fn up() -> Result<BTreeMap<String, String>, String> {
 
     let env: BTreeMap<String, String> = [
         ("PROXIMA_TEST_POSTGRES_URL", format!("postgresql://postgres@127.0.0.1:{PG_PORT}/postgres")),
+        ("PROXIMA_TEST_POSTGRES_CA", state.join("pg/ca.crt").display().to_string()),
         ("PROXIMA_TEST_MONGODB_URL", format!("mongodb://127.0.0.1:{MONGO_PORT}")),
         ("PROXIMA_TEST_DYNAMODB_URL", moto_url.clone()),
         ("PROXIMA_TEST_S3_URL", moto_url.clone()),
@@ -283,9 +284,13 @@ fn start_postgres(state: &Path, run_dir: &Path, log_dir: &Path) -> Result<(), St
     let mut initdb = as_postgres(&bin.join("initdb"));
     initdb.arg("-D").arg(&data).args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]).stdout(initdb_log);
     run(initdb)?;
+    let (cert, key) = make_tls_certificates(&root)?;
     let options = format!(
-        "-h 127.0.0.1 -p {PG_PORT} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-        root.display()
+        "-h 127.0.0.1 -p {PG_PORT} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+         -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+        root.display(),
+        cert.display(),
+        key.display()
     );
     let mut start = as_postgres(&bin.join("pg_ctl"));
     start
@@ -304,6 +309,78 @@ fn start_postgres(state: &Path, run_dir: &Path, log_dir: &Path) -> Result<(), St
         c.args(["-q", "-h", "127.0.0.1", "-p", &PG_PORT.to_string()]);
         succeeds(c)
     })
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it (PostgreSQL's
+/// TLS). Returns the server certificate and key; the CA is `<dir>/ca.crt`.
+fn make_tls_certificates(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let openssl = |args: &[&str]| {
+        let mut c = Command::new("openssl");
+        c.args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null());
+        run(c)
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .map_err(|e| format!("cannot write the certificate extensions: {e}"))?;
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=proximadb test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ])?;
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ])?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ])?;
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    if is_root() {
+        for file in [&cert, &key] {
+            run({
+                let mut c = Command::new("chown");
+                c.arg("postgres:postgres").arg(file);
+                c
+            })?;
+        }
+    }
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| format!("cannot protect {}: {e}", key.display()))?;
+    Ok((cert, key))
 }
 
 fn read_pid(path: &Path) -> Option<u32> {

@@ -19,6 +19,19 @@ pub struct DynamoConfig {
     pub secret_access_key: Option<String>,
 }
 
+impl Default for DynamoConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            table: "proximadb-catalogue".into(),
+            endpoint: None,
+            create_table: true,
+            access_key_id: None,
+            secret_access_key: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for DynamoConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DynamoConfig")

@@ -39,3 +39,24 @@ async fn dynamodb_backend_conforms() {
     run_all(&Harness(config.clone())).await;
     DynamoBackend::open(config).await.unwrap().drop_table().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_100_items_is_refused_whole() {
+    let Some(endpoint) = service_url("DYNAMODB") else { return };
+    let backend = DynamoBackend::open(config(&endpoint)).await.unwrap();
+    // Each create writes an entry and a name claim: 60 creates need 120 items.
+    let ops = (0..60)
+        .map(|i| {
+            proxima_meta::BatchOp::Create(proxima_meta::CollectionMetadata::new(
+                format!("big-{i}-id"),
+                format!("big-{i}"),
+                4,
+            ))
+        })
+        .collect();
+    let err = backend.batch(ops).await.unwrap_err();
+    assert_eq!(err.kind(), proxima_core::ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("at most 100"), "{err}");
+    assert!(backend.get("big-0").await.unwrap().is_none(), "part of a refused batch was written");
+    backend.drop_table().await.unwrap();
+}

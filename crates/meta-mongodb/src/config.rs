@@ -17,6 +17,17 @@ pub struct MongoConfig {
     pub timeout: Duration,
 }
 
+impl Default for MongoConfig {
+    fn default() -> Self {
+        Self {
+            uri: "mongodb://127.0.0.1:27017/proximadb".into(),
+            database: "proximadb".into(),
+            collection: "proxima_collections".into(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 impl std::fmt::Debug for MongoConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MongoConfig")

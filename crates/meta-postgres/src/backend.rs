@@ -15,7 +15,7 @@ use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::config::redact;
 use crate::sql::{self, db_error};
-use crate::{PostgresConfig, schema};
+use crate::{PostgresConfig, TlsRoots, schema};
 use proxima_meta::retry::with_retries;
 
 /// A catalogue in one PostgreSQL table.
@@ -38,7 +38,14 @@ fn pool(url: &str, config: &PostgresConfig) -> Result<Pool> {
     let mut pg: tokio_postgres::Config =
         url.parse().map_err(|e| Error::invalid(format!("bad PostgreSQL URL `{}`", redact(url))).with_source(e))?;
     pg.connect_timeout(config.connect_timeout);
-    let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let manager = match &config.tls {
+        None => Manager::from_config(pg, NoTls, recycling),
+        Some(roots) => {
+            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            Manager::from_config(pg, tls_connector(roots)?, recycling)
+        }
+    };
     Pool::builder(manager)
         .max_size(config.pool_max_size)
         .wait_timeout(Some(config.connect_timeout))
@@ -47,6 +54,31 @@ fn pool(url: &str, config: &PostgresConfig) -> Result<Pool> {
         .runtime(Runtime::Tokio1)
         .build()
         .map_err(|e| Error::invalid(format!("cannot build the PostgreSQL pool: {e}")))
+}
+
+/// A rustls connector trusting `roots` (server certificate and name verified).
+fn tls_connector(roots: &TlsRoots) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut store = rustls::RootCertStore::empty();
+    match roots {
+        TlsRoots::WebPki => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        TlsRoots::File(path) => {
+            let bad = |e: &dyn std::fmt::Display| {
+                Error::invalid(format!("cannot read CA certificates from {}: {e}", path.display()))
+            };
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+                store.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+            }
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))?
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Every operation gets at most this long, so a server that stops answering
@@ -244,12 +276,14 @@ impl MetadataBackend for PostgresBackend {
 
     async fn health(&self) -> Result<Health> {
         let start = Instant::now();
-        let version: String = bounded(async {
+        let (version, tls): (String, bool) = bounded(async {
             let client = self.client(false).await?;
-            client.query_one("SELECT version()", &[]).await.map(|r| r.get(0)).map_err(db_error)
+            let sql = "SELECT version(), COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)";
+            client.query_one(sql, &[]).await.map(|r| (r.get(0), r.get(1))).map_err(db_error)
         })
         .await?;
-        Ok(Health { healthy: true, latency_ms: start.elapsed().as_secs_f64() * 1e3, detail: version })
+        let detail = format!("{version}; tls={tls}");
+        Ok(Health { healthy: true, latency_ms: start.elapsed().as_secs_f64() * 1e3, detail })
     }
 
     async fn stats(&self) -> Result<BackendStats> {

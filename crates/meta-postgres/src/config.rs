@@ -17,6 +17,17 @@ pub struct PostgresConfig {
     pub read_replicas: Vec<String>,
     /// Table name prefix, so several catalogues can share a database.
     pub table_prefix: String,
+    /// TLS (rustls): `None` for plain connections, else the roots to trust.
+    pub tls: Option<TlsRoots>,
+}
+
+/// Which certificates a TLS connection trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsRoots {
+    /// The public web PKI (webpki-roots).
+    WebPki,
+    /// The CA certificates in this PEM file.
+    File(std::path::PathBuf),
 }
 
 impl Default for PostgresConfig {
@@ -27,6 +38,7 @@ impl Default for PostgresConfig {
             connect_timeout: Duration::from_secs(5),
             read_replicas: Vec::new(),
             table_prefix: "proxima_".into(),
+            tls: None,
         }
     }
 }
@@ -39,6 +51,7 @@ impl std::fmt::Debug for PostgresConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("read_replicas", &self.read_replicas)
             .field("table_prefix", &self.table_prefix)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -52,7 +65,8 @@ pub(crate) fn redact(url: &str) -> String {
 }
 
 impl PostgresConfig {
-    /// Parses `postgresql://user:pw@host:5432/db?pool_size=N&connect_timeout_ms=N&read_replicas=h1:p,h2:p&table_prefix=P`.
+    /// Parses `postgresql://user:pw@host:5432/db?pool_size=N&connect_timeout_ms=N&read_replicas=h1:p,h2:p&table_prefix=P&sslmode=disable|require&sslrootcert=PATH`.
+    /// `sslmode=require` verifies the server against `sslrootcert` (or the public web PKI).
     pub fn from_uri(uri: &str) -> Result<Self> {
         if !(uri.starts_with("postgresql://") || uri.starts_with("postgres://")) {
             return Err(Error::invalid(format!("`{}` is not a postgresql:// connection string", redact(uri))));
@@ -71,11 +85,19 @@ impl PostgresConfig {
                 "table_prefix" if value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
                     config.table_prefix = value.to_string()
                 }
-                "sslmode" if value == "disable" => {}
-                "sslmode" => {
-                    return Err(Error::unsupported("TLS to PostgreSQL is not implemented yet; use sslmode=disable")
-                        .with_context("sslmode", value));
+                "sslmode" if value == "disable" => config.tls = None,
+                "sslmode" if value == "require" || value == "verify-full" => {
+                    if config.tls.is_none() {
+                        config.tls = Some(TlsRoots::WebPki);
+                    }
                 }
+                "sslmode" => {
+                    return Err(Error::unsupported(format!(
+                        "sslmode={value} is not supported; use disable, require or verify-full (both verify the server)"
+                    ))
+                    .with_context("sslmode", value));
+                }
+                "sslrootcert" => config.tls = Some(TlsRoots::File(value.into())),
                 _ => return Err(bad()),
             }
         }
@@ -104,8 +126,11 @@ mod tests {
         assert_eq!((c.pool_max_size, c.read_replicas.len()), (3, 2));
         assert_eq!(c.replica_url("r2:5433"), "postgresql://ada:s3cret@r2:5433/cat");
         assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(PostgresConfig::from_uri("postgresql://h/db?sslmode=require").unwrap().tls, Some(TlsRoots::WebPki));
+        let c = PostgresConfig::from_uri("postgresql://h/db?sslmode=require&sslrootcert=/ca.pem").unwrap();
+        assert_eq!(c.tls, Some(TlsRoots::File("/ca.pem".into())));
         assert!(
-            PostgresConfig::from_uri("postgresql://h/db?sslmode=require")
+            PostgresConfig::from_uri("postgresql://h/db?sslmode=prefer")
                 .is_err_and(|e| e.kind() == proxima_core::ErrorKind::Unsupported)
         );
         assert!(PostgresConfig::from_uri("mysql://h/db").is_err());

@@ -9,7 +9,7 @@ mod sql;
 use std::sync::Arc;
 
 pub use backend::PostgresBackend;
-pub use config::PostgresConfig;
+pub use config::{PostgresConfig, TlsRoots};
 use proxima_meta::{MetadataBackend, MetadataBackendFactory};
 
 /// The connection-string schemes.
