@@ -660,13 +660,7 @@ impl MetadataBackend for DynamoBackend {
                 self.query_index("by_name", "entity", ENTITY, filter, want).await?
             };
             items.sort_by(|a, b| a.name.cmp(&b.name));
-            let next_page_token = if items.len() > limit {
-                items.truncate(limit);
-                items.last().map(|m| m.name.clone())
-            } else {
-                None
-            };
-            Ok(ListPage { items, next_page_token })
+            Ok(ListPage::from_overfetch(items, limit))
         })
         .await;
         self.counters.record_timed("list", started, result)

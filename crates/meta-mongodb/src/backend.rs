@@ -11,7 +11,7 @@ use proxima_core::{Error, Result, now_unix_secs};
 use proxima_meta::retry::with_retries;
 use proxima_meta::{
     BackendStats, BatchOp, CollectionMetadata, Health, ListFilter, ListPage, MetaCapabilities, MetadataBackend,
-    OpCounters, now_millis, snapshot,
+    OpCounters, missing, snapshot,
 };
 
 use crate::MongoConfig;
@@ -186,8 +186,7 @@ impl MongoBackend {
             "expires_at": { "$ne": Bson::Null, "$lte": now_unix_secs() as i64 },
         };
         self.coll.delete_many(expired).session(&mut *s).await.map_err(db_error)?;
-        let now = now_millis();
-        let stored = CollectionMetadata { version: 1, created_at: now, updated_at: now, ..m.clone() };
+        let stored = m.as_created();
         self.coll.insert_one(to_document(&stored)?).session(&mut *s).await.map_err(|e| match db_error(e) {
             e if e.kind() == proxima_core::ErrorKind::AlreadyExists => {
                 Error::already_exists(format!("collection `{}` or id `{}` already exists", m.name, m.id)).with_source(e)
@@ -199,25 +198,8 @@ impl MongoBackend {
 
     async fn update_in(&self, s: &mut ClientSession, m: &CollectionMetadata) -> Result<CollectionMetadata> {
         m.validate()?;
-        let current = self
-            .get_in(s, &m.name)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("no collection named `{}`", m.name)))?;
-        if current.version != m.version {
-            return Err(Error::conflict(format!(
-                "collection `{}` is at version {}, the update carries {}",
-                m.name, current.version, m.version
-            )));
-        }
-        if current.id != m.id {
-            return Err(Error::invalid(format!("collection `{}` has id `{}`; ids cannot change", m.name, current.id)));
-        }
-        let stored = CollectionMetadata {
-            version: current.version + 1,
-            created_at: current.created_at,
-            updated_at: now_millis().max(current.updated_at),
-            ..m.clone()
-        };
+        let current = self.get_in(s, &m.name).await?.ok_or_else(|| missing(&m.name))?;
+        let stored = m.as_update_of(&current)?;
         let filter = doc! { "_id": &m.name, "version": current.version as i64 };
         let replaced = self.coll.replace_one(filter, to_document(&stored)?).session(&mut *s).await.map_err(db_error)?;
         if replaced.matched_count == 0 {
@@ -227,14 +209,8 @@ impl MongoBackend {
     }
 
     async fn delete_in(&self, s: &mut ClientSession, name: &str, expected: Option<u64>) -> Result<()> {
-        let current =
-            self.get_in(s, name).await?.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
-        if let Some(v) = expected.filter(|v| *v != current.version) {
-            return Err(Error::conflict(format!(
-                "collection `{name}` is at version {}, the delete expects {v}",
-                current.version
-            )));
-        }
+        let current = self.get_in(s, name).await?.ok_or_else(|| missing(name))?;
+        current.check_delete(expected)?;
         let filter = doc! { "_id": name, "version": current.version as i64 };
         let deleted = self.coll.delete_one(filter).session(&mut *s).await.map_err(db_error)?;
         if deleted.deleted_count == 0 {
@@ -346,13 +322,7 @@ impl MetadataBackend for MongoBackend {
                 let d = cursor.deserialize_current().map_err(db_error)?;
                 items.push(from_document(&d)?);
             }
-            let next_page_token = if items.len() > limit {
-                items.truncate(limit);
-                items.last().map(|m| m.name.clone())
-            } else {
-                None
-            };
-            Ok(ListPage { items, next_page_token })
+            Ok(ListPage::from_overfetch(items, limit))
         })
         .await;
         self.counters.record_timed("list", started, result)

@@ -1,7 +1,7 @@
 //! The catalogue operations in SQL, on a pooled client or inside a transaction.
 
 use proxima_core::{Error, Result, now_unix_secs};
-use proxima_meta::{AccessPattern, CollectionMetadata, ListFilter, ListPage, now_millis};
+use proxima_meta::{AccessPattern, CollectionMetadata, ListFilter, ListPage, missing};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
@@ -129,8 +129,7 @@ pub(crate) async fn create<C: GenericClient>(c: &C, table: &str, m: &CollectionM
     // Expired entries give up their name and id.
     let sql = format!("DELETE FROM {table} WHERE (name = $2 OR id = $3) AND NOT {VISIBLE}");
     c.execute(&sql, &[&now_secs(), &m.name, &m.id]).await.map_err(db_error)?;
-    let now = now_millis();
-    let stored = CollectionMetadata { version: 1, created_at: now, updated_at: now, ..m.clone() };
+    let stored = m.as_created();
     insert(c, table, &stored).await.map_err(|e| match e.kind() {
         proxima_core::ErrorKind::AlreadyExists => {
             Error::already_exists(format!("collection `{}` or id `{}` already exists", m.name, m.id))
@@ -143,24 +142,8 @@ pub(crate) async fn create<C: GenericClient>(c: &C, table: &str, m: &CollectionM
 /// Must run in a transaction: the row lock orders concurrent updates.
 pub(crate) async fn update<C: GenericClient>(c: &C, table: &str, m: &CollectionMetadata) -> Result<CollectionMetadata> {
     m.validate()?;
-    let current = get(c, table, &m.name, true)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no collection named `{}`", m.name)))?;
-    if current.version != m.version {
-        return Err(Error::conflict(format!(
-            "collection `{}` is at version {}, the update carries {}",
-            m.name, current.version, m.version
-        )));
-    }
-    if current.id != m.id {
-        return Err(Error::invalid(format!("collection `{}` has id `{}`; ids cannot change", m.name, current.id)));
-    }
-    let stored = CollectionMetadata {
-        version: current.version + 1,
-        created_at: current.created_at,
-        updated_at: now_millis().max(current.updated_at),
-        ..m.clone()
-    };
+    let current = get(c, table, &m.name, true).await?.ok_or_else(|| missing(&m.name))?;
+    let stored = m.as_update_of(&current)?;
     if write_row(c, table, &stored, Some(current.version)).await? == 0 {
         return Err(Error::conflict(format!("collection `{}` changed concurrently", m.name)));
     }
@@ -168,14 +151,7 @@ pub(crate) async fn update<C: GenericClient>(c: &C, table: &str, m: &CollectionM
 }
 
 pub(crate) async fn delete<C: GenericClient>(c: &C, table: &str, name: &str, expected: Option<u64>) -> Result<()> {
-    let current =
-        get(c, table, name, true).await?.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
-    if let Some(v) = expected.filter(|v| *v != current.version) {
-        return Err(Error::conflict(format!(
-            "collection `{name}` is at version {}, the delete expects {v}",
-            current.version
-        )));
-    }
+    get(c, table, name, true).await?.ok_or_else(|| missing(name))?.check_delete(expected)?;
     c.execute(&format!("DELETE FROM {table} WHERE name = $1"), &[&name]).await.map_err(db_error)?;
     Ok(())
 }
@@ -225,14 +201,8 @@ pub(crate) async fn list<C: GenericClient>(c: &C, table: &str, filter: &ListFilt
     );
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let rows = c.query(&sql, &refs).await.map_err(db_error)?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let next_page_token = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|m| m.name.clone())
-    } else {
-        None
-    };
-    Ok(ListPage { items, next_page_token })
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(ListPage::from_overfetch(items, limit))
 }
 
 /// Every stored entry, expired ones included (for backups).

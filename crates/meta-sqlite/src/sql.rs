@@ -1,7 +1,7 @@
 //! The catalogue operations in SQL, on a connection or inside a transaction.
 
 use proxima_core::{DistanceMetric, Error, Result, now_unix_secs};
-use proxima_meta::{AccessPattern, CollectionMetadata, ListFilter, ListPage, now_millis};
+use proxima_meta::{AccessPattern, CollectionMetadata, ListFilter, ListPage, missing};
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
@@ -104,8 +104,7 @@ pub(crate) fn create(conn: &Connection, m: &CollectionMetadata) -> Result<Collec
         params![now_unix_secs() as i64, m.name, m.id],
     )
     .map_err(db_error)?;
-    let now = now_millis();
-    let stored = CollectionMetadata { version: 1, created_at: now, updated_at: now, ..m.clone() };
+    let stored = m.as_created();
     insert(conn, &stored).map_err(|e| match e.kind() {
         proxima_core::ErrorKind::AlreadyExists => {
             Error::already_exists(format!("collection `{}` or id `{}` already exists", m.name, m.id))
@@ -117,22 +116,8 @@ pub(crate) fn create(conn: &Connection, m: &CollectionMetadata) -> Result<Collec
 
 pub(crate) fn update(conn: &Connection, m: &CollectionMetadata) -> Result<CollectionMetadata> {
     m.validate()?;
-    let current = get(conn, &m.name)?.ok_or_else(|| Error::not_found(format!("no collection named `{}`", m.name)))?;
-    if current.version != m.version {
-        return Err(Error::conflict(format!(
-            "collection `{}` is at version {}, the update carries {}",
-            m.name, current.version, m.version
-        )));
-    }
-    if current.id != m.id {
-        return Err(Error::invalid(format!("collection `{}` has id `{}`; ids cannot change", m.name, current.id)));
-    }
-    let stored = CollectionMetadata {
-        version: current.version + 1,
-        created_at: current.created_at,
-        updated_at: now_millis().max(current.updated_at),
-        ..m.clone()
-    };
+    let current = get(conn, &m.name)?.ok_or_else(|| missing(&m.name))?;
+    let stored = m.as_update_of(&current)?;
     // The version condition makes the write itself the check, whatever runs concurrently.
     let changed = conn
         .execute("DELETE FROM collections WHERE name = ?1 AND version = ?2", params![m.name, current.version as i64])
@@ -145,13 +130,7 @@ pub(crate) fn update(conn: &Connection, m: &CollectionMetadata) -> Result<Collec
 }
 
 pub(crate) fn delete(conn: &Connection, name: &str, expected_version: Option<u64>) -> Result<()> {
-    let current = get(conn, name)?.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
-    if let Some(v) = expected_version.filter(|v| *v != current.version) {
-        return Err(Error::conflict(format!(
-            "collection `{name}` is at version {}, the delete expects {v}",
-            current.version
-        )));
-    }
+    get(conn, name)?.ok_or_else(|| missing(name))?.check_delete(expected_version)?;
     conn.execute("DELETE FROM collections WHERE name = ?1", params![name]).map_err(db_error)?;
     Ok(())
 }
@@ -207,18 +186,12 @@ pub(crate) fn list(conn: &Connection, filter: &ListFilter) -> Result<ListPage> {
     let sql =
         format!("SELECT {COLUMNS} FROM collections WHERE {} ORDER BY name LIMIT {}", clauses.join(" AND "), limit + 1);
     let mut stmt = conn.prepare(&sql).map_err(db_error)?;
-    let mut items = stmt
+    let items = stmt
         .query_map(rusqlite::params_from_iter(args), from_row)
         .map_err(db_error)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_error)?;
-    let next_page_token = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|m| m.name.clone())
-    } else {
-        None
-    };
-    Ok(ListPage { items, next_page_token })
+    Ok(ListPage::from_overfetch(items, limit))
 }
 
 pub(crate) fn count_visible(conn: &Connection) -> Result<u64> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use proxima_core::{Error, Result, now_unix_secs};
 use serde::{Deserialize, Serialize};
 
-use crate::{BatchOp, CollectionMetadata, ListFilter, ListPage, now_millis};
+use crate::{BatchOp, CollectionMetadata, ListFilter, ListPage, missing};
 
 /// A resolved change, ready to apply (and to log).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,7 +59,6 @@ impl Catalog {
     /// Checks `ops` against the current state (each seeing the earlier ones) and
     /// returns the changes they make, or the first error; changes nothing.
     pub fn plan(&self, ops: &[BatchOp]) -> Result<Vec<Change>> {
-        let now_ms = now_millis();
         let now_secs = now_unix_secs();
         // Overlay of names touched by earlier operations: Some(entry) or None (removed).
         let mut names: HashMap<String, Option<CollectionMetadata>> = HashMap::new();
@@ -86,10 +85,7 @@ impl Catalog {
                     {
                         return Err(at(Error::already_exists(format!("collection id `{}` already exists", m.id))));
                     }
-                    let mut stored = m.clone();
-                    stored.version = 1;
-                    stored.created_at = now_ms;
-                    stored.updated_at = now_ms;
+                    let stored = m.as_created();
                     ids_added.insert(stored.id.clone(), stored.name.clone());
                     names.insert(stored.name.clone(), Some(stored.clone()));
                     changes.push(Change::Put(Box::new(stored)));
@@ -97,38 +93,17 @@ impl Catalog {
                 BatchOp::Update(m) => {
                     m.validate().map_err(at)?;
                     let Some(current) = visible(&m.name, &names) else {
-                        return Err(at(Error::not_found(format!("no collection named `{}`", m.name))));
+                        return Err(at(missing(&m.name)));
                     };
-                    if current.version != m.version {
-                        return Err(at(Error::conflict(format!(
-                            "collection `{}` is at version {}, the update carries {}",
-                            m.name, current.version, m.version
-                        ))));
-                    }
-                    if current.id != m.id {
-                        return Err(at(Error::invalid(format!(
-                            "collection `{}` has id `{}`; ids cannot change",
-                            m.name, current.id
-                        ))));
-                    }
-                    let mut stored = m.clone();
-                    stored.version = current.version + 1;
-                    stored.created_at = current.created_at;
-                    stored.updated_at = now_ms.max(current.updated_at);
+                    let stored = m.as_update_of(&current).map_err(at)?;
                     names.insert(stored.name.clone(), Some(stored.clone()));
                     changes.push(Change::Put(Box::new(stored)));
                 }
                 BatchOp::Delete { name, expected_version } => {
                     let Some(current) = visible(name, &names) else {
-                        return Err(at(Error::not_found(format!("no collection named `{name}`"))));
+                        return Err(at(missing(name)));
                     };
-                    if expected_version.is_some_and(|v| v != current.version) {
-                        return Err(at(Error::conflict(format!(
-                            "collection `{name}` is at version {}, the delete expects {}",
-                            current.version,
-                            expected_version.unwrap_or_default()
-                        ))));
-                    }
+                    current.check_delete(*expected_version).map_err(at)?;
                     ids_removed.push(current.id.clone());
                     ids_added.remove(&current.id);
                     names.insert(name.clone(), None);
@@ -216,17 +191,11 @@ pub fn list_sorted<'a>(entries: impl Iterator<Item = &'a CollectionMetadata>, fi
     let limit = filter.page_size()?;
     let now = now_unix_secs();
     let after = filter.page_token.as_deref();
-    let mut items: Vec<CollectionMetadata> = entries
+    let items: Vec<CollectionMetadata> = entries
         .filter(|m| after.is_none_or(|a| m.name.as_str() > a))
         .filter(|m| !m.is_expired(now) && filter.matches(m))
         .take(limit + 1)
         .cloned()
         .collect();
-    let next_page_token = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|m| m.name.clone())
-    } else {
-        None
-    };
-    Ok(ListPage { items, next_page_token })
+    Ok(ListPage::from_overfetch(items, limit))
 }

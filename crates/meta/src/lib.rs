@@ -8,6 +8,7 @@ mod memory;
 mod metadata;
 mod migrate;
 pub mod retry;
+mod rules;
 pub mod snapshot;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -18,3 +19,4 @@ pub use factory::{BackendConstructor, BackendFuture, KNOWN_SCHEMES, MetadataBack
 pub use memory::MemoryBackend;
 pub use metadata::{AccessPattern, BatchOp, CollectionMetadata, ListFilter, ListPage, now_millis};
 pub use migrate::{MigrateAction, MigrateOptions, MigrateReport, differences, migrate, migrate_uris};
+pub use rules::missing;
