@@ -8,6 +8,8 @@ pub mod json_text;
 mod metric;
 mod record;
 mod search;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod validate;
 
 pub use config::{CollectionConfig, FieldSpec, FieldType, FsyncPolicy, IndexConfig};

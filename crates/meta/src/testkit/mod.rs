@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use proxima_core::{DistanceMetric, ErrorKind, Result, now_unix_secs};
+use proxima_core::{DistanceMetric, Result, now_unix_secs};
 use serde_json::json;
 
 use crate::{AccessPattern, CollectionMetadata, MetadataBackend};
@@ -30,42 +30,9 @@ pub trait MetaHarness: Send + Sync {
     async fn open(&self) -> Result<Arc<dyn MetadataBackend>>;
 }
 
-/// Why a case failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaseError(pub String);
+pub use proxima_core::testkit::{CaseError, CaseResult, expect_kind};
 
-impl std::fmt::Display for CaseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<proxima_core::Error> for CaseError {
-    fn from(e: proxima_core::Error) -> Self {
-        CaseError(format!("unexpected error: {e}"))
-    }
-}
-
-/// The outcome of one case.
-pub type CaseResult = std::result::Result<(), CaseError>;
-
-macro_rules! ensure {
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err($crate::testkit::CaseError(format!($($fmt)+)));
-        }
-    };
-}
-pub(crate) use ensure;
-
-/// Fails unless `result` is an error of `kind`.
-pub fn expect_kind<T: std::fmt::Debug>(result: Result<T>, kind: ErrorKind, what: &str) -> CaseResult {
-    match result {
-        Err(e) if e.kind() == kind => Ok(()),
-        Err(e) => Err(CaseError(format!("{what}: expected {kind}, got {e}"))),
-        Ok(v) => Err(CaseError(format!("{what}: expected {kind}, got Ok({v:?})"))),
-    }
-}
+pub(crate) use proxima_core::ensure_case as ensure;
 
 /// Runs every case and panics listing the failures.
 pub async fn run_all(harness: &dyn MetaHarness) {
