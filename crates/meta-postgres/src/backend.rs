@@ -113,6 +113,7 @@ impl PostgresBackend {
             schema::migrate(&mut client, &prefix).await.map_err(db_error)
         })
         .await?;
+        backend.warm_up().await?;
         if found > schema::CURRENT {
             return Err(Error::unsupported(format!(
                 "the catalogue has schema version {found}; this build knows up to {}",
@@ -120,6 +121,20 @@ impl PostgresBackend {
             )));
         }
         Ok(backend)
+    }
+
+    /// Opens `pool_min_size` connections up front, so the first calls do not pay for connecting.
+    async fn warm_up(&self) -> Result<()> {
+        let mut held = Vec::with_capacity(self.config.pool_min_size);
+        for _ in 0..self.config.pool_min_size {
+            held.push(self.client(false).await?);
+        }
+        Ok(())
+    }
+
+    /// Idle connections in the primary pool.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.status().available
     }
 
     /// A pooled client: the primary, or for reads a replica in turn.

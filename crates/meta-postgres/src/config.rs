@@ -11,6 +11,8 @@ pub struct PostgresConfig {
     pub url: String,
     /// Most pooled connections.
     pub pool_max_size: usize,
+    /// Connections opened when the backend opens (the pool does not re-open them proactively).
+    pub pool_min_size: usize,
     /// How long to wait for a connection (from the pool or the server).
     pub connect_timeout: Duration,
     /// Servers used for reads (`get`, `list`), `host:port` each, same credentials and database.
@@ -35,6 +37,7 @@ impl Default for PostgresConfig {
         Self {
             url: "postgresql://postgres@127.0.0.1:5432/postgres".into(),
             pool_max_size: 8,
+            pool_min_size: 1,
             connect_timeout: Duration::from_secs(5),
             read_replicas: Vec::new(),
             table_prefix: "proxima_".into(),
@@ -48,6 +51,7 @@ impl std::fmt::Debug for PostgresConfig {
         f.debug_struct("PostgresConfig")
             .field("url", &redact(&self.url))
             .field("pool_max_size", &self.pool_max_size)
+            .field("pool_min_size", &self.pool_min_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_replicas", &self.read_replicas)
             .field("table_prefix", &self.table_prefix)
@@ -65,7 +69,7 @@ pub(crate) fn redact(url: &str) -> String {
 }
 
 impl PostgresConfig {
-    /// Parses `postgresql://user:pw@host:5432/db?pool_size=N&connect_timeout_ms=N&read_replicas=h1:p,h2:p&table_prefix=P&sslmode=disable|require&sslrootcert=PATH`.
+    /// Parses `postgresql://user:pw@host:5432/db?pool_size=N&pool_min_size=N&connect_timeout_ms=N&read_replicas=h1:p,h2:p&table_prefix=P&sslmode=disable|require&sslrootcert=PATH`.
     /// `sslmode=require` verifies the server against `sslrootcert` (or the public web PKI).
     pub fn from_uri(uri: &str) -> Result<Self> {
         if !(uri.starts_with("postgresql://") || uri.starts_with("postgres://")) {
@@ -78,6 +82,7 @@ impl PostgresConfig {
             let (key, value) = pair.split_once('=').ok_or_else(bad)?;
             match key {
                 "pool_size" => config.pool_max_size = value.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+                "pool_min_size" => config.pool_min_size = value.parse().map_err(|_| bad())?,
                 "connect_timeout_ms" => {
                     config.connect_timeout = Duration::from_millis(value.parse().map_err(|_| bad())?)
                 }
@@ -100,6 +105,9 @@ impl PostgresConfig {
                 "sslrootcert" => config.tls = Some(TlsRoots::File(value.into())),
                 _ => return Err(bad()),
             }
+        }
+        if config.pool_min_size > config.pool_max_size {
+            return Err(Error::invalid("pool_min_size is larger than pool_size"));
         }
         Ok(config)
     }
@@ -134,6 +142,7 @@ mod tests {
                 .is_err_and(|e| e.kind() == proxima_core::ErrorKind::Unsupported)
         );
         assert!(PostgresConfig::from_uri("mysql://h/db").is_err());
+        assert!(PostgresConfig::from_uri("postgresql://h/db?pool_size=2&pool_min_size=3").is_err());
         assert!(PostgresConfig::from_uri("postgresql://h/db?table_prefix=x;drop").is_err());
     }
 }

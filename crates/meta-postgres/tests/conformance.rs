@@ -55,3 +55,14 @@ async fn factory_opens_postgresql_uris() {
     drop(backend);
     drop_tables(&url, &prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_opens_its_minimum_up_front() {
+    let Some(url) = service_url("POSTGRES") else { return };
+    let prefix = fresh_prefix();
+    let config = PostgresConfig::from_uri(&format!("{url}?table_prefix={prefix}&pool_size=4&pool_min_size=3")).unwrap();
+    let backend = PostgresBackend::open(config).await.unwrap();
+    assert_eq!(backend.idle_connections(), 3);
+    drop(backend);
+    drop_tables(&url, &prefix).await;
+}
