@@ -20,7 +20,8 @@ cargo xtask <task>
   features           checks the facade with each feature alone
   test               every test in the workspace (starts nothing; run `services up` first)
   deny               cargo deny check (installs cargo-deny on first use)
-  bench              criterion benchmarks (cargo bench -p proxima-wal)
+  bench [wal|meta|ingest]
+                     criterion benchmarks: the WAL, the metadata backends, VIPER ingest (default: all)
 ";
 
 fn main() -> ExitCode {

@@ -66,8 +66,18 @@ pub(crate) fn deny() -> Result<(), String> {
     run(cargo(&["deny", "--all-features", "check", "bans", "licenses", "sources"]))
 }
 
+/// Criterion benchmarks: `wal`, `meta`, `ingest` (VIPER), or all of them.
 pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
-    let mut all = vec!["bench", "-p", "proxima-wal"];
-    all.extend(args);
-    run(cargo(&all))
+    let packages: &[&str] = match args.first().copied() {
+        Some("wal") => &["proxima-wal"],
+        Some("meta") => &["proxima-meta-wal", "proxima-meta-sqlite"],
+        Some("ingest") => &["proxima-engine-viper"],
+        None => &["proxima-wal", "proxima-meta-wal", "proxima-meta-sqlite", "proxima-engine-viper"],
+        Some(other) => return Err(format!("unknown benchmark set `{other}`; use wal, meta or ingest")),
+    };
+    let mut command = vec!["bench"];
+    for p in packages {
+        command.extend(["-p", p]);
+    }
+    run(cargo(&command))
 }
