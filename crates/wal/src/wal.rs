@@ -71,6 +71,8 @@ struct Shared {
     stopped: AtomicBool,
     frames: AtomicU64,
     syncs: AtomicU64,
+    /// An exclusive lock on `<dir>/LOCK`: one open log per directory, across processes.
+    _lock: File,
 }
 
 struct State {
@@ -91,6 +93,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
     pub fn open(dir: impl AsRef<Path>, options: WalOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let lock = lock_dir(&dir)?;
         let mut segments = segment::list(&dir)?;
         let mut next_seq = 1;
         for (i, (first_seq, path)) in segments.iter().enumerate() {
@@ -140,6 +143,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             stopped: AtomicBool::new(false),
             frames: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            _lock: lock,
         });
         if let FsyncPolicy::IntervalMs(ms) = options.fsync {
             spawn_interval_syncer(Arc::downgrade(&shared), Duration::from_millis(ms.max(1)));
@@ -353,6 +357,25 @@ impl Shared {
 impl<R> Drop for Wal<R> {
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::Release);
+    }
+}
+
+/// Takes the directory's lock; a second writer would interleave frames and corrupt the log.
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::unavailable(format!(
+            "the write-ahead log in {} is already open (in this or another process)",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", path.display()), e)),
     }
 }
 

@@ -167,3 +167,16 @@ fn advance_moves_the_log_past_a_checkpoint() {
     let wal = Wal::<Record>::open(dir.path(), options).unwrap();
     assert_eq!(replay_all(&wal, 1), vec![(100, ("x".to_string(), vec![]))]);
 }
+
+#[test]
+fn a_log_directory_is_opened_once_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WalOptions { segment_bytes: 1 << 20, fsync: FsyncPolicy::None };
+    let first = Wal::<Record>::open(dir.path(), options).unwrap();
+    let err = Wal::<Record>::open(dir.path(), options).unwrap_err();
+    assert_eq!(err.kind(), proxima_core::ErrorKind::Unavailable, "{err}");
+    first.append(&[("a".into(), vec![])]).unwrap();
+    drop(first);
+    let again = Wal::<Record>::open(dir.path(), options).unwrap();
+    assert_eq!(again.next_seq(), 2);
+}
