@@ -187,29 +187,18 @@ impl VectorStorage for ViperEngine {
 
     async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
         let checkpoint = self.collection(collection)?.lock().await.state.checkpoint();
-        let bytes =
-            serde_json::to_vec(&checkpoint).map_err(|e| Error::internal("cannot encode checkpoint").with_source(e))?;
         let path = dir.join(CHECKPOINT_FILE);
-        tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
-                .and_then(|_| std::fs::write(&path, bytes))
-                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
-        })
-        .await
-        .map_err(|e| Error::internal(format!("I/O task failed: {e}")))?
+        tokio::task::spawn_blocking(move || checkpoint.write_to(&path))
+            .await
+            .map_err(|e| Error::internal(format!("I/O task failed: {e}")))?
     }
 
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
         let path = dir.join(CHECKPOINT_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::not_found(format!("no checkpoint at {}", path.display())),
-            _ => Error::io(format!("cannot read {}", path.display()), e),
-        })?;
-        let mut checkpoint: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::corrupted("checkpoint does not decode").with_context("file", path.display()).with_source(e)
-        })?;
-        checkpoint.config.name = collection.to_string();
-        checkpoint.config.validate()?;
+        let name = collection.to_string();
+        let checkpoint = tokio::task::spawn_blocking(move || Checkpoint::read_from(&path, &name))
+            .await
+            .map_err(|e| Error::internal(format!("I/O task failed: {e}")))??;
         let config = checkpoint.config.clone();
         let state = CollectionState::from_checkpoint(checkpoint, self.index_builder.clone())?;
         if self.collection(collection).is_ok() {

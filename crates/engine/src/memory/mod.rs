@@ -129,25 +129,11 @@ impl VectorStorage for MemoryEngine {
     }
 
     async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
-        let checkpoint = lock(&self.collection(collection)?).checkpoint();
-        let bytes =
-            serde_json::to_vec(&checkpoint).map_err(|e| Error::internal("cannot encode checkpoint").with_source(e))?;
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        let path = dir.join(CHECKPOINT_FILE);
-        std::fs::write(&path, bytes).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+        lock(&self.collection(collection)?).checkpoint().write_to(&dir.join(CHECKPOINT_FILE))
     }
 
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
-        let path = dir.join(CHECKPOINT_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::not_found(format!("no checkpoint at {}", path.display())),
-            _ => Error::io(format!("cannot read {}", path.display()), e),
-        })?;
-        let mut checkpoint: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::corrupted("checkpoint does not decode").with_context("file", path.display()).with_source(e)
-        })?;
-        checkpoint.config.name = collection.to_string();
-        checkpoint.config.validate()?;
+        let checkpoint = Checkpoint::read_from(&dir.join(CHECKPOINT_FILE), collection)?;
         let restored = MemCollection::from_checkpoint(checkpoint, self.index_builder.clone())?;
         let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
         map.insert(collection.to_string(), Arc::new(Mutex::new(restored)));

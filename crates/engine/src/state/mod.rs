@@ -84,6 +84,35 @@ struct CheckpointRecord {
     soft_deleted_at: Option<u64>,
 }
 
+impl Checkpoint {
+    /// Writes the checkpoint to `path` as JSON (creating the directory).
+    pub fn write_to(&self, path: &std::path::Path) -> Result<()> {
+        let bytes = serde_json::to_vec(self)
+            .map_err(|e| proxima_core::Error::internal("cannot encode checkpoint").with_source(e))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| proxima_core::Error::io(format!("cannot create {}", dir.display()), e))?;
+        }
+        std::fs::write(path, bytes).map_err(|e| proxima_core::Error::io(format!("cannot write {}", path.display()), e))
+    }
+
+    /// Reads a checkpoint from `path` for the collection `name` (the copy takes
+    /// that name): `NotFound` without a file, `Corrupted` if it does not decode.
+    pub fn read_from(path: &std::path::Path, name: &str) -> Result<Self> {
+        use proxima_core::Error;
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::not_found(format!("no checkpoint at {}", path.display())),
+            _ => Error::io(format!("cannot read {}", path.display()), e),
+        })?;
+        let mut checkpoint: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::corrupted("checkpoint does not decode").with_context("file", path.display()).with_source(e)
+        })?;
+        checkpoint.config.name = name.to_string();
+        checkpoint.config.validate()?;
+        Ok(checkpoint)
+    }
+}
+
 impl CollectionState {
     /// An empty collection.
     pub fn new(config: CollectionConfig, index_builder: Option<Arc<dyn IndexBuilder>>) -> Self {
