@@ -400,6 +400,34 @@ impl DynamoBackend {
         }
     }
 
+    /// One page of an index query on `hash_attr = hash_value`, names after `after`.
+    async fn query_page(
+        &self,
+        index: &str,
+        hash_attr: &str,
+        hash_value: &str,
+        after: Option<&str>,
+        start: Option<Item>,
+    ) -> Result<aws_sdk_dynamodb::operation::query::QueryOutput> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.config.table)
+            .index_name(index)
+            .expression_attribute_names("#h", hash_attr)
+            .expression_attribute_values(":h", s(hash_value))
+            .set_exclusive_start_key(start)
+            .limit(100);
+        let query = match after {
+            Some(token) => query
+                .key_condition_expression("#h = :h AND #n > :t")
+                .expression_attribute_names("#n", "name")
+                .expression_attribute_values(":t", s(token)),
+            None => query.key_condition_expression("#h = :h"),
+        };
+        query.send().await.map_err(|e| sdk_error("query", e))
+    }
+
     /// Entries from one index query, following pages until `want` match or the index ends.
     async fn query_index(
         &self,
@@ -413,23 +441,8 @@ impl DynamoBackend {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.config.table)
-                .index_name(index)
-                .expression_attribute_names("#h", hash_attr)
-                .expression_attribute_values(":h", s(hash_value))
-                .set_exclusive_start_key(start.take())
-                .limit(100);
-            query = match &filter.page_token {
-                Some(token) => query
-                    .key_condition_expression("#h = :h AND #n > :t")
-                    .expression_attribute_names("#n", "name")
-                    .expression_attribute_values(":t", s(token.clone())),
-                None => query.key_condition_expression("#h = :h"),
-            };
-            let page = query.send().await.map_err(|e| sdk_error("query", e))?;
+            let page =
+                self.query_page(index, hash_attr, hash_value, filter.page_token.as_deref(), start.take()).await?;
             for item in page.items() {
                 let m = from_entry(item)?;
                 if !m.is_expired(now) && filter.matches(&m) {
@@ -452,25 +465,9 @@ impl DynamoBackend {
         };
         let mut ids: BTreeMap<String, String> = BTreeMap::new(); // name -> id, in name order
         for tag in driving {
-            let unfiltered = ListFilter { page_token: filter.page_token.clone(), ..Default::default() };
             let mut start: Option<Item> = None;
             loop {
-                let mut query = self
-                    .client
-                    .query()
-                    .table_name(&self.config.table)
-                    .index_name("by_tag")
-                    .expression_attribute_names("#h", "tag")
-                    .expression_attribute_values(":h", s(tag.clone()))
-                    .set_exclusive_start_key(start.take());
-                query = match &unfiltered.page_token {
-                    Some(token) => query
-                        .key_condition_expression("#h = :h AND #n > :t")
-                        .expression_attribute_names("#n", "name")
-                        .expression_attribute_values(":t", s(token.clone())),
-                    None => query.key_condition_expression("#h = :h"),
-                };
-                let page = query.send().await.map_err(|e| sdk_error("query", e))?;
+                let page = self.query_page("by_tag", "tag", tag, filter.page_token.as_deref(), start.take()).await?;
                 for item in page.items() {
                     ids.insert(get_s(item, "name")?, get_s(item, "collection_id")?);
                 }
