@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+pub mod crash;
 mod proxy;
 pub use proxy::Proxy;
 

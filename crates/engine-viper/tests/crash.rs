@@ -7,9 +7,8 @@
 //! rebuilds the expected state with the testkit's model. The test re-runs its
 //! own binary as the writer; an environment variable picks the role.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use proxima_core::{CollectionConfig, VectorRecord};
 use proxima_engine::testkit::{Model, Rng, config, current_rows, random_batch};
 use proxima_engine::{CompactionPolicy, VectorStorage, WriteBatch};
 use proxima_engine_viper::{ViperConfig, ViperEngine};
+use proxima_tests::crash;
 
 const CHILD_DIR_VAR: &str = "PROXIMA_VIPER_CRASH_DIR";
 const TEST_NAME: &str = "acknowledged_batches_survive_sigkill";
@@ -56,12 +56,6 @@ fn model_after(n: u64) -> Model {
 async fn applied(engine: &dyn VectorStorage) -> u64 {
     let got = engine.get(COLLECTION, &["counter".to_string()]).await.unwrap().remove(0);
     got.map_or(0, |r| r.record.metadata["k"].as_u64().unwrap() + 1)
-}
-
-/// The number after `ACK ` anywhere in a line: libtest prints `test <name> ... `
-/// without a newline before the child's first line of output.
-fn ack(line: &str) -> Option<u64> {
-    line.find("ACK ").and_then(|at| line[at + 4..].trim().parse().ok())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -104,29 +98,18 @@ fn acknowledged_batches_survive_sigkill() {
     if let Ok(dir) = std::env::var(CHILD_DIR_VAR) {
         child(Path::new(&dir));
     }
-    let iterations: u64 = std::env::var("PROXIMA_CRASH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let seed = crash::seed();
     let mut rng = Rng::new(seed);
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
     let mut applied_before = 0;
     let mut acked_total = 0;
-    for iteration in 0..iterations {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_DIR_VAR, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).filter_map(|l| ack(&l)).last()
-        });
-        std::thread::sleep(Duration::from_millis(30 + rng.below(120)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let last_acked = reader.join().unwrap();
+    for iteration in 0..crash::iterations() {
+        let run_for = Duration::from_millis(30 + rng.below(120));
+        let last_acked = crash::kill_child_after(TEST_NAME, CHILD_DIR_VAR, dir.path(), run_for)
+            .iter()
+            .rev()
+            .find_map(|a| a.parse::<u64>().ok());
         acked_total += last_acked.map_or(0, |k| k + 1 - applied_before.min(k + 1));
 
         let ctx =

@@ -5,14 +5,14 @@
 //! The test re-runs its own binary as the writer; an environment variable picks the role.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use proxima_core::FsyncPolicy;
 use proxima_meta::{CollectionMetadata, ListFilter, MetadataBackend, MetadataBackendExt};
 use proxima_meta_wal::{WalBackend, WalBackendConfig};
+use proxima_tests::crash;
 
 const CHILD_DIR_VAR: &str = "PROXIMA_META_WAL_CRASH_DIR";
 const TEST_NAME: &str = "acknowledged_changes_survive_sigkill";
@@ -61,38 +61,16 @@ fn acknowledged_changes_survive_sigkill() {
     if let Ok(dir) = std::env::var(CHILD_DIR_VAR) {
         child(Path::new(&dir));
     }
-    let iterations: u64 = std::env::var("PROXIMA_CRASH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    let mut rng = seed;
+    let seed = crash::seed();
+    let mut rng = crash::Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     // The newest acknowledged (version, description) of every name.
     let mut acked: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let rt = runtime();
-    for iteration in 0..iterations {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_DIR_VAR, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            // libtest prints `test <name> ... ` without a newline before the child's first line.
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| l.find("ACK ").map(|at| l[at..].to_string()))
-                .collect::<Vec<_>>()
-        });
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        std::thread::sleep(Duration::from_millis(10 + rng % 80));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        for line in reader.join().unwrap() {
-            let mut parts = line.splitn(4, ' ').skip(1);
+    for iteration in 0..crash::iterations() {
+        let run_for = Duration::from_millis(10 + rng.below(80));
+        for line in crash::kill_child_after(TEST_NAME, CHILD_DIR_VAR, dir.path(), run_for) {
+            let mut parts = line.splitn(3, ' ');
             let (name, version, description) =
                 (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap_or(""));
             acked.insert(name.to_string(), (version.parse().unwrap(), description.to_string()));

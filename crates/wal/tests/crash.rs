@@ -4,12 +4,12 @@
 //! The test re-runs its own binary as the writer (the child role is selected by
 //! an environment variable), so no helper binary is needed.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use proxima_core::FsyncPolicy;
+use proxima_tests::crash;
 use proxima_wal::{Wal, WalOptions};
 
 const CHILD_DIR_VAR: &str = "PROXIMA_WAL_CRASH_CHILD_DIR";
@@ -59,12 +59,6 @@ fn recovered_batches(dir: &Path) -> Vec<u64> {
     batches
 }
 
-/// The number after `ACK ` anywhere in a line: libtest prints `test <name> ... `
-/// without a newline before the child's first line of output.
-fn ack(line: &str) -> Option<u64> {
-    line.find("ACK ").and_then(|at| line[at + 4..].trim().parse().ok())
-}
-
 fn child_writer(dir: &Path) -> ! {
     let wal = Wal::<Record>::open(dir, OPTIONS).expect("child open");
     let mut next = 0;
@@ -81,42 +75,21 @@ fn child_writer(dir: &Path) -> ! {
     }
 }
 
-struct XorShift(u64);
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[test]
 fn acknowledged_records_survive_sigkill() {
     if let Ok(dir) = std::env::var(CHILD_DIR_VAR) {
         child_writer(Path::new(&dir));
     }
-    let iterations: u64 = std::env::var("PROXIMA_CRASH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    let mut rng = XorShift(seed);
+    let seed = crash::seed();
+    let mut rng = crash::Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut acked_total = 0u64;
-    for iteration in 0..iterations {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_DIR_VAR, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).filter_map(|l| ack(&l)).collect::<Vec<_>>()
-        });
-        std::thread::sleep(Duration::from_millis(5 + rng.below(60)));
-        child.kill().unwrap(); // SIGKILL on Unix
-        child.wait().unwrap();
-        let acked = reader.join().unwrap();
+    for iteration in 0..crash::iterations() {
+        let run_for = Duration::from_millis(5 + rng.below(60));
+        let acked: Vec<u64> = crash::kill_child_after(TEST_NAME, CHILD_DIR_VAR, dir.path(), run_for)
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
         acked_total += acked.len() as u64;
 
         let batches = recovered_batches(dir.path());
