@@ -1,6 +1,6 @@
 //! One VIPER collection: the shared collection state, its log, and its files.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,6 +32,9 @@ pub(crate) struct ViperCollection {
     buffer_since: Option<Instant>,
     /// Operations logged since the last flush.
     unflushed_ops: usize,
+    /// Last use of each segment (a logical clock), for evicting the coldest first.
+    last_used: HashMap<u64, u64>,
+    clock: u64,
     /// Set when a compaction rewrote the state but could not commit its manifest:
     /// the files and the state disagree until the collection is reopened.
     poisoned: Option<String>,
@@ -76,6 +79,8 @@ impl ViperCollection {
             manifest_version: version,
             buffer_since: None,
             unflushed_ops: 0,
+            last_used: HashMap::new(),
+            clock: 0,
             poisoned: None,
         })
     }
@@ -157,10 +162,63 @@ impl ViperCollection {
             manifest_version,
             buffer_since,
             unflushed_ops,
+            last_used: HashMap::new(),
+            clock: 0,
             poisoned: None,
         };
         collection.remove_orphans(store).await?;
         Ok(Some(collection))
+    }
+
+    /// Marks segments as just used.
+    pub(crate) fn touch(&mut self, segments: &[u64]) {
+        self.clock += 1;
+        for id in segments {
+            self.last_used.insert(*id, self.clock);
+        }
+    }
+
+    /// Decodes again, from their files, the vectors of `segments` that were evicted.
+    pub(crate) async fn ensure_loaded(&mut self, segments: &[u64], store: &Store) -> Result<()> {
+        let evicted: HashSet<u64> = self.state.evicted_segments().into_iter().collect();
+        for id in segments.iter().filter(|id| evicted.contains(id)) {
+            let entry = self.manifest.segments.iter().find(|s| s.segment_id == *id);
+            let entry = entry.ok_or_else(|| Error::internal(format!("evicted segment {id} is in no file")))?;
+            let file = format!("{}/{}", self.name, entry.file);
+            let bytes = store.get(&file).await.map_err(|e| e.with_context("file", store.describe(&file)))?;
+            let (config, segment_id) = (self.state.config().clone(), *id);
+            let chunk = blocking(move || decode(bytes, &config, segment_id)).await?;
+            self.state.provide_vectors(segment_id, chunk.vectors)?;
+        }
+        self.touch(segments);
+        Ok(())
+    }
+
+    /// Every evicted segment back in memory (for views, checkpoints, compaction).
+    pub(crate) async fn ensure_all_loaded(&mut self, store: &Store) -> Result<()> {
+        let all = self.state.segment_ids();
+        self.ensure_loaded(&all, store).await
+    }
+
+    /// Evicts the coldest segments already in files until the decoded vectors
+    /// fit `budget`; segments a read view holds stay (the view keeps them alive).
+    pub(crate) fn enforce_budget(&mut self, budget: u64) {
+        if self.state.resident_vector_bytes() <= budget {
+            return;
+        }
+        let mut candidates: Vec<(u64, u64)> = self
+            .manifest
+            .segments
+            .iter()
+            .map(|s| (self.last_used.get(&s.segment_id).copied().unwrap_or(0), s.segment_id))
+            .collect();
+        candidates.sort_unstable();
+        for (_, id) in candidates {
+            if self.state.resident_vector_bytes() <= budget {
+                break;
+            }
+            self.state.evict_vectors(id);
+        }
     }
 
     /// Deletes files a crash left behind: segments no manifest names, temp files.
@@ -201,6 +259,12 @@ impl ViperCollection {
         let now = now_unix_secs();
         let config = self.state.config().clone();
         prepare_batch(&mut batch, &config, now)?;
+        let updated = batch.ops.iter().filter_map(|op| match op {
+            WriteOp::UpdateMetadata { id, .. } => Some(id.as_str()),
+            _ => None,
+        });
+        let needed = self.state.segments_of(updated);
+        self.ensure_loaded(&needed, store).await?;
         self.state.check(&batch, now)?;
         if batch.is_empty() {
             let next = self.state.next_seq();
@@ -303,6 +367,7 @@ impl ViperCollection {
         if small < 2 && self.state.dead_ratio() < policy.min_dead_ratio {
             return Ok(CompactionReport { segments_before: before, segments_after: before, rows_removed: 0 });
         }
+        self.ensure_all_loaded(store).await?;
         let rows_removed = self.state.compact_all()?;
         let old = std::mem::take(&mut self.manifest.segments);
         let mut manifest = self.manifest.clone();

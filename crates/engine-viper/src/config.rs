@@ -56,6 +56,10 @@ pub struct ViperConfig {
     pub flush_interval_ms: u64,
     /// Rows per Parquet row group (the unit of statistics-based pruning).
     pub row_group_rows: usize,
+    /// Most bytes of decoded vectors kept in memory per collection for segments
+    /// already in files; colder segments are evicted and decoded again from their
+    /// file when needed. Read views pin what they hold until dropped.
+    pub resident_budget_bytes: u64,
 }
 
 impl Default for ViperConfig {
@@ -74,12 +78,13 @@ impl ViperConfig {
             flush_rows: 100_000,
             flush_interval_ms: 60_000,
             row_group_rows: 16_384,
+            resident_budget_bytes: u64::MAX,
         }
     }
 
     /// Parses a root: a plain path or `file://<path>`, or
     /// `s3://bucket/prefix?endpoint=URL&region=R&wal_dir=PATH&allow_http=true`.
-    /// Also accepts `flush_rows=N` and `row_group_rows=N` on either.
+    /// Also accepts `flush_rows=N`, `row_group_rows=N` and `resident_budget_mb=N` on either.
     pub fn from_uri(uri: &str) -> Result<Self> {
         let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
         let mut config = if let Some(rest) = base.strip_prefix("s3://") {

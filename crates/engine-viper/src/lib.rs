@@ -67,13 +67,19 @@ impl ViperEngine {
                 continue;
             }
             match ViperCollection::open(&name, &config, &store, index_builder.clone()).await? {
-                Some(c) => {
+                Some(mut c) => {
+                    c.enforce_budget(config.resident_budget_bytes);
                     collections.insert(name, Arc::new(Mutex::new(c)));
                 }
                 None => store.delete_dir(&name).await?,
             }
         }
         Ok(Self { config, store, index_builder, collections: RwLock::new(collections) })
+    }
+
+    /// Bytes of decoded vectors `collection` keeps in memory for segments already in files.
+    pub async fn resident_vector_bytes(&self, collection: &str) -> Result<u64> {
+        Ok(self.collection(collection)?.lock().await.state.resident_vector_bytes())
     }
 
     fn collection(&self, name: &str) -> Result<Shared> {
@@ -149,32 +155,45 @@ impl VectorStorage for ViperEngine {
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
         let c = self.collection(collection)?;
         let mut c = c.lock().await;
-        c.write(batch, &self.config, &self.store).await
+        let receipt = c.write(batch, &self.config, &self.store).await;
+        c.enforce_budget(self.config.resident_budget_bytes);
+        receipt
     }
 
     async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
         let c = self.collection(collection)?;
-        let c = c.lock().await;
+        let mut c = c.lock().await;
+        let needed = c.state.segments_of(ids.iter().map(String::as_str));
+        c.ensure_loaded(&needed, &self.store).await?;
         let now = now_unix_secs();
-        Ok(ids.iter().map(|id| c.state.get(id, now)).collect())
+        let got = ids.iter().map(|id| c.state.get(id, now)).collect();
+        c.enforce_budget(self.config.resident_budget_bytes);
+        got
     }
 
     async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
         let c = self.collection(collection)?;
         let mut c = c.lock().await;
-        c.state.view()
+        c.ensure_all_loaded(&self.store).await?;
+        let view = c.state.view();
+        c.enforce_budget(self.config.resident_budget_bytes);
+        view
     }
 
     async fn flush(&self, collection: &str) -> Result<()> {
         let c = self.collection(collection)?;
         let mut c = c.lock().await;
-        c.flush(&self.config, &self.store).await
+        let flushed = c.flush(&self.config, &self.store).await;
+        c.enforce_budget(self.config.resident_budget_bytes);
+        flushed
     }
 
     async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {
         let c = self.collection(collection)?;
         let mut c = c.lock().await;
-        c.compact(policy, &self.config, &self.store).await
+        let report = c.compact(policy, &self.config, &self.store).await;
+        c.enforce_budget(self.config.resident_budget_bytes);
+        report
     }
 
     async fn stats(&self, collection: &str) -> Result<CollectionStats> {
@@ -186,7 +205,14 @@ impl VectorStorage for ViperEngine {
     }
 
     async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
-        let checkpoint = self.collection(collection)?.lock().await.state.checkpoint();
+        let checkpoint = {
+            let c = self.collection(collection)?;
+            let mut c = c.lock().await;
+            c.ensure_all_loaded(&self.store).await?;
+            let checkpoint = c.state.checkpoint();
+            c.enforce_budget(self.config.resident_budget_bytes);
+            checkpoint?
+        };
         let path = dir.join(CHECKPOINT_FILE);
         tokio::task::spawn_blocking(move || checkpoint.write_to(&path))
             .await

@@ -12,23 +12,34 @@ use proxima_engine_viper::{ViperConfig, ViperEngine};
 struct Local {
     dir: tempfile::TempDir,
     flush_rows: usize,
+    budget: u64,
 }
 
 #[async_trait]
 impl EngineHarness for Local {
     async fn open(&self, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Arc<dyn VectorStorage>> {
-        let config =
-            ViperConfig { flush_rows: self.flush_rows, row_group_rows: 4, ..ViperConfig::local(self.dir.path()) };
+        let config = ViperConfig {
+            flush_rows: self.flush_rows,
+            row_group_rows: 4,
+            resident_budget_bytes: self.budget,
+            ..ViperConfig::local(self.dir.path())
+        };
         Ok(Arc::new(ViperEngine::open(config, index_builder).await?))
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viper_conforms_with_large_buffer() {
-    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 1_000_000 }).await;
+    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 1_000_000, budget: u64::MAX }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viper_conforms_with_frequent_flushes() {
-    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5 }).await;
+    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5, budget: u64::MAX }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viper_conforms_with_a_zero_memory_budget() {
+    // Every segment in a file is evicted after every call and decoded again when needed.
+    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5, budget: 0 }).await;
 }

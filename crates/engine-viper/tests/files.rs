@@ -129,3 +129,36 @@ async fn orphan_files_from_an_interrupted_flush_are_removed() {
     assert!(!orphan.exists(), "an unreferenced segment file survived open");
     assert_eq!(engine.stats("books").await.unwrap().live_records, 100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoded_vectors_stay_within_the_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ViperConfig { resident_budget_bytes: 0, ..config(dir.path()) };
+    let engine = ViperEngine::open(config.clone(), None).await.unwrap();
+    engine.create_collection(&collection()).await.unwrap();
+    engine.write("books", WriteBatch::from(records(100))).await.unwrap();
+    engine.flush("books").await.unwrap();
+    assert_eq!(engine.resident_vector_bytes("books").await.unwrap(), 0, "flushed vectors stayed in memory");
+
+    // A view decodes what it needs and keeps it while held.
+    let view = engine.read_view("books").await.unwrap();
+    assert_eq!(view.live_count(), 100);
+    let row = view.segments()[0].vector(42).to_vec();
+    assert_eq!(row, records(100)[42].vector);
+    assert!(engine.resident_vector_bytes("books").await.unwrap() > 0, "a held view lost its vectors");
+    drop(view);
+
+    // Point reads decode the one segment they need, then it is evicted again.
+    let got = engine.get("books", &["doc-007".to_string()]).await.unwrap().remove(0).unwrap();
+    assert_eq!(got.record.vector, records(100)[7].vector);
+    assert_eq!(engine.resident_vector_bytes("books").await.unwrap(), 0);
+
+    // Reopening with a budget decodes once and evicts at once.
+    drop(engine);
+    let engine = ViperEngine::open(config, None).await.unwrap();
+    assert_eq!(engine.resident_vector_bytes("books").await.unwrap(), 0);
+    assert_eq!(
+        engine.get("books", &["doc-099".to_string()]).await.unwrap()[0].as_ref().unwrap().record.vector,
+        records(100)[99].vector
+    );
+}

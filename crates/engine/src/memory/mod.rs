@@ -104,7 +104,7 @@ impl VectorStorage for MemoryEngine {
         let c = self.collection(collection)?;
         let c = lock(&c);
         let now = now_unix_secs();
-        Ok(ids.iter().map(|id| c.get(id, now)).collect())
+        ids.iter().map(|id| c.get(id, now)).collect()
     }
 
     async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
@@ -129,7 +129,7 @@ impl VectorStorage for MemoryEngine {
     }
 
     async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
-        lock(&self.collection(collection)?).checkpoint().write_to(&dir.join(CHECKPOINT_FILE))
+        lock(&self.collection(collection)?).checkpoint()?.write_to(&dir.join(CHECKPOINT_FILE))
     }
 
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {

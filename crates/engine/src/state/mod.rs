@@ -211,7 +211,16 @@ impl CollectionState {
 
     /// Checks a prepared batch against the current state without changing it.
     pub fn check(&self, batch: &WriteBatch, now: u64) -> Result<()> {
-        check_presence(batch, |id| self.presence(id, now))
+        check_presence(batch, |id| self.presence(id, now))?;
+        // A metadata update copies the record's vector, which must be in memory.
+        for op in &batch.ops {
+            if let WriteOp::UpdateMetadata { id, .. } = op
+                && let Some(loc) = self.locate.get(id)
+            {
+                self.require_vectors(loc.slot)?;
+            }
+        }
+        Ok(())
     }
 
     /// Applies a checked batch whose operations have sequence numbers from `first_seq`.
@@ -332,14 +341,16 @@ impl CollectionState {
         }
     }
 
-    /// The newest visible version of `id`.
-    pub fn get(&self, id: &str, now: u64) -> Option<StoredRecord> {
-        let loc = self.locate.get(id)?;
+    /// The newest visible version of `id`. Fails if its segment's vectors were
+    /// evicted (see [`CollectionState::evict_vectors`]) and not provided again.
+    pub fn get(&self, id: &str, now: u64) -> Result<Option<StoredRecord>> {
+        let Some(loc) = self.locate.get(id) else { return Ok(None) };
         if self.presence(id, now) != Presence::Live {
-            return None;
+            return Ok(None);
         }
+        self.require_vectors(loc.slot)?;
         let chunk = self.chunk(loc.slot);
-        Some(StoredRecord {
+        Ok(Some(StoredRecord {
             record: VectorRecord {
                 id: id.to_string(),
                 vector: chunk.vector(loc.row).to_vec(),
@@ -347,7 +358,75 @@ impl CollectionState {
                 expires_at: chunk.expires_at[loc.row],
             },
             seq: chunk.seqs[loc.row],
-        })
+        }))
+    }
+
+    fn is_evicted(chunk: &Chunk) -> bool {
+        chunk.vectors.is_empty() && !chunk.is_empty()
+    }
+
+    fn require_vectors(&self, slot: Slot) -> Result<()> {
+        match slot {
+            Slot::Sealed(id) if Self::is_evicted(&self.sealed[&id].data) => Err(proxima_core::Error::internal(
+                format!("the vectors of segment {id} are evicted; the engine must provide them first"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sealed segments whose vectors are evicted.
+    pub fn evicted_segments(&self) -> Vec<u64> {
+        self.sealed.iter().filter(|(_, s)| Self::is_evicted(&s.data)).map(|(id, _)| *id).collect()
+    }
+
+    /// The sealed segments holding the newest rows of `ids`.
+    pub fn segments_of<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
+        let mut out: Vec<u64> = ids
+            .into_iter()
+            .filter_map(|id| match self.locate.get(id)?.slot {
+                Slot::Sealed(s) => Some(s),
+                Slot::Active => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Frees a sealed segment's vectors, keeping ids, sequences and metadata, so an
+    /// engine can bound the memory its decoded files take. Returns the bytes freed:
+    /// none when a read view still holds the segment (it keeps what it reads).
+    pub fn evict_vectors(&mut self, segment_id: u64) -> u64 {
+        match self.sealed.get_mut(&segment_id).and_then(|s| Arc::get_mut(&mut s.data)) {
+            Some(chunk) if !chunk.vectors.is_empty() => {
+                let bytes = (chunk.vectors.len() * 4) as u64;
+                chunk.vectors = Vec::new();
+                bytes
+            }
+            _ => 0,
+        }
+    }
+
+    /// Gives an evicted segment its vectors back (as read from its file).
+    pub fn provide_vectors(&mut self, segment_id: u64, vectors: Vec<f32>) -> Result<()> {
+        let dimension = self.config.dimension as usize;
+        let Some(sealed) = self.sealed.get_mut(&segment_id) else { return Ok(()) };
+        if vectors.len() != sealed.data.len() * dimension {
+            return Err(proxima_core::Error::corrupted(format!(
+                "segment {segment_id} reloaded with {} values for {} rows",
+                vectors.len(),
+                sealed.data.len()
+            )));
+        }
+        if let Some(chunk) = Arc::get_mut(&mut sealed.data) {
+            chunk.vectors = vectors;
+        }
+        Ok(())
+    }
+
+    /// Bytes of vectors held by sealed segments.
+    pub fn resident_vector_bytes(&self) -> u64 {
+        self.sealed.values().map(|s| (s.data.vectors.len() * 4) as u64).sum()
     }
 
     /// Freezes the write buffer into a sealed chunk (running the index hook); returns its segment id.
@@ -388,6 +467,11 @@ impl CollectionState {
 
     /// A snapshot for readers; later writes never show in it.
     pub fn view(&mut self) -> Result<Arc<dyn ReadView>> {
+        if let Some(id) = self.evicted_segments().first() {
+            return Err(proxima_core::Error::internal(format!(
+                "the vectors of segment {id} are evicted; the engine must provide them before a view"
+            )));
+        }
         self.seal()?;
         if self.sealed.len() > MAX_CHUNKS {
             self.compact_all()?;
@@ -428,6 +512,7 @@ impl CollectionState {
     /// in sequence order. Returns `None` when no segment was given.
     pub fn merge(&mut self, segment_ids: &[u64]) -> Result<Option<MergedSegment>> {
         let merging: Vec<u64> = segment_ids.iter().copied().filter(|id| self.sealed.contains_key(id)).collect();
+        merging.iter().try_for_each(|id| self.require_vectors(Slot::Sealed(*id)))?;
         if merging.is_empty() {
             return Ok(None);
         }
@@ -526,7 +611,12 @@ impl CollectionState {
     }
 
     /// A logical copy of every record, soft deletions and tombstones.
-    pub fn checkpoint(&self) -> Checkpoint {
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        if let Some(id) = self.evicted_segments().first() {
+            return Err(proxima_core::Error::internal(format!(
+                "the vectors of segment {id} are evicted; the engine must provide them before a checkpoint"
+            )));
+        }
         let mut records: Vec<CheckpointRecord> = self
             .locate
             .iter()
@@ -546,7 +636,7 @@ impl CollectionState {
             .collect();
         records.sort_by_key(|r| r.seq);
         let (deleted, _) = self.hidden();
-        Checkpoint { config: self.config.clone(), next_seq: self.next_seq, records, deleted }
+        Ok(Checkpoint { config: self.config.clone(), next_seq: self.next_seq, records, deleted })
     }
 
     /// The collection a checkpoint describes.
