@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The workspace root (the parent of this crate).
+/// The workspace root (the parent of this crate). Read at run time — `cargo run`
+/// sets it — because clones at other paths share one target directory and may
+/// run a binary another clone built.
 pub(crate) fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    PathBuf::from(manifest_dir).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// A `cargo` command in the workspace root, with the shared target directory.
