@@ -509,8 +509,8 @@ impl DynamoBackend {
         Ok(out)
     }
 
-    /// Every entry item in the table, expired ones included.
-    async fn scan_entries(&self) -> Result<Vec<CollectionMetadata>> {
+    /// Every item in the table, through all scan pages.
+    async fn scan_all(&self) -> Result<Vec<Item>> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -518,36 +518,7 @@ impl DynamoBackend {
                 .client
                 .scan()
                 .table_name(&self.config.table)
-                .filter_expression("sk = :m AND begins_with(pk, :p)")
-                .expression_attribute_values(":m", s(METADATA))
-                .expression_attribute_values(":p", s("COLLECTION#"))
                 .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("scan", e))?;
-            for item in page.items() {
-                out.push(from_entry(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => break,
-            }
-        }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
-    }
-
-    /// Keys of every item in the table.
-    async fn scan_keys(&self) -> Result<Vec<Item>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.config.table)
-                .projection_expression("pk, sk")
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -558,6 +529,14 @@ impl DynamoBackend {
                 None => return Ok(out),
             }
         }
+    }
+
+    /// Every entry, expired ones included, in name order.
+    async fn scan_entries(&self) -> Result<Vec<CollectionMetadata>> {
+        let is_entry = |item: &&Item| item_key(item).1 == METADATA && item_key(item).0.starts_with("COLLECTION#");
+        let mut out = self.scan_all().await?.iter().filter(is_entry).map(from_entry).collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 }
 
@@ -688,10 +667,8 @@ impl MetadataBackend for DynamoBackend {
 
     async fn backup(&self, location: &str) -> Result<String> {
         let started = std::time::Instant::now();
-        let result = with_retries(|| self.scan_entries()).await.and_then(|entries| {
-            let id = snapshot::new_backup_id();
-            snapshot::write(location, &id, entries).map(|_| id)
-        });
+        let result =
+            with_retries(|| self.scan_entries()).await.and_then(|entries| snapshot::write_new(location, entries));
         self.counters.record_timed("backup", started, result)
     }
 
@@ -699,10 +676,13 @@ impl MetadataBackend for DynamoBackend {
         let entries = self.counters.record("restore", snapshot::read(location, backup_id))?;
         let started = std::time::Instant::now();
         let result = async {
-            let deletes: Vec<Write> = with_retries(|| self.scan_keys())
+            let deletes: Vec<Write> = with_retries(|| self.scan_all())
                 .await?
-                .into_iter()
-                .map(|key| Write::Delete { key, condition: None })
+                .iter()
+                .map(|item| {
+                    let (pk, sk) = item_key(item);
+                    Write::Delete { key: key(pk, sk), condition: None }
+                })
                 .collect();
             for chunk in deletes.chunks(MAX_TRANSACTION_ITEMS) {
                 with_retries(|| self.transact(chunk)).await?;

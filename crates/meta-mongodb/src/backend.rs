@@ -355,10 +355,7 @@ impl MetadataBackend for MongoBackend {
             Ok(entries)
         })
         .await
-        .and_then(|entries| {
-            let id = snapshot::new_backup_id();
-            snapshot::write(location, &id, entries).map(|_| id)
-        });
+        .and_then(|entries| snapshot::write_new(location, entries));
         self.counters.record_timed("backup", started, result)
     }
 

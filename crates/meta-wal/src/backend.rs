@@ -209,9 +209,7 @@ impl MetadataBackend for WalBackend {
         let result = self
             .blocking(move |inner| {
                 let entries: Vec<_> = inner.lock().catalog.entries().cloned().collect();
-                let id = snapshot::new_backup_id();
-                snapshot::write(&location, &id, entries)?;
-                Ok(id)
+                snapshot::write_new(&location, entries)
             })
             .await;
         self.inner.counters.record_timed("backup", started, result)

@@ -86,8 +86,7 @@ impl MetadataBackend for MemoryBackend {
 
     async fn backup(&self, location: &str) -> Result<String> {
         let entries: Vec<_> = self.catalog().entries().cloned().collect();
-        let id = snapshot::new_backup_id();
-        self.counters.record("backup", snapshot::write(location, &id, entries).map(|_| id))
+        self.counters.record("backup", snapshot::write_new(location, entries))
     }
 
     async fn restore(&self, backup_id: &str, location: &str) -> Result<()> {

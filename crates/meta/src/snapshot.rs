@@ -52,6 +52,13 @@ pub fn write(location: &str, backup_id: &str, entries: Vec<CollectionMetadata>) 
     write_atomically(&path, &bytes)
 }
 
+/// Writes `entries` as a new backup in `location`; returns its id.
+pub fn write_new(location: &str, entries: Vec<CollectionMetadata>) -> Result<String> {
+    let id = new_backup_id();
+    write(location, &id, entries)?;
+    Ok(id)
+}
+
 /// Reads backup `backup_id` from `location`.
 pub fn read(location: &str, backup_id: &str) -> Result<Vec<CollectionMetadata>> {
     let path = backup_path(&location_dir(location), backup_id)?;
