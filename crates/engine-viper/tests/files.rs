@@ -64,6 +64,11 @@ print(json.dumps({
     "vectors": t.column("vector").to_pylist(),
     "years": t.column("f_year").to_pylist(),
     "row_groups": pq.ParquetFile(sys.argv[1]).num_row_groups,
+    "columns_meta": {
+        c.path_in_schema: {"compression": c.compression, "encodings": list(c.encodings)}
+        for c in (pq.ParquetFile(sys.argv[1]).metadata.row_group(0).column(i)
+                  for i in range(pq.ParquetFile(sys.argv[1]).metadata.num_columns))
+    },
 }))
 "#;
     let out = Command::new(&python).args(["-c", script]).arg(&files[0]).output().expect("python runs");
@@ -78,6 +83,10 @@ print(json.dumps({
     let vectors: Vec<Vec<f32>> = serde_json::from_value(got["vectors"].clone()).unwrap();
     assert_eq!(vectors, expected.iter().map(|r| r.vector.clone()).collect::<Vec<_>>());
     assert_eq!(got["years"][42], 1992);
+    // The layout docs/engines.md promises: zstd, and byte-stream-split floats.
+    let vector_column = &got["columns_meta"]["vector.list.item"];
+    assert_eq!(vector_column["compression"], "ZSTD", "{vector_column}");
+    assert!(vector_column["encodings"].as_array().unwrap().iter().any(|e| e == "BYTE_STREAM_SPLIT"), "{vector_column}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
