@@ -17,6 +17,9 @@ pub struct SearchRequest {
     /// HNSW candidate list size; overrides `accuracy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ef: Option<u32>,
+    /// IVF lists probed; overrides `accuracy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nprobe: Option<u32>,
     /// Target recall in (0, 1]; the planner picks ef/nprobe from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<f32>,
@@ -31,7 +34,16 @@ pub struct SearchRequest {
 impl SearchRequest {
     /// A plain top-k query.
     pub fn new(vector: Vec<f32>, k: usize) -> Self {
-        Self { vector, k, filter: None, ef: None, accuracy: None, include_vector: false, include_metadata: false }
+        Self {
+            vector,
+            k,
+            filter: None,
+            ef: None,
+            nprobe: None,
+            accuracy: None,
+            include_vector: false,
+            include_metadata: false,
+        }
     }
 
     /// Adds a filter.

@@ -115,8 +115,11 @@ pub fn k(k: usize) -> Result<()> {
 pub fn search_request(request: &SearchRequest, config: &CollectionConfig) -> Result<()> {
     vector(&request.vector, config.dimension)?;
     k(request.k)?;
-    if request.ef == Some(0) {
-        return Err(Error::invalid("ef must be positive"));
+    if request.ef.is_some_and(|ef| ef == 0 || ef > 100_000) {
+        return Err(Error::invalid("ef must be in 1..=100000"));
+    }
+    if request.nprobe == Some(0) {
+        return Err(Error::invalid("nprobe must be positive"));
     }
     if let Some(a) = request.accuracy
         && !(a > 0.0 && a <= 1.0)

@@ -1,0 +1,122 @@
+//! The greedy beam search over one layer, shared by build and query.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::visited::VisitedSet;
+use crate::{Distance, Neighbor};
+
+/// Read access to neighbour lists, frozen or under construction.
+pub(super) trait Links {
+    /// Calls `f` with the neighbours of `node` at `level`.
+    fn with_neighbors<R>(&self, node: u32, level: usize, f: impl FnOnce(&[u32]) -> R) -> R;
+}
+
+/// The query side of a layer search: vectors, distance, and counters.
+pub(super) struct Probe<'a> {
+    pub(super) distance: &'a Distance,
+    pub(super) vectors: &'a [f32],
+    pub(super) dimension: usize,
+    pub(super) query: &'a [f32],
+    /// Distance computations made so far.
+    pub(super) computations: u64,
+    /// Nodes whose neighbour lists were walked.
+    pub(super) expanded: u64,
+}
+
+impl Probe<'_> {
+    #[inline]
+    pub(super) fn distance_to(&mut self, node: u32) -> f32 {
+        self.computations += 1;
+        let at = node as usize * self.dimension;
+        self.distance.distance(self.query, &self.vectors[at..at + self.dimension])
+    }
+
+    #[inline]
+    fn prefetch(&self, node: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let at = node as usize * self.dimension;
+            if let Some(v) = self.vectors.get(at) {
+                // SAFETY: prefetching is a hint and never faults; the address is inside `vectors`.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>((v as *const f32).cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = node;
+    }
+}
+
+/// Greedy descent with a beam of one, used on the upper layers.
+pub(super) fn greedy<L: Links>(links: &L, probe: &mut Probe<'_>, mut best: Neighbor, level: usize) -> Neighbor {
+    loop {
+        let mut improved = false;
+        let candidates: Vec<u32> = links.with_neighbors(best.row, level, |n| n.to_vec());
+        for node in candidates {
+            let d = probe.distance_to(node);
+            if d < best.distance {
+                best = Neighbor { row: node, distance: d };
+                improved = true;
+            }
+        }
+        if !improved {
+            return best;
+        }
+    }
+}
+
+/// Beam search of width `ef` on `level` from `entry`.
+///
+/// Every reachable node is walked, but only nodes `accept` lets through enter
+/// the result beam, so a filter or a liveness bitmap never returns a rejected
+/// node and still lets the search pass through it. Returns up to `ef` accepted
+/// neighbours, closest first.
+pub(super) fn beam<L: Links>(
+    links: &L,
+    probe: &mut Probe<'_>,
+    entry: Neighbor,
+    ef: usize,
+    level: usize,
+    visited: &mut VisitedSet,
+    accept: &dyn Fn(u32) -> bool,
+) -> Vec<Neighbor> {
+    let mut frontier: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
+    let mut results: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
+    visited.check_and_mark(entry.row);
+    frontier.push(Reverse(entry));
+    if accept(entry.row) {
+        results.push(entry);
+    }
+    let bound = |results: &BinaryHeap<Neighbor>| {
+        if results.len() < ef { f32::INFINITY } else { results.peek().map_or(f32::INFINITY, |n| n.distance) }
+    };
+    while let Some(Reverse(current)) = frontier.pop() {
+        if current.distance > bound(&results) {
+            break;
+        }
+        probe.expanded += 1;
+        links.with_neighbors(current.row, level, |neighbors| {
+            for (i, &node) in neighbors.iter().enumerate() {
+                if let Some(&next) = neighbors.get(i + 1) {
+                    probe.prefetch(next);
+                }
+                if visited.check_and_mark(node) {
+                    continue;
+                }
+                let d = probe.distance_to(node);
+                if d < bound(&results) {
+                    let candidate = Neighbor { row: node, distance: d };
+                    frontier.push(Reverse(candidate));
+                    if accept(node) {
+                        results.push(candidate);
+                        if results.len() > ef {
+                            results.pop();
+                        }
+                    }
+                }
+            }
+        });
+    }
+    results.into_sorted_vec()
+}

@@ -1,0 +1,121 @@
+use proxima_core::DistanceMetric;
+
+use super::*;
+use crate::flat_search;
+
+/// Seeded clustered vectors: a realistic shape for graph tests (uniform noise is unusually hard).
+pub(crate) fn clustered(n: usize, dimension: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let centers: Vec<f32> = (0..32 * dimension).map(|_| next() * 4.0).collect();
+    let mut out = Vec::with_capacity(n * dimension);
+    for i in 0..n {
+        let c = (i * 7919) % 32;
+        for j in 0..dimension {
+            out.push(centers[c * dimension + j] + next());
+        }
+    }
+    out
+}
+
+/// Vectors in stored form (unit length under cosine).
+pub(crate) fn prepared(metric: DistanceMetric, mut vectors: Vec<f32>, dim: usize) -> Vec<f32> {
+    vectors.chunks_exact_mut(dim).for_each(|v| metric.prepare(v).unwrap());
+    vectors
+}
+
+fn recall(graph: &Hnsw, vectors: &[f32], queries: &[f32], dim: usize, ef: usize) -> f64 {
+    let distance = Distance::new(graph.metric());
+    let mut hits = 0;
+    let mut total = 0;
+    for q in queries.chunks_exact(dim) {
+        let truth: Vec<u32> = flat_search(&distance, vectors, dim, q, 10, |_| true).iter().map(|n| n.row).collect();
+        let (found, _) = graph.search(vectors, q, 10, ef, &|_| true);
+        hits += found.iter().filter(|n| truth.contains(&n.row)).count();
+        total += truth.len();
+    }
+    hits as f64 / total as f64
+}
+
+#[test]
+fn recall_is_high_single_and_multi_threaded() {
+    let dim = 24;
+    for threads in [1, 2] {
+        for metric in [DistanceMetric::Euclidean, DistanceMetric::Cosine] {
+            let vectors = prepared(metric, clustered(4_000, dim, 7), dim);
+            let queries = prepared(metric, clustered(100, dim, 99), dim);
+            let graph = Hnsw::build(HnswParams::new(12, 100), metric, dim, &vectors, threads).unwrap();
+            let r = recall(&graph, &vectors, &queries, dim, 160);
+            assert!(r >= 0.95, "recall {r} with {threads} threads, {metric:?}");
+        }
+    }
+}
+
+#[test]
+fn rejected_nodes_are_never_returned_and_k_come_back_when_they_exist() {
+    let dim = 16;
+    let vectors = clustered(3_000, dim, 3);
+    let graph = Hnsw::build(HnswParams::new(16, 100), DistanceMetric::Euclidean, dim, &vectors, 2).unwrap();
+    let accept = |row: u32| row % 10 == 3;
+    for q in clustered(20, dim, 5).chunks_exact(dim) {
+        let (found, _) = graph.search(&vectors, q, 10, 80, &accept);
+        assert_eq!(found.len(), 10);
+        assert!(found.iter().all(|n| accept(n.row)));
+    }
+}
+
+#[test]
+fn serialised_graph_loads_and_answers_identically() {
+    let dim = 8;
+    let vectors = clustered(2_500, dim, 11);
+    let graph = Hnsw::build(HnswParams::new(8, 64), DistanceMetric::Cosine, dim, &vectors, 1).unwrap();
+    let loaded = Hnsw::from_bytes(&graph.to_bytes()).unwrap();
+    assert_eq!(loaded.to_bytes(), graph.to_bytes());
+    for q in clustered(20, dim, 1).chunks_exact(dim) {
+        assert_eq!(graph.search(&vectors, q, 5, 32, &|_| true).0, loaded.search(&vectors, q, 5, 32, &|_| true).0);
+    }
+}
+
+#[test]
+fn damaged_bytes_are_corrupted_not_a_panic() {
+    let dim = 4;
+    let vectors = clustered(300, dim, 2);
+    let bytes = Hnsw::build(HnswParams::new(4, 16), DistanceMetric::Euclidean, dim, &vectors, 1).unwrap().to_bytes();
+    for cut in [0, 7, 12, bytes.len() / 2, bytes.len() - 1] {
+        let err = Hnsw::from_bytes(&bytes[..cut]).unwrap_err();
+        assert_eq!(err.kind(), proxima_core::ErrorKind::Corrupted);
+    }
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 0x40;
+    assert_eq!(Hnsw::from_bytes(&flipped).unwrap_err().kind(), proxima_core::ErrorKind::Corrupted);
+}
+
+#[test]
+fn incremental_insert_reaches_new_rows() {
+    let dim = 16;
+    let vectors = clustered(3_000, dim, 21);
+    let mut graph =
+        Hnsw::build(HnswParams::new(12, 80), DistanceMetric::Euclidean, dim, &vectors[..2_000 * dim], 2).unwrap();
+    graph.insert_new_rows(&vectors, 2).unwrap();
+    assert_eq!(graph.len(), 3_000);
+    // Every new row finds itself.
+    for row in (2_000..3_000u32).step_by(37) {
+        let q = &vectors[row as usize * dim..(row as usize + 1) * dim];
+        let (found, _) = graph.search(&vectors, q, 1, 32, &|_| true);
+        assert_eq!(found[0].row, row);
+    }
+    assert!(recall(&graph, &vectors, &clustered(50, dim, 77), dim, 64) >= 0.95);
+}
+
+#[test]
+fn bad_parameters_are_invalid_argument() {
+    for params in [HnswParams::new(1, 10), HnswParams::new(65, 10), HnswParams::new(16, 0)] {
+        let err = Hnsw::build(params, DistanceMetric::Dot, 4, &[0.0; 16], 1).unwrap_err();
+        assert_eq!(err.kind(), proxima_core::ErrorKind::InvalidArgument);
+    }
+}

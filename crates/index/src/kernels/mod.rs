@@ -1,0 +1,100 @@
+//! Distance kernels with runtime SIMD dispatch.
+//!
+//! [`Kernels::best`] picks the widest instruction set the CPU has once; the
+//! result is a pair of plain function pointers, so hot loops pay one indirect
+//! call per distance and no feature check.
+
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use proxima_core::DistanceMetric;
+
+/// A kernel: two equally long slices in, one number out.
+pub type KernelFn = fn(&[f32], &[f32]) -> f32;
+
+/// The instruction set a kernel pair uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// Plain Rust with independent accumulators (auto-vectorised where the target allows).
+    Portable,
+    /// x86-64 AVX2 with fused multiply-add.
+    Avx2Fma,
+    /// x86-64 AVX-512F.
+    Avx512,
+}
+
+/// Dot product and squared Euclidean distance for one instruction set.
+#[derive(Debug, Clone, Copy)]
+pub struct Kernels {
+    /// The instruction set.
+    pub isa: Isa,
+    /// Inner product.
+    pub dot: KernelFn,
+    /// Squared Euclidean distance.
+    pub l2sq: KernelFn,
+}
+
+impl Kernels {
+    /// The fastest kernels this CPU runs.
+    pub fn best() -> Self {
+        *Self::available().last().expect("the portable kernels are always available")
+    }
+
+    /// The portable kernels.
+    pub fn portable() -> Self {
+        Self { isa: Isa::Portable, dot: portable::dot, l2sq: portable::l2sq }
+    }
+
+    /// Every kernel set this CPU runs, slowest first (tests compare them all).
+    pub fn available() -> Vec<Self> {
+        let mut sets = vec![Self::portable()];
+        #[cfg(target_arch = "x86_64")]
+        sets.extend(x86::available());
+        sets
+    }
+}
+
+/// How an index compares vectors: a distance where lower is closer.
+///
+/// Scores (higher is closer, as in [`DistanceMetric::score`]) are negated
+/// distances for every metric: `-(-dot)` for cosine and dot, `-l2²` for Euclidean.
+#[derive(Debug, Clone, Copy)]
+pub struct Distance {
+    metric: DistanceMetric,
+    kernel: KernelFn,
+    negate: bool,
+}
+
+impl Distance {
+    /// The distance for `metric` with the fastest kernels.
+    pub fn new(metric: DistanceMetric) -> Self {
+        Self::with_kernels(metric, Kernels::best())
+    }
+
+    /// The distance for `metric` with the given kernels.
+    pub fn with_kernels(metric: DistanceMetric, kernels: Kernels) -> Self {
+        match metric {
+            DistanceMetric::Cosine | DistanceMetric::Dot => Self { metric, kernel: kernels.dot, negate: true },
+            DistanceMetric::Euclidean => Self { metric, kernel: kernels.l2sq, negate: false },
+        }
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> DistanceMetric {
+        self.metric
+    }
+
+    /// The distance of two vectors; lower is closer.
+    #[inline]
+    pub fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
+        let raw = (self.kernel)(a, b);
+        if self.negate { -raw } else { raw }
+    }
+}
+
+/// The score (higher is closer) of a distance.
+#[inline]
+pub fn score_of(distance: f32) -> f32 {
+    -distance
+}

@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod bytes;
+mod flat;
+mod hnsw;
+mod ivf;
+mod kernels;
+mod segment;
+mod topk;
+mod visited;
+
+pub use flat::{flat_search, flat_search_rows};
+pub use hnsw::{Hnsw, HnswBuilder, HnswParams, MAX_M, SearchStats};
+pub use ivf::{Ivf, IvfParams};
+pub use kernels::{Distance, Isa, KernelFn, Kernels, score_of};
+pub use segment::{IndexSummary, SegmentIndex, SegmentIndexer};
+pub use topk::{Neighbor, TopK};

@@ -1,0 +1,38 @@
+//! Every SIMD kernel this CPU runs agrees with the portable one.
+
+use proptest::prelude::*;
+use proxima_index::Kernels;
+
+fn close(a: f32, b: f32) -> bool {
+    (a - b).abs() <= 1e-3 * (1.0 + a.abs().max(b.abs()))
+}
+
+proptest! {
+    #[test]
+    fn kernels_agree_with_portable(
+        pair in (0usize..300).prop_flat_map(|n| (
+            prop::collection::vec(-100.0f32..100.0, n),
+            prop::collection::vec(-100.0f32..100.0, n),
+        ))
+    ) {
+        let (a, b) = pair;
+        let portable = Kernels::portable();
+        let exact_dot: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+        let exact_l2: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+        prop_assert!(close((portable.dot)(&a, &b), exact_dot as f32));
+        prop_assert!(close((portable.l2sq)(&a, &b), exact_l2 as f32));
+        for k in Kernels::available() {
+            prop_assert!(close((k.dot)(&a, &b), (portable.dot)(&a, &b)), "{:?} dot", k.isa);
+            prop_assert!(close((k.l2sq)(&a, &b), (portable.l2sq)(&a, &b)), "{:?} l2sq", k.isa);
+        }
+    }
+}
+
+#[test]
+fn the_best_kernels_use_simd_where_the_cpu_has_it() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        assert_ne!(Kernels::best().isa, proxima_index::Isa::Portable);
+    }
+    assert!(!Kernels::available().is_empty());
+}

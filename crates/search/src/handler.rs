@@ -1,0 +1,201 @@
+//! The `VectorSearchHandler`: validate → plan → execute → merge → report.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use proxima_core::{Result, SearchHit, SearchRequest, validate};
+use proxima_engine::{ReadView, Segment};
+use proxima_index::{Distance, Neighbor, SegmentIndex, flat_search, flat_search_rows};
+use serde::Serialize;
+
+use crate::plan::{self, Method, SegmentPlan};
+use crate::{Candidate, IndexCache, merge_candidates};
+
+/// A query against one read view.
+#[derive(Clone)]
+pub struct SearchContext {
+    /// The snapshot searched.
+    pub view: Arc<dyn ReadView>,
+    /// The query.
+    pub request: SearchRequest,
+    /// "Now" for expiry checks, unix seconds.
+    pub now_unix_secs: u64,
+}
+
+impl SearchContext {
+    /// A query over `view` at the current time.
+    pub fn new(view: Arc<dyn ReadView>, request: SearchRequest) -> Self {
+        let now_unix_secs =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Self { view, request, now_unix_secs }
+    }
+}
+
+/// What a search cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PerformanceInfo {
+    /// Validation and planning, microseconds.
+    pub planning_us: u64,
+    /// Executing the plans and merging, microseconds.
+    pub execution_us: u64,
+    /// Distance computations made.
+    pub distance_computations: u64,
+    /// Graph nodes or IVF lists walked.
+    pub nodes_visited: u64,
+    /// Segments searched.
+    pub segments_searched: usize,
+    /// The plan of each segment.
+    pub plans: Vec<SegmentPlan>,
+}
+
+/// Hits, best first, and what they cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResponse {
+    /// The hits.
+    pub hits: Vec<SearchHit>,
+    /// Timing and counters.
+    pub performance: PerformanceInfo,
+}
+
+/// Answers searches over read views. Holds loaded indexes between queries.
+#[derive(Debug)]
+pub struct VectorSearchHandler {
+    cache: IndexCache,
+    default_accuracy: f32,
+}
+
+impl Default for VectorSearchHandler {
+    fn default() -> Self {
+        Self::new(1 << 30)
+    }
+}
+
+impl VectorSearchHandler {
+    /// A handler keeping up to `index_cache_bytes` of loaded indexes.
+    pub fn new(index_cache_bytes: usize) -> Self {
+        Self { cache: IndexCache::new(index_cache_bytes), default_accuracy: 0.95 }
+    }
+
+    /// The recall target used when a request names neither ef nor accuracy.
+    pub fn with_default_accuracy(mut self, accuracy: f32) -> Self {
+        self.default_accuracy = accuracy;
+        self
+    }
+
+    /// The loaded-index cache.
+    pub fn cache(&self) -> &IndexCache {
+        &self.cache
+    }
+
+    /// Plans every segment of the view (validation included).
+    pub fn plan(&self, ctx: &SearchContext) -> Result<Vec<SegmentPlan>> {
+        let config = ctx.view.config();
+        validate::search_request(&ctx.request, config)?;
+        Ok(ctx
+            .view
+            .segments()
+            .iter()
+            .enumerate()
+            .map(|(i, segment)| {
+                let selectivity =
+                    plan::estimate_selectivity(&**segment, ctx.request.filter.as_ref(), ctx.now_unix_secs);
+                plan::plan_segment(i, &**segment, &ctx.request, selectivity, self.default_accuracy)
+            })
+            .collect())
+    }
+
+    /// Runs a search.
+    pub fn execute_search(&self, ctx: &SearchContext) -> Result<SearchResponse> {
+        let started = Instant::now();
+        let config = ctx.view.config();
+        // The query is compared in stored form (unit length under cosine).
+        let mut query = ctx.request.vector.clone();
+        validate::search_request(&ctx.request, config)?;
+        config.metric.prepare(&mut query)?;
+        let plans = self.plan(ctx)?;
+        let planning_us = started.elapsed().as_micros() as u64;
+        let executing = Instant::now();
+        let mut performance = PerformanceInfo { planning_us, ..PerformanceInfo::default() };
+        let distance = Distance::new(config.metric);
+        let mut candidates = Vec::new();
+        for plan in &plans {
+            let segment = &ctx.view.segments()[plan.segment];
+            if plan.live_rows == 0 || plan.selectivity == 0.0 && ctx.request.filter.is_none() {
+                continue;
+            }
+            performance.segments_searched += 1;
+            let found = self.search_segment(ctx, &**segment, plan, &distance, &query, &mut performance)?;
+            candidates.extend(found.into_iter().map(|n| Candidate {
+                id: segment.id(n.row as usize).to_string(),
+                seq: segment.seq(n.row as usize),
+                score: n.score(),
+                origin: (plan.segment, n.row),
+            }));
+        }
+        let merged = merge_candidates(candidates, ctx.view.tombstones(), ctx.request.k);
+        let hits = merged
+            .into_iter()
+            .map(|c| {
+                let segment = &ctx.view.segments()[c.origin.0];
+                let row = c.origin.1 as usize;
+                SearchHit {
+                    id: c.id,
+                    score: c.score,
+                    seq: c.seq,
+                    vector: ctx.request.include_vector.then(|| segment.vector(row).to_vec()),
+                    metadata: ctx.request.include_metadata.then(|| segment.metadata(row).clone()),
+                }
+            })
+            .collect();
+        performance.execution_us = executing.elapsed().as_micros() as u64;
+        performance.plans = plans;
+        Ok(SearchResponse { hits, performance })
+    }
+
+    fn search_segment(
+        &self,
+        ctx: &SearchContext,
+        segment: &dyn Segment,
+        plan: &SegmentPlan,
+        distance: &Distance,
+        query: &[f32],
+        performance: &mut PerformanceInfo,
+    ) -> Result<Vec<Neighbor>> {
+        let k = ctx.request.k;
+        let (dimension, vectors, live) = (segment.dimension(), segment.vectors(), segment.live());
+        let filter = ctx.request.filter.as_ref();
+        let now = ctx.now_unix_secs;
+        let accept = |row: u32| {
+            let r = row as usize;
+            live.get(r)
+                && segment.expires_at(r).is_none_or(|t| t > now)
+                && filter.is_none_or(|f| f.matches(segment.metadata(r)))
+        };
+        let filtered_flat = |performance: &mut PerformanceInfo| {
+            let matching: Vec<u32> = (0..segment.len() as u32).filter(|&r| accept(r)).collect();
+            performance.distance_computations += matching.len() as u64;
+            flat_search_rows(distance, vectors, dimension, query, k, matching)
+        };
+        let found = match plan.method {
+            Method::Flat => {
+                performance.distance_computations += segment.len() as u64;
+                flat_search(distance, vectors, dimension, query, k, accept)
+            }
+            Method::FilteredFlat => filtered_flat(performance),
+            Method::Hnsw { ef } | Method::Ivf { nprobe: ef } => {
+                let bytes = segment.index_bytes().unwrap_or_default();
+                let index = self.cache.get_or_load(&ctx.view.config().name, segment.segment_id(), bytes)?;
+                let (found, stats) = match (&*index, plan.method) {
+                    (SegmentIndex::Hnsw(graph), _) => graph.search(vectors, query, k, ef, &accept),
+                    (SegmentIndex::Ivf(ivf), _) => ivf.search(vectors, query, k, ef, &accept),
+                };
+                performance.distance_computations += stats.distance_computations;
+                performance.nodes_visited += stats.nodes_visited;
+                // Fewer than k means the walk ran out of matches it could reach;
+                // an exact pass over the matches guarantees k whenever k exist.
+                if found.len() < k && found.len() < plan.live_rows { filtered_flat(performance) } else { found }
+            }
+        };
+        Ok(found)
+    }
+}

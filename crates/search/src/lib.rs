@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod cache;
+mod estimate;
+mod handler;
+mod merge;
+mod plan;
+
+pub use cache::IndexCache;
+pub use estimate::QueryEstimate;
+pub use handler::{PerformanceInfo, SearchContext, SearchResponse, VectorSearchHandler};
+pub use merge::{Candidate, merge_candidates};
+pub use plan::{FLAT_MAX_ROWS, Method, SegmentPlan, ef_for_accuracy, nprobe_for_accuracy};

@@ -1,0 +1,170 @@
+//! Choosing how to search each segment: a small cost model over rows, filter
+//! selectivity and the index the segment carries.
+
+use proxima_core::{Filter, SearchRequest};
+use proxima_engine::Segment;
+use proxima_index::IndexSummary;
+use serde::Serialize;
+
+/// Segments with fewer rows are scanned exactly even when indexed: at this size
+/// a scan costs less than walking a graph.
+pub const FLAT_MAX_ROWS: usize = 2_000;
+/// Rows sampled to estimate a filter's selectivity.
+const SELECTIVITY_SAMPLE: usize = 512;
+/// Relative cost of evaluating a filter on one row's metadata, in units of one
+/// 50-d distance computation (measured: ~40 ns against ~10 ns).
+const FILTER_COST: f64 = 4.0;
+
+/// How one segment is searched.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "method")]
+pub enum Method {
+    /// Score every row, checking liveness and the filter on rows that could enter the top k.
+    Flat,
+    /// Find the rows the filter matches, then score only those.
+    FilteredFlat,
+    /// Walk the segment's graph with this beam width.
+    Hnsw {
+        /// Beam width.
+        ef: usize,
+    },
+    /// Probe this many lists of the segment's inverted file.
+    Ivf {
+        /// Lists probed.
+        nprobe: usize,
+    },
+}
+
+/// The plan for one segment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentPlan {
+    /// The segment's position in the read view.
+    pub segment: usize,
+    /// How it is searched.
+    pub method: Method,
+    /// Rows in the segment.
+    pub rows: usize,
+    /// Live rows.
+    pub live_rows: usize,
+    /// Estimated share of live rows the filter (and expiry) lets through.
+    pub selectivity: f64,
+    /// Estimated distance computations.
+    pub estimated_computations: u64,
+    /// Why this method.
+    pub reason: &'static str,
+}
+
+/// The HNSW beam width for a recall target. Calibrated on GloVe-50 with m = 16
+/// (docs/benchmarks.md): the smallest ef reaching each recall@10, never below k.
+pub fn ef_for_accuracy(accuracy: f32, k: usize) -> usize {
+    const TABLE: [(f32, usize); 6] = [(0.80, 16), (0.90, 40), (0.95, 80), (0.98, 160), (0.99, 240), (0.999, 800)];
+    let ef = TABLE.iter().find(|(a, _)| accuracy <= *a).map_or(1_600, |(_, ef)| *ef);
+    ef.max(k)
+}
+
+/// The IVF lists to probe for a recall target, out of `nlist`.
+pub fn nprobe_for_accuracy(accuracy: f32, nlist: usize) -> usize {
+    const TABLE: [(f32, f64); 5] = [(0.80, 0.008), (0.90, 0.016), (0.95, 0.03), (0.99, 0.08), (0.999, 0.25)];
+    let share = TABLE.iter().find(|(a, _)| accuracy <= *a).map_or(1.0, |(_, s)| *s);
+    ((nlist as f64 * share).ceil() as usize).clamp(1, nlist.max(1))
+}
+
+/// Estimated distance computations of one HNSW search (calibrated on GloVe-50).
+pub(crate) fn hnsw_computations(ef: usize, m: usize, rows: usize) -> u64 {
+    let levels = (rows.max(2) as f64).ln() / (m.max(2) as f64).ln();
+    ((ef as f64 * m as f64 * 1.3) + levels * m as f64 * 4.0) as u64
+}
+
+/// The share of live, unexpired rows `filter` matches, from an evenly spaced sample.
+pub(crate) fn estimate_selectivity(segment: &dyn Segment, filter: Option<&Filter>, now: u64) -> f64 {
+    let live = segment.live();
+    let len = segment.len();
+    if len == 0 {
+        return 0.0;
+    }
+    let has_expiry = (0..len.min(64)).any(|r| segment.expires_at(r).is_some());
+    if filter.is_none() && !has_expiry {
+        return 1.0;
+    }
+    let step = (len / SELECTIVITY_SAMPLE).max(1);
+    let (mut seen, mut matched) = (0usize, 0usize);
+    for row in (0..len).step_by(step).filter(|&r| live.get(r)) {
+        seen += 1;
+        if segment.expires_at(row).is_none_or(|t| t > now) && filter.is_none_or(|f| f.matches(segment.metadata(row))) {
+            matched += 1;
+        }
+    }
+    if seen == 0 {
+        return 0.0;
+    }
+    // Half a match when none were seen: "rare", not "impossible".
+    (matched as f64).max(0.5) / seen as f64
+}
+
+/// Plans one segment.
+pub(crate) fn plan_segment(
+    position: usize,
+    segment: &dyn Segment,
+    request: &SearchRequest,
+    selectivity: f64,
+    default_accuracy: f32,
+) -> SegmentPlan {
+    let rows = segment.len();
+    let live_rows = segment.live().count_ones();
+    let filtered = selectivity < 1.0;
+    let flat_cost = rows as f64 * if filtered { 1.0 + FILTER_COST * 0.1 } else { 1.0 };
+    let filtered_flat_cost = rows as f64 * FILTER_COST + live_rows as f64 * selectivity;
+    let mut plan = SegmentPlan {
+        segment: position,
+        method: Method::Flat,
+        rows,
+        live_rows,
+        selectivity,
+        estimated_computations: rows as u64,
+        reason: "unsealed rows are scanned exactly",
+    };
+    let accuracy = request.accuracy.unwrap_or(default_accuracy);
+    let summary = segment.index_bytes().and_then(IndexSummary::peek).filter(|s| match s {
+        IndexSummary::Hnsw { len, .. } | IndexSummary::Ivf { len, .. } => *len == rows,
+    });
+    let (index_method, index_cost) = match summary {
+        _ if !segment.sealed() => return plan,
+        None => {
+            plan.reason = "the segment has no index";
+            return plan;
+        }
+        _ if rows < FLAT_MAX_ROWS => {
+            plan.reason = "small segment: an exact scan is cheaper than the index";
+            return plan;
+        }
+        Some(IndexSummary::Hnsw { m, .. }) => {
+            let ef = request.ef.map_or_else(|| ef_for_accuracy(accuracy, request.k), |ef| ef as usize).max(request.k);
+            (Method::Hnsw { ef }, hnsw_computations(ef, m, rows) as f64)
+        }
+        Some(IndexSummary::Ivf { nlist, .. }) => {
+            let nprobe = request.nprobe.map_or_else(|| nprobe_for_accuracy(accuracy, nlist), |n| n as usize);
+            (Method::Ivf { nprobe }, nlist as f64 + rows as f64 * nprobe as f64 / nlist as f64)
+        }
+    };
+    // A filter passing a share s of rows makes the walk reach ~1/s times more
+    // nodes before it holds enough matches, and each of them is checked.
+    let index_cost = match index_method {
+        Method::Hnsw { .. } if filtered => index_cost / selectivity.max(1e-6) * (1.0 + FILTER_COST),
+        _ => index_cost,
+    };
+    if filtered && filtered_flat_cost < index_cost {
+        plan.method = Method::FilteredFlat;
+        plan.estimated_computations = (live_rows as f64 * selectivity) as u64;
+        plan.reason = "the filter is selective: scanning its matches is cheaper than the index";
+    } else if !filtered && flat_cost < index_cost {
+        plan.reason = "an exact scan is cheaper than the index at this ef";
+    } else {
+        plan.method = index_method;
+        plan.estimated_computations = match index_method {
+            Method::Hnsw { .. } if filtered => (index_cost / (1.0 + FILTER_COST)) as u64,
+            _ => index_cost as u64,
+        };
+        plan.reason = "index search";
+    }
+    plan
+}
