@@ -10,7 +10,9 @@
 use std::path::PathBuf;
 
 pub mod crash;
+pub mod http;
 mod proxy;
+pub mod server;
 pub use proxy::Proxy;
 
 /// The env file written by `cargo xtask services up`.

@@ -66,14 +66,21 @@ pub(crate) fn deny() -> Result<(), String> {
     run(cargo(&["deny", "--all-features", "check", "bans", "licenses", "sources"]))
 }
 
-/// Criterion benchmarks: `wal`, `meta`, `ingest` (VIPER), or all of them.
+/// Criterion benchmarks: `wal`, `meta`, `ingest` (VIPER), `kernels`, or all of
+/// them; `ann --data DIR [--filtered] --out FILE` runs the ANN benchmark.
 pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
+    if let Some(("ann", rest)) = args.split_first().map(|(a, r)| (*a, r)) {
+        let mut command = vec!["run", "--release", "-p", "proxima-search", "--example", "ann", "--"];
+        command.extend(rest);
+        return run(cargo(&command));
+    }
     let packages: &[&str] = match args.first().copied() {
         Some("wal") => &["proxima-wal"],
         Some("meta") => &["proxima-meta-wal", "proxima-meta-sqlite"],
         Some("ingest") => &["proxima-engine-viper"],
-        None => &["proxima-wal", "proxima-meta-wal", "proxima-meta-sqlite", "proxima-engine-viper"],
-        Some(other) => return Err(format!("unknown benchmark set `{other}`; use wal, meta or ingest")),
+        Some("kernels") => &["proxima-index"],
+        None => &["proxima-wal", "proxima-meta-wal", "proxima-meta-sqlite", "proxima-engine-viper", "proxima-index"],
+        Some(other) => return Err(format!("unknown benchmark set `{other}`; use wal, meta, ingest, kernels or ann")),
     };
     let mut command = vec!["bench"];
     for p in packages {

@@ -19,13 +19,13 @@ fn kernels(c: &mut Criterion) {
         let (a, b) = vectors(dimension);
         let mut group = c.benchmark_group(format!("dot/{dimension}"));
         for k in Kernels::available() {
-            group.bench_function(format!("{:?}", k.isa), |bench| bench.iter(|| (k.dot)(black_box(&a), black_box(&b))));
+            group.bench_function(format!("{:?}", k.isa), |bench| bench.iter(|| k.dot(black_box(&a), black_box(&b))));
         }
         group.bench_function("simsimd", |bench| bench.iter(|| f32::dot(black_box(&a), black_box(&b))));
         group.finish();
         let mut group = c.benchmark_group(format!("l2sq/{dimension}"));
         for k in Kernels::available() {
-            group.bench_function(format!("{:?}", k.isa), |bench| bench.iter(|| (k.l2sq)(black_box(&a), black_box(&b))));
+            group.bench_function(format!("{:?}", k.isa), |bench| bench.iter(|| k.l2sq(black_box(&a), black_box(&b))));
         }
         group.bench_function("simsimd", |bench| bench.iter(|| f32::sqeuclidean(black_box(&a), black_box(&b))));
         group.finish();

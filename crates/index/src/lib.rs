@@ -13,6 +13,6 @@ mod visited;
 pub use flat::{flat_search, flat_search_rows};
 pub use hnsw::{Hnsw, HnswBuilder, HnswParams, MAX_M, SearchStats};
 pub use ivf::{Ivf, IvfParams};
-pub use kernels::{Distance, Isa, KernelFn, Kernels, score_of};
+pub use kernels::{Distance, Isa, Kernels, score_of};
 pub use segment::{IndexSummary, SegmentIndex, SegmentIndexer};
 pub use topk::{Neighbor, TopK};

@@ -19,11 +19,11 @@ proptest! {
         let portable = Kernels::portable();
         let exact_dot: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
         let exact_l2: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
-        prop_assert!(close((portable.dot)(&a, &b), exact_dot as f32));
-        prop_assert!(close((portable.l2sq)(&a, &b), exact_l2 as f32));
+        prop_assert!(close(portable.dot(&a, &b), exact_dot as f32));
+        prop_assert!(close(portable.l2sq(&a, &b), exact_l2 as f32));
         for k in Kernels::available() {
-            prop_assert!(close((k.dot)(&a, &b), (portable.dot)(&a, &b)), "{:?} dot", k.isa);
-            prop_assert!(close((k.l2sq)(&a, &b), (portable.l2sq)(&a, &b)), "{:?} l2sq", k.isa);
+            prop_assert!(close(k.dot(&a, &b), portable.dot(&a, &b)), "{:?} dot", k.isa);
+            prop_assert!(close(k.l2sq(&a, &b), portable.l2sq(&a, &b)), "{:?} l2sq", k.isa);
         }
     }
 }

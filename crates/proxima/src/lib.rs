@@ -1,12 +1,16 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod database;
+
 use std::sync::{Once, OnceLock};
 
+pub use database::{Proxima, ProximaConfig};
 pub use proxima_core as core;
 pub use proxima_engine as engine;
 #[cfg(feature = "engine-viper")]
 pub use proxima_engine_viper as engine_viper;
+pub use proxima_index as index;
 pub use proxima_meta as meta;
 #[cfg(feature = "meta-dynamodb")]
 pub use proxima_meta_dynamodb as meta_dynamodb;
@@ -18,6 +22,7 @@ pub use proxima_meta_postgres as meta_postgres;
 pub use proxima_meta_sqlite as meta_sqlite;
 #[cfg(feature = "meta-wal")]
 pub use proxima_meta_wal as meta_wal;
+pub use proxima_search as search;
 
 /// The process-wide engine registry that [`install_defaults`] fills.
 pub fn engine_registry() -> &'static engine::EngineRegistry {

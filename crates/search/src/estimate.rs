@@ -56,7 +56,7 @@ impl VectorSearchHandler {
         let nodes: u64 = plans
             .iter()
             .map(|p| match p.method {
-                Method::Hnsw { ef } => ef as u64,
+                Method::Hnsw { ef, .. } => ef as u64,
                 Method::Ivf { nprobe } => nprobe as u64,
                 _ => 0,
             })

@@ -182,10 +182,13 @@ impl VectorSearchHandler {
                 flat_search(distance, vectors, dimension, query, k, accept)
             }
             Method::FilteredFlat => filtered_flat(performance),
-            Method::Hnsw { ef } | Method::Ivf { nprobe: ef } => {
+            Method::Hnsw { ef, .. } | Method::Ivf { nprobe: ef } => {
                 let bytes = segment.index_bytes().unwrap_or_default();
                 let index = self.cache.get_or_load(&ctx.view.config().name, segment.segment_id(), bytes)?;
                 let (found, stats) = match (&*index, plan.method) {
+                    (SegmentIndex::Hnsw(graph), Method::Hnsw { selective: true, .. }) => {
+                        graph.search_selective(vectors, query, k, ef, &accept)
+                    }
                     (SegmentIndex::Hnsw(graph), _) => graph.search(vectors, query, k, ef, &accept),
                     (SegmentIndex::Ivf(ivf), _) => ivf.search(vectors, query, k, ef, &accept),
                 };

@@ -120,3 +120,63 @@ pub(super) fn beam<L: Links>(
     }
     results.into_sorted_vec()
 }
+
+/// Beam search for selective filters: the beam of width `ef` holds every node
+/// reached, so the walk costs about what an unfiltered one does, while the
+/// accepted nodes met on the way are kept apart in a top-`k`. Until `k` are
+/// found the walk does not stop, so it returns `k` whenever `k` are reachable.
+pub(super) fn beam_selective<L: Links>(
+    links: &L,
+    probe: &mut Probe<'_>,
+    entry: Neighbor,
+    ef: usize,
+    k: usize,
+    visited: &mut VisitedSet,
+    accept: &dyn Fn(u32) -> bool,
+) -> Vec<Neighbor> {
+    let mut frontier: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
+    let mut beam: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
+    let mut found = crate::TopK::new(k);
+    visited.check_and_mark(entry.row);
+    frontier.push(Reverse(entry));
+    beam.push(entry);
+    if accept(entry.row) {
+        found.push(entry);
+    }
+    let bound = |beam: &BinaryHeap<Neighbor>, found: &crate::TopK| {
+        if beam.len() < ef || found.len() < k {
+            f32::INFINITY
+        } else {
+            beam.peek().map_or(f32::INFINITY, |n| n.distance)
+        }
+    };
+    while let Some(Reverse(current)) = frontier.pop() {
+        if current.distance > bound(&beam, &found) {
+            break;
+        }
+        probe.expanded += 1;
+        links.with_neighbors(current.row, 0, |neighbors| {
+            for (i, &node) in neighbors.iter().enumerate() {
+                if let Some(&next) = neighbors.get(i + 1) {
+                    probe.prefetch(next);
+                }
+                if visited.check_and_mark(node) {
+                    continue;
+                }
+                let d = probe.distance_to(node);
+                if d < bound(&beam, &found) || beam.len() < ef {
+                    let candidate = Neighbor { row: node, distance: d };
+                    frontier.push(Reverse(candidate));
+                    beam.push(candidate);
+                    if beam.len() > ef {
+                        beam.pop();
+                    }
+                }
+                if d < found.threshold() && accept(node) {
+                    found.push(Neighbor { row: node, distance: d });
+                }
+            }
+        });
+    }
+    found.into_sorted()
+}

@@ -158,6 +158,24 @@ impl Hnsw {
         self.levels.len() + 4 * (self.level0.len() + self.upper_offsets.len() + self.upper.len())
     }
 
+    /// Like [`Hnsw::search`], for filters that reject most rows: the beam holds
+    /// every node reached (not only accepted ones), so the walk costs about as
+    /// much as an unfiltered one instead of growing with 1/selectivity; accepted
+    /// nodes met on the way are collected apart. Recall at a given ef is lower
+    /// than unfiltered; callers widen ef with the filter's rarity.
+    pub fn search_selective(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        accept: &dyn Fn(u32) -> bool,
+    ) -> (Vec<Neighbor>, SearchStats) {
+        self.walk(vectors, query, |probe, entry, visited| {
+            layer::beam_selective(self, probe, entry, ef.max(k), k, visited, accept)
+        })
+    }
+
     /// The `k` accepted rows closest to `query`, closest first, walking with a beam of `ef`.
     ///
     /// `accept` is asked about nodes as they are reached; rejected nodes are
@@ -170,6 +188,20 @@ impl Hnsw {
         ef: usize,
         accept: &dyn Fn(u32) -> bool,
     ) -> (Vec<Neighbor>, SearchStats) {
+        self.walk(vectors, query, |probe, entry, visited| {
+            let mut found = layer::beam(self, probe, entry, ef.max(k), 0, visited, accept);
+            found.truncate(k);
+            found
+        })
+    }
+
+    /// Descends the upper layers greedily, then runs `layer0` from the closest node found.
+    fn walk(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        layer0: impl FnOnce(&mut Probe<'_>, Neighbor, &mut crate::visited::VisitedSet) -> Vec<Neighbor>,
+    ) -> (Vec<Neighbor>, SearchStats) {
         let Some((entry, top)) = self.entry else {
             return (Vec::new(), SearchStats::default());
         };
@@ -180,9 +212,8 @@ impl Hnsw {
             best = layer::greedy(self, &mut probe, best, level);
         }
         let mut visited = self.visited.take(self.len());
-        let mut found = layer::beam(self, &mut probe, best, ef.max(k), 0, &mut visited, accept);
+        let found = layer0(&mut probe, best, &mut visited);
         self.visited.give_back(visited);
-        found.truncate(k);
         (found, SearchStats { distance_computations: probe.computations, nodes_visited: probe.expanded })
     }
 }

@@ -62,11 +62,24 @@ fn rejected_nodes_are_never_returned_and_k_come_back_when_they_exist() {
     let vectors = clustered(3_000, dim, 3);
     let graph = Hnsw::build(HnswParams::new(16, 100), DistanceMetric::Euclidean, dim, &vectors, 2).unwrap();
     let accept = |row: u32| row % 10 == 3;
+    let distance = Distance::new(DistanceMetric::Euclidean);
+    let (mut hits, mut total) = (0, 0);
     for q in clustered(20, dim, 5).chunks_exact(dim) {
-        let (found, _) = graph.search(&vectors, q, 10, 80, &accept);
-        assert_eq!(found.len(), 10);
-        assert!(found.iter().all(|n| accept(n.row)));
+        let truth: Vec<u32> = flat_search(&distance, &vectors, dim, q, 10, accept).iter().map(|n| n.row).collect();
+        for found in
+            [graph.search(&vectors, q, 10, 80, &accept).0, graph.search_selective(&vectors, q, 10, 160, &accept).0]
+        {
+            assert_eq!(found.len(), 10);
+            assert!(found.iter().all(|n| accept(n.row)));
+            hits += found.iter().filter(|n| truth.contains(&n.row)).count();
+            total += 10;
+        }
     }
+    assert!(hits as f64 / total as f64 >= 0.9, "filtered recall {hits}/{total}");
+    // A filter only 3 rows pass: the selective walk keeps going until it has them all.
+    let rare = |row: u32| row % 1_000 == 7;
+    let (found, _) = graph.search_selective(&vectors, &vectors[..dim], 3, 16, &rare);
+    assert_eq!(found.iter().map(|n| n.row).collect::<std::collections::BTreeSet<_>>(), [7, 1_007, 2_007].into());
 }
 
 #[test]

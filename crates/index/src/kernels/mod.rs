@@ -10,8 +10,10 @@ mod x86;
 
 use proxima_core::DistanceMetric;
 
-/// A kernel: two equally long slices in, one number out.
-pub type KernelFn = fn(&[f32], &[f32]) -> f32;
+/// A kernel: two equally long slices in, one number out. `unsafe` because a
+/// kernel may use instructions the CPU lacks; [`Kernels`] only holds kernels
+/// the CPU was checked for, and calls them directly (no trampoline) in hot loops.
+type RawKernel = unsafe fn(&[f32], &[f32]) -> f32;
 
 /// The instruction set a kernel pair uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,16 +31,28 @@ pub enum Isa {
 pub struct Kernels {
     /// The instruction set.
     pub isa: Isa,
-    /// Inner product.
-    pub dot: KernelFn,
-    /// Squared Euclidean distance.
-    pub l2sq: KernelFn,
+    dot: RawKernel,
+    l2sq: RawKernel,
 }
 
 impl Kernels {
     /// The fastest kernels this CPU runs.
     pub fn best() -> Self {
         *Self::available().last().expect("the portable kernels are always available")
+    }
+
+    /// Inner product.
+    #[inline]
+    pub fn dot(&self, a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: `Kernels` values are only made for instruction sets the CPU has.
+        unsafe { (self.dot)(a, b) }
+    }
+
+    /// Squared Euclidean distance.
+    #[inline]
+    pub fn l2sq(&self, a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: as in `dot`.
+        unsafe { (self.l2sq)(a, b) }
     }
 
     /// The portable kernels.
@@ -62,7 +76,7 @@ impl Kernels {
 #[derive(Debug, Clone, Copy)]
 pub struct Distance {
     metric: DistanceMetric,
-    kernel: KernelFn,
+    kernel: RawKernel,
     negate: bool,
 }
 
@@ -88,7 +102,8 @@ impl Distance {
     /// The distance of two vectors; lower is closer.
     #[inline]
     pub fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
-        let raw = (self.kernel)(a, b);
+        // SAFETY: the kernel came from a `Kernels` value, made only for instruction sets the CPU has.
+        let raw = unsafe { (self.kernel)(a, b) };
         if self.negate { -raw } else { raw }
     }
 }

@@ -1,5 +1,5 @@
-//! x86-64 kernels written with `std::arch`. The `unsafe` entry points are only
-//! handed out by [`available`] after the CPU has been checked for their features.
+//! x86-64 kernels written with `std::arch`. They are only handed out by
+//! [`available`] after the CPU has been checked for their features.
 
 use std::arch::x86_64::*;
 
@@ -9,32 +9,12 @@ use super::{Isa, Kernels};
 pub(super) fn available() -> Vec<Kernels> {
     let mut sets = Vec::new();
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        sets.push(Kernels { isa: Isa::Avx2Fma, dot: dot_avx2_checked, l2sq: l2sq_avx2_checked });
+        sets.push(Kernels { isa: Isa::Avx2Fma, dot: dot_avx2, l2sq: l2sq_avx2 });
     }
     if is_x86_feature_detected!("avx512f") {
-        sets.push(Kernels { isa: Isa::Avx512, dot: dot_avx512_checked, l2sq: l2sq_avx512_checked });
+        sets.push(Kernels { isa: Isa::Avx512, dot: dot_avx512, l2sq: l2sq_avx512 });
     }
     sets
-}
-
-fn dot_avx2_checked(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: only reachable through `available`, which checked for AVX2 and FMA.
-    unsafe { dot_avx2(a, b) }
-}
-
-fn l2sq_avx2_checked(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: as above.
-    unsafe { l2sq_avx2(a, b) }
-}
-
-fn dot_avx512_checked(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: only reachable through `available`, which checked for AVX-512F.
-    unsafe { dot_avx512(a, b) }
-}
-
-fn l2sq_avx512_checked(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: as above.
-    unsafe { l2sq_avx512(a, b) }
 }
 
 #[target_feature(enable = "avx2,fma")]

@@ -1,0 +1,208 @@
+//! The real `proximadb` binary over HTTP: lifecycle, every error status with a
+//! check that nothing changed, kill -9 durability, and the README's quick start.
+
+use proxima_tests::http::{self, Response};
+use proxima_tests::server::ServerProcess;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_proximadb");
+
+fn start(dir: &std::path::Path) -> ServerProcess {
+    ServerProcess::start(BIN, dir, &[])
+}
+
+fn call(addr: &str, method: &str, path: &str, body: Option<Value>) -> Response {
+    http::json(addr, method, path, body.as_ref())
+}
+
+fn create_docs(addr: &str) {
+    let config = json!({"name": "docs", "dimension": 4, "metric": "cosine",
+        "fields": [{"name": "year", "type": "int"}], "index": {"type": "hnsw", "m": 8, "ef_construction": 64}});
+    let r = call(addr, "POST", "/v1/collections", Some(config));
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+fn live_records(addr: &str) -> u64 {
+    let r = call(addr, "GET", "/v1/collections/docs", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["stats"]["live_records"].as_u64().expect("live_records")
+}
+
+#[test]
+fn lifecycle_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let addr = server.addr.as_str();
+    assert_eq!(call(addr, "GET", "/healthz", None).status, 200);
+    assert_eq!(call(addr, "GET", "/readyz", None).status, 200);
+    create_docs(addr);
+    let listed = call(addr, "GET", "/v1/collections", None).json();
+    assert_eq!(listed["collections"][0]["name"], "docs");
+    let vectors = json!({"vectors": [
+        {"id": "a", "vector": [1.0, 0.0, 0.0, 0.0], "metadata": {"year": 2001}},
+        {"id": "b", "vector": [0.9, 0.1, 0.0, 0.0], "metadata": {"year": 1999}},
+        {"id": "c", "vector": [0.0, 1.0, 0.0, 0.0], "metadata": {"year": 2005}},
+    ]});
+    let r = call(addr, "POST", "/v1/collections/docs/vectors", Some(vectors));
+    assert_eq!((r.status, r.json()["count"].as_u64()), (200, Some(3)), "{}", r.body);
+    let got = call(addr, "GET", "/v1/collections/docs/vectors/b", None);
+    assert_eq!(got.json()["record"]["metadata"]["year"], 1999, "{}", got.body);
+
+    let query = json!({"vector": [1.0, 0.0, 0.0, 0.0], "k": 2, "include_metadata": true,
+        "filter": {"gt": {"field": "year", "value": 2000}}});
+    let hits = call(addr, "POST", "/v1/collections/docs/search", Some(query.clone())).json();
+    let ids: Vec<&str> = hits["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["a", "c"], "{hits}");
+    assert_eq!(hits["hits"][0]["metadata"]["year"], 2001);
+    assert!(hits["performance"]["distance_computations"].as_u64().unwrap() >= 2);
+    let estimate = call(addr, "POST", "/v1/collections/docs/query-estimate", Some(query)).json();
+    assert_eq!(estimate["valid"], true, "{estimate}");
+
+    assert_eq!(call(addr, "DELETE", "/v1/collections/docs/vectors/a", None).status, 200);
+    assert_eq!(call(addr, "GET", "/v1/collections/docs/vectors/a", None).status, 404);
+    assert_eq!(call(addr, "POST", "/v1/collections/docs/flush", None).status, 204);
+    let compacted = call(addr, "POST", "/v1/collections/docs/compact", None);
+    assert_eq!(compacted.status, 200, "{}", compacted.body);
+    assert_eq!(live_records(addr), 2);
+    assert_eq!(call(addr, "DELETE", "/v1/collections/docs", None).status, 204);
+    assert_eq!(call(addr, "GET", "/v1/collections/docs", None).status, 404);
+    assert!(server.terminate(), "SIGTERM ends the server cleanly");
+}
+
+#[test]
+fn bad_requests_get_4xx_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(BIN, dir.path(), &[]);
+    let addr = server.addr.as_str();
+    create_docs(addr);
+    let seed = json!({"vectors": [{"id": "keep", "vector": [1.0, 2.0, 3.0, 4.0], "metadata": {"year": 2000}}]});
+    assert_eq!(call(addr, "POST", "/v1/collections/docs/vectors", Some(seed)).status, 200);
+    let before = call(addr, "GET", "/v1/collections/docs/vectors/keep", None).body;
+
+    let upsert = "/v1/collections/docs/vectors";
+    let search = "/v1/collections/docs/search";
+    let cases: Vec<(&str, &str, Value, u16)> = vec![
+        // A batch with one bad record is refused whole: "ok" must not appear.
+        (
+            "POST",
+            upsert,
+            json!({"vectors": [{"id": "ok", "vector": [1, 1, 1, 1]}, {"id": "bad", "vector": [1, 2, 3]}]}),
+            400,
+        ),
+        ("POST", upsert, json!({"vectors": [{"id": "inf", "vector": [1e39, 0, 0, 0]}]}), 400),
+        ("POST", upsert, json!({"vectors": [{"id": "zero", "vector": [0, 0, 0, 0]}]}), 400),
+        (
+            "POST",
+            upsert,
+            json!({"vectors": [{"id": "typed", "vector": [1, 0, 0, 0], "metadata": {"year": "old"}}]}),
+            400,
+        ),
+        ("POST", upsert, json!({"vectors": "nope"}), 422),
+        ("POST", upsert, json!({"vectors": []}), 400),
+        ("POST", "/v1/collections/nope/vectors", json!({"vectors": [{"id": "x", "vector": [1, 0, 0, 0]}]}), 404),
+        ("POST", search, json!({"vector": [1, 0, 0], "k": 1}), 400),
+        ("POST", search, json!({"vector": [1, 0, 0, 0], "k": 0}), 400),
+        ("POST", search, json!({"vector": [1, 0, 0, 0], "k": 1_000_000}), 400),
+        (
+            "POST",
+            search,
+            json!({"vector": [1, 0, 0, 0], "k": 1, "filter": {"eq": {"field": "year", "value": "x"}}}),
+            400,
+        ),
+        ("POST", search, json!({"vector": [1, 0, 0, 0], "k": 1, "filter": {"near": {"field": "year"}}}), 422),
+        ("POST", "/v1/collections", json!({"name": "docs", "dimension": 4}), 409),
+        ("POST", "/v1/collections", json!({"name": "bad/name", "dimension": 4}), 400),
+        ("POST", "/v1/collections", json!({"name": "d0", "dimension": 0}), 400),
+        ("DELETE", "/v1/collections/docs/vectors/missing", Value::Null, 404),
+    ];
+    for (method, path, body, status) in cases {
+        let body = (!body.is_null()).then_some(body);
+        let r = call(addr, method, path, body.clone());
+        assert_eq!(r.status, status, "{method} {path} {body:?}: {}", r.body);
+        let error = r.json();
+        assert!(error["error"]["code"].is_string() && error["error"]["message"].is_string(), "{}", r.body);
+    }
+    let raw = |headers: &[(&str, &str)], body: &[u8]| http::request(addr, "POST", upsert, headers, Some(body)).unwrap();
+    let json_type = [("Content-Type", "application/json")];
+    assert_eq!(raw(&json_type, b"{\"vectors\": [").status, 400, "malformed JSON");
+    assert_eq!(raw(&json_type, b"{\"vectors\": [{\"id\": \"n\", \"vector\": [NaN, 0, 0, 0]}]}").status, 400, "NaN");
+    assert_eq!(raw(&[], b"{}").status, 415, "no content type");
+    let huge = format!(
+        "{{\"vectors\": [{{\"id\": \"big\", \"vector\": [1,0,0,0], \"metadata\": {{\"blob\": \"{}\"}}}}]}}",
+        "x".repeat(70 << 20)
+    );
+    assert_eq!(raw(&json_type, huge.as_bytes()).status, 413, "oversized body");
+
+    assert_eq!(call(addr, "GET", "/v1/collections/docs/vectors/keep", None).body, before);
+    for id in ["ok", "bad", "inf", "zero", "typed", "x", "n", "big"] {
+        assert_eq!(call(addr, "GET", &format!("/v1/collections/docs/vectors/{id}"), None).status, 404, "{id}");
+    }
+    assert_eq!(live_records(addr), 1);
+    let names: Vec<String> = call(addr, "GET", "/v1/collections", None).json()["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["docs"]);
+}
+
+#[test]
+fn acknowledged_upserts_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    create_docs(&server.addr);
+    let mut acked = Vec::new();
+    for batch in 0..20 {
+        let vectors: Vec<Value> = (0..50)
+            .map(|i| json!({"id": format!("v{batch}-{i}"), "vector": [1.0 + i as f32, batch as f32, 1.0, 0.5]}))
+            .collect();
+        let r = call(&server.addr, "POST", "/v1/collections/docs/vectors", Some(json!({"vectors": vectors})));
+        assert_eq!(r.status, 200, "{}", r.body);
+        acked.extend((0..50).map(|i| format!("v{batch}-{i}")));
+        if batch == 10 {
+            assert_eq!(call(&server.addr, "POST", "/v1/collections/docs/flush", None).status, 204);
+        }
+    }
+    server.kill_hard();
+    let server = start(dir.path());
+    for id in &acked {
+        let r = call(&server.addr, "GET", &format!("/v1/collections/docs/vectors/{id}"), None);
+        assert_eq!(r.status, 200, "{id} was acknowledged before kill -9 but is gone: {}", r.body);
+    }
+    assert_eq!(live_records(&server.addr), acked.len() as u64);
+}
+
+/// Replays every `curl` line of the README's quick start against a real server.
+#[test]
+fn readme_quick_start_works() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme.split("## Quick start").nth(1).expect("README has a Quick start section");
+    let section = section.split("\n## ").next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let mut last = None;
+    let mut replayed = 0;
+    for line in section.lines().filter(|l| l.trim_start().starts_with("curl ")) {
+        let (method, path, body) = parse_curl(line);
+        let r = call(&server.addr, &method, &path, body);
+        assert!(r.status < 300, "{line}\n→ {} {}", r.status, r.body);
+        last = Some(r.json());
+        replayed += 1;
+    }
+    assert!(replayed >= 3, "the quick start shows create, upsert and search");
+    let hits = last.unwrap();
+    assert!(!hits["hits"].as_array().expect("the last command is a search").is_empty(), "{hits}");
+}
+
+/// `curl -s -X METHOD http://127.0.0.1:5678/PATH [-H ...] [-d 'JSON']` → parts.
+fn parse_curl(line: &str) -> (String, String, Option<Value>) {
+    let method = line.split("-X ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("GET").to_string();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("a URL");
+    let path = url.splitn(4, '/').nth(3).map(|p| format!("/{p}")).expect("a path");
+    let body = line.split("-d '").nth(1).map(|rest| {
+        let text = rest.rsplit_once('\'').expect("closing quote").0;
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("README body is not JSON ({e}): {text}"))
+    });
+    (method, path, body)
+}

@@ -1,0 +1,262 @@
+//! `Proxima`: one catalogue, the engines, and the search handler, composed.
+//!
+//! The catalogue (a [`meta::MetadataBackend`]) is the source of truth for which
+//! collections exist and which engine holds each; engines store the data; the
+//! search handler ranks. `Proxima` only routes between them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use proxima_core::{CollectionConfig, Error, Result, SearchRequest, VectorRecord};
+use proxima_engine::{
+    CollectionStats, CompactionPolicy, CompactionReport, StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+};
+use proxima_meta::{CollectionMetadata, ListFilter, MetadataBackend, MetadataBackendExt};
+use proxima_search::{QueryEstimate, SearchContext, SearchResponse, VectorSearchHandler};
+use serde::{Deserialize, Serialize};
+
+use crate::{engine, meta};
+
+/// How to open a [`Proxima`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProximaConfig {
+    /// Where embedded engines and the embedded catalogue keep their files.
+    pub data_dir: PathBuf,
+    /// The catalogue's connection string; `file://<data_dir>/meta` when unset.
+    pub metadata_url: Option<String>,
+    /// Engines to open, by registered name; the first is where new collections go
+    /// unless their config names another.
+    pub engines: Vec<String>,
+    /// Bytes of loaded indexes kept between queries.
+    pub index_cache_bytes: usize,
+}
+
+impl Default for ProximaConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./proximadb-data"),
+            metadata_url: None,
+            engines: vec![default_engine().to_string()],
+            index_cache_bytes: 1 << 30,
+        }
+    }
+}
+
+fn default_engine() -> &'static str {
+    if cfg!(feature = "engine-viper") { "viper" } else { engine::MemoryEngine::NAME }
+}
+
+impl ProximaConfig {
+    /// Defaults under `data_dir`.
+    pub fn at(data_dir: impl Into<PathBuf>) -> Self {
+        Self { data_dir: data_dir.into(), ..Self::default() }
+    }
+
+    /// The catalogue's connection string.
+    pub fn metadata_url(&self) -> String {
+        self.metadata_url.clone().unwrap_or_else(|| format!("file://{}", self.data_dir.join("meta").display()))
+    }
+}
+
+/// A database: catalogue + engines + search.
+#[derive(Debug)]
+pub struct Proxima {
+    catalogue: Arc<dyn MetadataBackend>,
+    engines: BTreeMap<String, Arc<dyn VectorStorage>>,
+    default_engine: String,
+    search: Arc<VectorSearchHandler>,
+}
+
+impl Proxima {
+    /// Opens the catalogue and every configured engine (indexes built by
+    /// [`proxima_index::SegmentIndexer`] as segments seal).
+    pub async fn open(config: ProximaConfig) -> Result<Self> {
+        crate::install_defaults();
+        let catalogue = meta::MetadataBackendFactory::global().open(&config.metadata_url()).await?;
+        let indexer: Arc<dyn engine::IndexBuilder> = Arc::new(proxima_index::SegmentIndexer::default());
+        let mut engines = BTreeMap::new();
+        for name in &config.engines {
+            let root = config.data_dir.join(name).display().to_string();
+            let options = engine::EngineOptions { root, index_builder: Some(indexer.clone()) };
+            engines.insert(name.clone(), crate::engine_registry().open(name, options).await?);
+        }
+        let default_engine = config.engines.first().cloned().ok_or_else(|| Error::invalid("no engines configured"))?;
+        let search = Arc::new(VectorSearchHandler::new(config.index_cache_bytes));
+        Ok(Self { catalogue, engines, default_engine, search })
+    }
+
+    /// The catalogue.
+    pub fn catalogue(&self) -> &Arc<dyn MetadataBackend> {
+        &self.catalogue
+    }
+
+    /// The engines, by name.
+    pub fn engines(&self) -> &BTreeMap<String, Arc<dyn VectorStorage>> {
+        &self.engines
+    }
+
+    /// Creates a collection: validated, recorded in the catalogue, then created
+    /// on its engine; if the engine refuses, the catalogue entry is removed again.
+    pub async fn create_collection(&self, mut config: CollectionConfig) -> Result<CollectionConfig> {
+        config.validate()?;
+        let engine_name = config.engine.get_or_insert_with(|| self.default_engine.clone()).clone();
+        let engine = self.engine_named(&engine_name)?;
+        let mut entry = CollectionMetadata::new(new_id(&config.name), &config.name, config.dimension);
+        entry.distance_metric = config.metric;
+        entry.indexing_algorithm = index_name(&config).to_string();
+        entry.config = serde_json::to_value(&config).map_err(|e| Error::internal(format!("config to JSON: {e}")))?;
+        self.catalogue.create(entry).await?;
+        if let Err(e) = engine.create_collection(&config).await {
+            let _ = self.catalogue.delete(&config.name, None).await;
+            return Err(e);
+        }
+        Ok(config)
+    }
+
+    /// Collection configs, by name.
+    pub async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
+        let entries = self.catalogue.list_all(&ListFilter::default()).await?;
+        entries.iter().map(config_of).collect()
+    }
+
+    /// One collection's config; `NotFound` if absent.
+    pub async fn collection(&self, name: &str) -> Result<CollectionConfig> {
+        match self.catalogue.get(name).await? {
+            Some(entry) => config_of(&entry),
+            None => Err(Error::not_found(format!("no collection named `{name}`"))),
+        }
+    }
+
+    /// Drops a collection's data, then its catalogue entry.
+    pub async fn drop_collection(&self, name: &str) -> Result<()> {
+        let (engine, _) = self.route(name).await?;
+        match engine.drop_collection(name).await {
+            Ok(()) => {}
+            // Already gone from the engine (a drop interrupted before the catalogue update).
+            Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.catalogue.delete(name, None).await
+    }
+
+    /// Applies a write batch; returns once durable.
+    pub async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
+        let (engine, _) = self.route(collection).await?;
+        engine.write(collection, batch).await
+    }
+
+    /// Inserts or replaces records.
+    pub async fn upsert(&self, collection: &str, records: Vec<VectorRecord>) -> Result<WriteReceipt> {
+        let batch = records.into_iter().fold(WriteBatch::new(), WriteBatch::upsert);
+        self.write(collection, batch).await
+    }
+
+    /// Deletes records by id.
+    pub async fn delete(&self, collection: &str, ids: Vec<String>) -> Result<WriteReceipt> {
+        let batch = ids.into_iter().fold(WriteBatch::new(), WriteBatch::delete);
+        self.write(collection, batch).await
+    }
+
+    /// The newest visible version of each id.
+    pub async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
+        let (engine, _) = self.route(collection).await?;
+        engine.get(collection, ids).await
+    }
+
+    /// Searches a collection (on a blocking thread: ranking is CPU work).
+    pub async fn search(&self, collection: &str, request: SearchRequest) -> Result<SearchResponse> {
+        let (engine, _) = self.route(collection).await?;
+        let view = engine.read_view(collection).await?;
+        let handler = self.search.clone();
+        tokio::task::spawn_blocking(move || handler.execute_search(&SearchContext::new(view, request)))
+            .await
+            .map_err(|e| Error::internal(format!("search task failed: {e}")))?
+    }
+
+    /// What a search would cost, without running it.
+    pub async fn estimate(&self, collection: &str, request: SearchRequest) -> Result<QueryEstimate> {
+        let (engine, _) = self.route(collection).await?;
+        let view = engine.read_view(collection).await?;
+        Ok(self.search.estimate_query(&SearchContext::new(view, request)))
+    }
+
+    /// Seals the write buffer (building its index).
+    pub async fn flush(&self, collection: &str) -> Result<()> {
+        let (engine, _) = self.route(collection).await?;
+        engine.flush(collection).await?;
+        self.record_stats(collection, &*engine).await
+    }
+
+    /// Rewrites segments under `policy`.
+    pub async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {
+        let (engine, _) = self.route(collection).await?;
+        let report = engine.compact(collection, policy).await?;
+        self.record_stats(collection, &*engine).await?;
+        Ok(report)
+    }
+
+    /// Figures about a collection.
+    pub async fn stats(&self, collection: &str) -> Result<CollectionStats> {
+        let (engine, _) = self.route(collection).await?;
+        engine.stats(collection).await
+    }
+
+    /// Flushes every collection (used at shutdown, so restarts replay little).
+    pub async fn flush_all(&self) -> Result<()> {
+        for config in self.list_collections().await? {
+            self.flush(&config.name).await?;
+        }
+        Ok(())
+    }
+
+    /// The engine holding `collection`, as the catalogue says.
+    async fn route(&self, collection: &str) -> Result<(Arc<dyn VectorStorage>, CollectionConfig)> {
+        let config = self.collection(collection).await?;
+        let name = config.engine.clone().unwrap_or_else(|| self.default_engine.clone());
+        Ok((self.engine_named(&name)?, config))
+    }
+
+    fn engine_named(&self, name: &str) -> Result<Arc<dyn VectorStorage>> {
+        self.engines.get(name).cloned().ok_or_else(|| {
+            let open: Vec<&str> = self.engines.keys().map(String::as_str).collect();
+            Error::invalid(format!("engine `{name}` is not open; open engines: {}", open.join(", ")))
+        })
+    }
+
+    /// Writes the engine's figures into the catalogue entry.
+    async fn record_stats(&self, collection: &str, engine: &dyn VectorStorage) -> Result<()> {
+        let stats = engine.stats(collection).await?;
+        let Some(mut entry) = self.catalogue.get(collection).await? else { return Ok(()) };
+        if entry.vector_count == stats.live_records && entry.total_size_bytes == stats.bytes {
+            return Ok(());
+        }
+        entry.vector_count = stats.live_records;
+        entry.total_size_bytes = stats.bytes;
+        match self.catalogue.update(entry).await {
+            // A concurrent update won; the next flush records the figures.
+            Err(e) if e.kind() == proxima_core::ErrorKind::Conflict => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}
+
+fn config_of(entry: &CollectionMetadata) -> Result<CollectionConfig> {
+    serde_json::from_value(entry.config.clone())
+        .map_err(|e| Error::corrupted(format!("catalogue entry `{}` holds an unreadable config: {e}", entry.name)))
+}
+
+fn index_name(config: &CollectionConfig) -> &'static str {
+    match config.index {
+        proxima_core::IndexConfig::Hnsw { .. } => "hnsw",
+        proxima_core::IndexConfig::Ivf { .. } => "ivf",
+        proxima_core::IndexConfig::Flat => "flat",
+    }
+}
+
+/// A collection id that is never reused: the name plus the creation time in nanoseconds.
+fn new_id(name: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{name}-{nanos:x}")
+}

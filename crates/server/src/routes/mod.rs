@@ -1,0 +1,25 @@
+//! The routes, one file per resource.
+
+mod collections;
+mod health;
+mod search;
+mod vectors;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+pub(crate) fn all() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/collections", get(collections::list).post(collections::create))
+        .route("/v1/collections/{name}", get(collections::get).delete(collections::drop))
+        .route("/v1/collections/{name}/flush", post(collections::flush))
+        .route("/v1/collections/{name}/compact", post(collections::compact))
+        .route("/v1/collections/{name}/vectors", post(vectors::upsert))
+        .route("/v1/collections/{name}/vectors/{id}", get(vectors::get).delete(vectors::delete))
+        .route("/v1/collections/{name}/search", post(search::search))
+        .route("/v1/collections/{name}/query-estimate", post(search::estimate))
+}
