@@ -22,9 +22,7 @@ pub fn flat_search(
     for start in (0..rows).step_by(BLOCK_ROWS) {
         let end = (start + BLOCK_ROWS).min(rows);
         let block = &vectors[start * dimension..end * dimension];
-        for (i, row) in block.chunks_exact(dimension).enumerate() {
-            scores[i] = distance.distance(query, row);
-        }
+        distance.distances(query, block, dimension, &mut scores[..end - start]);
         for (i, &d) in scores[..end - start].iter().enumerate() {
             let row = (start + i) as u32;
             if d < top.threshold() && accept(row) {

@@ -36,3 +36,21 @@ fn the_best_kernels_use_simd_where_the_cpu_has_it() {
     }
     assert!(!Kernels::available().is_empty());
 }
+
+#[test]
+fn batch_distances_equal_row_distances() {
+    use proxima_core::DistanceMetric;
+    let dim = 13;
+    let rows: Vec<f32> = (0..dim * 40).map(|i| ((i * 31) % 17) as f32 - 8.0).collect();
+    let query: Vec<f32> = (0..dim).map(|i| i as f32 * 0.5 - 3.0).collect();
+    for kernels in Kernels::available() {
+        for metric in [DistanceMetric::Dot, DistanceMetric::Euclidean] {
+            let d = proxima_index::Distance::with_kernels(metric, kernels);
+            let mut out = vec![0.0; 40];
+            d.distances(&query, &rows, dim, &mut out);
+            for (i, row) in rows.chunks_exact(dim).enumerate() {
+                assert!(close(out[i], d.distance(&query, row)), "{:?} {metric:?} row {i}", kernels.isa);
+            }
+        }
+    }
+}

@@ -98,6 +98,14 @@ impl Links for Hnsw {
             f(&list[1..1 + list[0] as usize])
         }
     }
+
+    #[inline]
+    fn prefetch_links(&self, node: u32) {
+        let stride = self.params.m0() + 1;
+        if let Some(list) = self.level0.get(node as usize * stride..(node as usize + 1) * stride) {
+            layer::prefetch_bytes(list, stride * 4);
+        }
+    }
 }
 
 impl Hnsw {

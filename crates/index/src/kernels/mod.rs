@@ -14,6 +14,8 @@ use proxima_core::DistanceMetric;
 /// kernel may use instructions the CPU lacks; [`Kernels`] only holds kernels
 /// the CPU was checked for, and calls them directly (no trampoline) in hot loops.
 type RawKernel = unsafe fn(&[f32], &[f32]) -> f32;
+/// A kernel over many rows: the query, rows back to back, the dimension, one output per row.
+type RawBatchKernel = unsafe fn(&[f32], &[f32], usize, &mut [f32]);
 
 /// The instruction set a kernel pair uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub struct Kernels {
     pub isa: Isa,
     dot: RawKernel,
     l2sq: RawKernel,
+    dot_batch: RawBatchKernel,
+    l2sq_batch: RawBatchKernel,
 }
 
 impl Kernels {
@@ -57,7 +61,13 @@ impl Kernels {
 
     /// The portable kernels.
     pub fn portable() -> Self {
-        Self { isa: Isa::Portable, dot: portable::dot, l2sq: portable::l2sq }
+        Self {
+            isa: Isa::Portable,
+            dot: portable::dot,
+            l2sq: portable::l2sq,
+            dot_batch: portable::dot_batch,
+            l2sq_batch: portable::l2sq_batch,
+        }
     }
 
     /// Every kernel set this CPU runs, slowest first (tests compare them all).
@@ -77,6 +87,7 @@ impl Kernels {
 pub struct Distance {
     metric: DistanceMetric,
     kernel: RawKernel,
+    batch: RawBatchKernel,
     negate: bool,
 }
 
@@ -89,8 +100,12 @@ impl Distance {
     /// The distance for `metric` with the given kernels.
     pub fn with_kernels(metric: DistanceMetric, kernels: Kernels) -> Self {
         match metric {
-            DistanceMetric::Cosine | DistanceMetric::Dot => Self { metric, kernel: kernels.dot, negate: true },
-            DistanceMetric::Euclidean => Self { metric, kernel: kernels.l2sq, negate: false },
+            DistanceMetric::Cosine | DistanceMetric::Dot => {
+                Self { metric, kernel: kernels.dot, batch: kernels.dot_batch, negate: true }
+            }
+            DistanceMetric::Euclidean => {
+                Self { metric, kernel: kernels.l2sq, batch: kernels.l2sq_batch, negate: false }
+            }
         }
     }
 
@@ -105,6 +120,20 @@ impl Distance {
         // SAFETY: the kernel came from a `Kernels` value, made only for instruction sets the CPU has.
         let raw = unsafe { (self.kernel)(a, b) };
         if self.negate { -raw } else { raw }
+    }
+}
+
+impl Distance {
+    /// The distance of `query` to each row of `rows` (`dimension` values each),
+    /// written to `out`. One call scores a whole block, so the kernel is inlined
+    /// in its loop instead of being called per row.
+    pub fn distances(&self, query: &[f32], rows: &[f32], dimension: usize, out: &mut [f32]) {
+        assert!(query.len() == dimension && out.len() * dimension <= rows.len(), "distances: shapes disagree");
+        // SAFETY: the kernel came from a `Kernels` value (see `distance`); the shapes were checked above.
+        unsafe { (self.batch)(query, rows, dimension, out) };
+        if self.negate {
+            out.iter_mut().for_each(|d| *d = -*d);
+        }
     }
 }
 

@@ -31,3 +31,15 @@ pub(super) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
     }
     acc.iter().sum::<f32>() + tail
 }
+
+pub(super) fn dot_batch(query: &[f32], rows: &[f32], dimension: usize, out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dimension)) {
+        *o = dot(query, row);
+    }
+}
+
+pub(super) fn l2sq_batch(query: &[f32], rows: &[f32], dimension: usize, out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dimension)) {
+        *o = l2sq(query, row);
+    }
+}

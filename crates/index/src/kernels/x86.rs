@@ -9,10 +9,22 @@ use super::{Isa, Kernels};
 pub(super) fn available() -> Vec<Kernels> {
     let mut sets = Vec::new();
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        sets.push(Kernels { isa: Isa::Avx2Fma, dot: dot_avx2, l2sq: l2sq_avx2 });
+        sets.push(Kernels {
+            isa: Isa::Avx2Fma,
+            dot: dot_avx2,
+            l2sq: l2sq_avx2,
+            dot_batch: dot_batch_avx2,
+            l2sq_batch: l2sq_batch_avx2,
+        });
     }
     if is_x86_feature_detected!("avx512f") {
-        sets.push(Kernels { isa: Isa::Avx512, dot: dot_avx512, l2sq: l2sq_avx512 });
+        sets.push(Kernels {
+            isa: Isa::Avx512,
+            dot: dot_avx512,
+            l2sq: l2sq_avx512,
+            dot_batch: dot_batch_avx512,
+            l2sq_batch: l2sq_batch_avx512,
+        });
     }
     sets
 }
@@ -124,3 +136,21 @@ unsafe fn l2sq_avx512(a: &[f32], b: &[f32]) -> f32 {
     }
     _mm512_reduce_add_ps(acc)
 }
+
+/// Batch kernels: the same target features as the row kernel they loop over, so it is inlined.
+macro_rules! batch {
+    ($name:ident, $row:ident, $features:literal) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $name(query: &[f32], rows: &[f32], dimension: usize, out: &mut [f32]) {
+            for (o, row) in out.iter_mut().zip(rows.chunks_exact(dimension)) {
+                // SAFETY: this function has the features `$row` needs.
+                *o = unsafe { $row(query, row) };
+            }
+        }
+    };
+}
+
+batch!(dot_batch_avx2, dot_avx2, "avx2,fma");
+batch!(l2sq_batch_avx2, l2sq_avx2, "avx2,fma");
+batch!(dot_batch_avx512, dot_avx512, "avx512f");
+batch!(l2sq_batch_avx512, l2sq_avx512, "avx512f");
