@@ -15,14 +15,15 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `binary serve --bind 127.0.0.1:0 --data-dir DIR` plus `extra` args,
-    /// and waits until it prints the address it bound.
-    pub fn start(binary: &str, data_dir: &Path, extra: &[&str]) -> Self {
+    /// Starts `binary serve --bind 127.0.0.1:0 --data-dir DIR` plus `extra` args
+    /// and `env` variables, and waits until it prints the address it bound.
+    pub fn start(binary: &str, data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary)
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("PROXIMADB_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

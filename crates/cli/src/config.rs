@@ -3,13 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use proxima::ProximaConfig;
+use proxima_server::{ApiKey, Keys, ServerOptions};
 use serde::Deserialize;
 
 /// What `serve` runs with.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) bind: String,
-    pub(crate) body_limit_bytes: usize,
+    pub(crate) server: ServerOptions,
     pub(crate) database: ProximaConfig,
 }
 
@@ -23,6 +24,15 @@ struct File {
     metadata_storage: Option<MetadataSection>,
     #[serde(default)]
     storage: StorageSection,
+    #[serde(default)]
+    auth: AuthSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSection {
+    #[serde(default)]
+    keys: Vec<ApiKey>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,9 +92,14 @@ impl Settings {
         if let Some(bytes) = file.storage.index_cache_bytes {
             database.index_cache_bytes = bytes;
         }
+        let keys = match std::env::var("PROXIMADB_API_KEYS") {
+            Ok(spec) => Keys::parse(&spec)?,
+            Err(_) => Keys::new(file.auth.keys),
+        };
+        let body_limit = file.server.body_limit_bytes.unwrap_or(proxima_server::DEFAULT_BODY_LIMIT);
         Ok(Self {
             bind: bind.or(file.server.bind).unwrap_or_else(|| "127.0.0.1:5678".to_string()),
-            body_limit_bytes: file.server.body_limit_bytes.unwrap_or(proxima_server::DEFAULT_BODY_LIMIT),
+            server: ServerOptions { body_limit, keys },
             database,
         })
     }

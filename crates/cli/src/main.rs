@@ -72,7 +72,7 @@ async fn serve(bind: Option<String>, data_dir: Option<PathBuf>, config: Option<P
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // Tests and scripts read the bound address (the port may be 0 = any) from this line.
     eprintln!("proximadb listening on http://{addr}");
-    proxima_server::serve(listener, Arc::new(db), settings.body_limit_bytes, proxima_server::shutdown_signal())
+    proxima_server::serve(listener, Arc::new(db), settings.server, proxima_server::shutdown_signal())
         .await
         .map_err(|e| format!("server failed: {e}"))
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_proximadb");
 
 fn start(dir: &std::path::Path) -> ServerProcess {
-    ServerProcess::start(BIN, dir, &[])
+    ServerProcess::start(BIN, dir, &[], &[])
 }
 
 fn call(addr: &str, method: &str, path: &str, body: Option<Value>) -> Response {
@@ -72,7 +72,7 @@ fn lifecycle_over_http() {
 #[test]
 fn bad_requests_get_4xx_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(BIN, dir.path(), &[]);
+    let server = ServerProcess::start(BIN, dir.path(), &[], &[]);
     let addr = server.addr.as_str();
     create_docs(addr);
     let seed = json!({"vectors": [{"id": "keep", "vector": [1.0, 2.0, 3.0, 4.0], "metadata": {"year": 2000}}]});
@@ -205,4 +205,111 @@ fn parse_curl(line: &str) -> (String, String, Option<Value>) {
         serde_json::from_str(text).unwrap_or_else(|e| panic!("README body is not JSON ({e}): {text}"))
     });
     (method, path, body)
+}
+
+#[test]
+fn api_keys_guard_everything_but_healthz() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = "reader-key-0123456789:read,writer-key-0123456789:write,admin-key-01234567890:admin";
+    let server = ServerProcess::start(BIN, dir.path(), &[], &[("PROXIMADB_API_KEYS", keys)]);
+    let addr = server.addr.as_str();
+    let with = |key: &str, method: &str, path: &str, body: Option<Value>| {
+        let bytes = body.map(|b| serde_json::to_vec(&b).unwrap());
+        let auth = format!("Bearer {key}");
+        let headers = [("Content-Type", "application/json"), ("Authorization", auth.as_str())];
+        http::request(addr, method, path, &headers, bytes.as_deref()).unwrap()
+    };
+    assert_eq!(call(addr, "GET", "/healthz", None).status, 200, "healthz needs no key");
+    assert_eq!(call(addr, "GET", "/v1/collections", None).status, 401, "no key");
+    assert_eq!(call(addr, "GET", "/metrics", None).status, 401, "metrics are guarded too");
+    assert_eq!(with("reader-key-0123456789x", "GET", "/v1/collections", None).status, 401, "wrong key");
+    let config = json!({"name": "docs", "dimension": 2});
+    assert_eq!(with("writer-key-0123456789", "POST", "/v1/collections", Some(config.clone())).status, 403);
+    assert_eq!(
+        with("reader-key-0123456789", "GET", "/v1/collections", None).json()["collections"],
+        json!([]),
+        "refused creates changed nothing"
+    );
+    assert_eq!(with("admin-key-01234567890", "POST", "/v1/collections", Some(config)).status, 201);
+    let upsert = json!({"vectors": [{"id": "a", "vector": [1, 0]}]});
+    assert_eq!(with("reader-key-0123456789", "POST", "/v1/collections/docs/vectors", Some(upsert.clone())).status, 403);
+    assert_eq!(with("writer-key-0123456789", "POST", "/v1/collections/docs/vectors", Some(upsert)).status, 200);
+    let search = json!({"vector": [1, 0], "k": 1});
+    let found = with("reader-key-0123456789", "POST", "/v1/collections/docs/search", Some(search));
+    assert_eq!(found.json()["hits"][0]["id"], "a", "{}", found.body);
+    let via_header =
+        http::request(addr, "GET", "/v1/collections/docs", &[("x-api-key", "reader-key-0123456789")], None).unwrap();
+    assert_eq!(via_header.status, 200);
+}
+
+#[test]
+fn metrics_export_per_route_latency_histograms() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let addr = server.addr.as_str();
+    create_docs(addr);
+    for _ in 0..3 {
+        call(addr, "GET", "/v1/collections/docs", None);
+    }
+    call(addr, "GET", "/v1/collections/missing", None);
+    let text = call(addr, "GET", "/metrics", None).body;
+    let line = |needle: &str| {
+        text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in\n{text}")).to_string()
+    };
+    let count = line("_count{method=\"GET\",route=\"/v1/collections/{name}\",status=\"200\"}");
+    assert!(count.ends_with(" 3"), "{count}");
+    line("_count{method=\"GET\",route=\"/v1/collections/{name}\",status=\"404\"}");
+    line("_bucket{method=\"POST\",route=\"/v1/collections\",status=\"201\",le=\"+Inf\"} 1");
+    assert!(text.contains("# TYPE proximadb_http_request_duration_seconds histogram"));
+    assert!(!text.contains("route=\"/v1/collections/docs\""), "raw paths never become labels");
+}
+
+#[test]
+fn batch_execute_snapshots_and_analytics_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let addr = server.addr.as_str();
+    create_docs(addr);
+    let ops = json!({"operations": [
+        {"upsert": {"id": "a", "vector": [1, 0, 0, 0], "metadata": {"year": 2001}}},
+        {"upsert": {"id": "b", "vector": [1, 0]}},
+        {"restore": {"id": "a"}},
+        {"upsert": {"id": "c", "vector": [0, 1, 0, 0]}},
+    ]});
+    let result = call(addr, "POST", "/v1/collections/docs/batch-execute", Some(ops)).json();
+    assert_eq!((result["succeeded"].as_u64(), result["failed"].as_u64()), (Some(2), Some(2)), "{result}");
+    let indexes: Vec<u64> = result["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert_eq!(indexes, vec![1, 2]);
+
+    let snap = call(addr, "POST", "/v1/collections/docs/snapshots", Some(json!({"name": "s1"})));
+    assert_eq!(snap.status, 201, "{}", snap.body);
+    assert_eq!(snap.json()["records"], 2);
+    call(addr, "DELETE", "/v1/collections/docs/vectors/a", None);
+    call(
+        addr,
+        "POST",
+        "/v1/collections/docs/vectors",
+        Some(json!({"vectors": [{"id": "late", "vector": [0, 0, 1, 0]}]})),
+    );
+    let listed = call(addr, "GET", "/v1/collections/docs/snapshots", None).json();
+    assert_eq!(listed["snapshots"][0]["name"], "s1");
+    let restored = call(addr, "POST", "/v1/collections/docs/snapshots/s1/restore", None);
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    assert_eq!(call(addr, "GET", "/v1/collections/docs/vectors/a", None).status, 200);
+    assert_eq!(call(addr, "GET", "/v1/collections/docs/vectors/late", None).status, 404);
+    let copy = call(addr, "POST", "/v1/collections/docs/snapshots/s1/restore", Some(json!({"target": "docs-copy"})));
+    assert_eq!(copy.json()["restored_into"], "docs-copy", "{}", copy.body);
+    assert_eq!(call(addr, "GET", "/v1/collections/docs-copy/vectors/c", None).status, 200);
+    assert_eq!(call(addr, "DELETE", "/v1/collections/docs/snapshots/s1", None).status, 204);
+    assert_eq!(call(addr, "DELETE", "/v1/collections/docs/snapshots/s1", None).status, 404);
+
+    for _ in 0..3 {
+        call(addr, "POST", "/v1/collections/docs/search", Some(json!({"vector": [1, 0, 0, 0], "k": 1})));
+    }
+    let analytics = call(addr, "GET", "/v1/analytics?collection=docs", None).json();
+    let search = &analytics["collections"]["docs"]["search"];
+    assert_eq!(search["count"], 3, "{analytics}");
+    assert!(search["p99_ms"].as_f64().unwrap() >= search["p50_ms"].as_f64().unwrap());
+    assert!(analytics["engines"]["viper"]["search"]["count"].as_u64().unwrap() >= 3);
+    assert_eq!(call(addr, "GET", "/v1/analytics?collection=nope", None).status, 404);
 }

@@ -5,8 +5,10 @@
 //! search handler ranks. `Proxima` only routes between them.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use proxima_core::{CollectionConfig, Error, Result, SearchRequest, VectorRecord};
 use proxima_engine::{
@@ -16,6 +18,7 @@ use proxima_meta::{CollectionMetadata, ListFilter, MetadataBackend, MetadataBack
 use proxima_search::{QueryEstimate, SearchContext, SearchResponse, VectorSearchHandler};
 use serde::{Deserialize, Serialize};
 
+use crate::analytics::{PerformanceAnalytics, Recorder};
 use crate::{engine, meta};
 
 /// How to open a [`Proxima`].
@@ -67,6 +70,8 @@ pub struct Proxima {
     engines: BTreeMap<String, Arc<dyn VectorStorage>>,
     default_engine: String,
     search: Arc<VectorSearchHandler>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) analytics: Recorder,
 }
 
 impl Proxima {
@@ -84,7 +89,14 @@ impl Proxima {
         }
         let default_engine = config.engines.first().cloned().ok_or_else(|| Error::invalid("no engines configured"))?;
         let search = Arc::new(VectorSearchHandler::new(config.index_cache_bytes));
-        Ok(Self { catalogue, engines, default_engine, search })
+        Ok(Self {
+            catalogue,
+            engines,
+            default_engine,
+            search,
+            data_dir: config.data_dir,
+            analytics: Recorder::default(),
+        })
     }
 
     /// The catalogue.
@@ -138,13 +150,15 @@ impl Proxima {
             Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        self.catalogue.delete(name, None).await
+        self.catalogue.delete(name, None).await?;
+        self.analytics.forget(name);
+        Ok(())
     }
 
     /// Applies a write batch; returns once durable.
     pub async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
         let (engine, _) = self.route(collection).await?;
-        engine.write(collection, batch).await
+        self.timed(collection, &*engine, "write", engine.write(collection, batch)).await
     }
 
     /// Inserts or replaces records.
@@ -162,17 +176,20 @@ impl Proxima {
     /// The newest visible version of each id.
     pub async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
         let (engine, _) = self.route(collection).await?;
-        engine.get(collection, ids).await
+        self.timed(collection, &*engine, "get", engine.get(collection, ids)).await
     }
 
     /// Searches a collection (on a blocking thread: ranking is CPU work).
     pub async fn search(&self, collection: &str, request: SearchRequest) -> Result<SearchResponse> {
         let (engine, _) = self.route(collection).await?;
-        let view = engine.read_view(collection).await?;
-        let handler = self.search.clone();
-        tokio::task::spawn_blocking(move || handler.execute_search(&SearchContext::new(view, request)))
-            .await
-            .map_err(|e| Error::internal(format!("search task failed: {e}")))?
+        let search = async {
+            let view = engine.read_view(collection).await?;
+            let handler = self.search.clone();
+            tokio::task::spawn_blocking(move || handler.execute_search(&SearchContext::new(view, request)))
+                .await
+                .map_err(|e| Error::internal(format!("search task failed: {e}")))?
+        };
+        self.timed(collection, &*engine, "search", search).await
     }
 
     /// What a search would cost, without running it.
@@ -185,14 +202,14 @@ impl Proxima {
     /// Seals the write buffer (building its index).
     pub async fn flush(&self, collection: &str) -> Result<()> {
         let (engine, _) = self.route(collection).await?;
-        engine.flush(collection).await?;
+        self.timed(collection, &*engine, "flush", engine.flush(collection)).await?;
         self.record_stats(collection, &*engine).await
     }
 
     /// Rewrites segments under `policy`.
     pub async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {
         let (engine, _) = self.route(collection).await?;
-        let report = engine.compact(collection, policy).await?;
+        let report = self.timed(collection, &*engine, "compact", engine.compact(collection, policy)).await?;
         self.record_stats(collection, &*engine).await?;
         Ok(report)
     }
@@ -211,8 +228,41 @@ impl Proxima {
         Ok(())
     }
 
+    /// Per-collection and per-engine latency, throughput and success rates,
+    /// with recommendations (for `collection` only, when given).
+    pub async fn get_performance_analytics(&self, collection: Option<&str>) -> Result<PerformanceAnalytics> {
+        let (collections, engines) = self.analytics.tables(collection);
+        let names: Vec<String> = match collection {
+            Some(name) => vec![self.collection(name).await?.name],
+            None => self.list_collections().await?.into_iter().map(|c| c.name).collect(),
+        };
+        let mut recommendations = Vec::new();
+        for name in names {
+            let (engine, _) = self.route(&name).await?;
+            let stats = engine.stats(&name).await?;
+            let view = engine.read_view(&name).await?;
+            let ops = collections.get(&name);
+            recommendations.extend(crate::advice::recommend(&name, &*engine, &stats, &*view, ops));
+        }
+        Ok(PerformanceAnalytics { collections, engines, recommendations })
+    }
+
+    /// Runs `work`, recording its latency and outcome for analytics.
+    async fn timed<T>(
+        &self,
+        collection: &str,
+        engine: &dyn VectorStorage,
+        op: &str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let started = Instant::now();
+        let result = work.await;
+        self.analytics.record(collection, engine.name(), op, started.elapsed(), result.is_ok());
+        result
+    }
+
     /// The engine holding `collection`, as the catalogue says.
-    async fn route(&self, collection: &str) -> Result<(Arc<dyn VectorStorage>, CollectionConfig)> {
+    pub(crate) async fn route(&self, collection: &str) -> Result<(Arc<dyn VectorStorage>, CollectionConfig)> {
         let config = self.collection(collection).await?;
         let name = config.engine.clone().unwrap_or_else(|| self.default_engine.clone());
         Ok((self.engine_named(&name)?, config))
@@ -226,7 +276,7 @@ impl Proxima {
     }
 
     /// Writes the engine's figures into the catalogue entry.
-    async fn record_stats(&self, collection: &str, engine: &dyn VectorStorage) -> Result<()> {
+    pub(crate) async fn record_stats(&self, collection: &str, engine: &dyn VectorStorage) -> Result<()> {
         let stats = engine.stats(collection).await?;
         let Some(mut entry) = self.catalogue.get(collection).await? else { return Ok(()) };
         if entry.vector_count == stats.live_records && entry.total_size_bytes == stats.bytes {

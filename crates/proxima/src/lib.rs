@@ -1,10 +1,17 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod advice;
+mod analytics;
+mod backups;
+mod batch;
 mod database;
 
 use std::sync::{Once, OnceLock};
 
+pub use analytics::{OperationSummary, OperationTable, PerformanceAnalytics, Recommendation};
+pub use backups::NamespaceBackup;
+pub use batch::{BatchError, BatchOperation, BatchResult};
 pub use database::{Proxima, ProximaConfig};
 pub use proxima_core as core;
 pub use proxima_engine as engine;

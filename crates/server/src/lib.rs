@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod auth;
 mod error;
 mod extract;
+mod metrics;
 mod routes;
 
 use std::future::Future;
@@ -11,9 +13,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
 use proxima::Proxima;
 
+pub use auth::{ApiKey, Keys, Role};
 pub use error::ApiError;
+pub use metrics::Metrics;
 
 /// Largest request body accepted (a batch of ~5,000 768-d vectors as JSON).
 pub const DEFAULT_BODY_LIMIT: usize = 64 << 20;
@@ -25,9 +32,35 @@ pub struct AppState {
     pub db: Arc<Proxima>,
 }
 
-/// The API's routes over `db`, with a body limit of `body_limit` bytes.
-pub fn router(db: Arc<Proxima>, body_limit: usize) -> Router {
-    routes::all().layer(DefaultBodyLimit::max(body_limit)).with_state(AppState { db })
+/// How the server guards and limits requests.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Largest request body, bytes.
+    pub body_limit: usize,
+    /// API keys; none means no authentication.
+    pub keys: Keys,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self { body_limit: DEFAULT_BODY_LIMIT, keys: Keys::default() }
+    }
+}
+
+/// The API's routes over `db`, with metrics, authentication and a body limit.
+pub fn router(db: Arc<Proxima>, options: ServerOptions) -> Router {
+    let metrics = Metrics::default();
+    let exposition = metrics.clone();
+    let render = move || {
+        let text = exposition.render();
+        async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+    };
+    routes::all()
+        .with_state(AppState { db })
+        .route("/metrics", get(render))
+        .layer(from_fn_with_state(metrics, metrics::record))
+        .layer(from_fn_with_state(options.keys, auth::require_key))
+        .layer(DefaultBodyLimit::max(options.body_limit))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight
@@ -35,12 +68,12 @@ pub fn router(db: Arc<Proxima>, body_limit: usize) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     db: Arc<Proxima>,
-    body_limit: usize,
+    options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
-    tracing::info!(%addr, "proximadb listening");
-    axum::serve(listener, router(db.clone(), body_limit)).with_graceful_shutdown(shutdown).await?;
+    tracing::info!(%addr, authentication = options.keys.enabled(), "proximadb listening");
+    axum::serve(listener, router(db.clone(), options)).with_graceful_shutdown(shutdown).await?;
     tracing::info!("stopped accepting; flushing collections");
     if let Err(e) = db.flush_all().await {
         tracing::warn!(error = %e, "flush at shutdown failed; the write-ahead logs still hold every acknowledged write");

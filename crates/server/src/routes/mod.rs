@@ -2,6 +2,7 @@
 
 mod collections;
 mod health;
+mod ops;
 mod search;
 mod vectors;
 
@@ -22,4 +23,9 @@ pub(crate) fn all() -> Router<AppState> {
         .route("/v1/collections/{name}/vectors/{id}", get(vectors::get).delete(vectors::delete))
         .route("/v1/collections/{name}/search", post(search::search))
         .route("/v1/collections/{name}/query-estimate", post(search::estimate))
+        .route("/v1/collections/{name}/batch-execute", post(ops::batch_execute))
+        .route("/v1/collections/{name}/snapshots", get(ops::list_snapshots).post(ops::create_snapshot))
+        .route("/v1/collections/{name}/snapshots/{snapshot}", axum::routing::delete(ops::delete_snapshot))
+        .route("/v1/collections/{name}/snapshots/{snapshot}/restore", post(ops::restore_snapshot))
+        .route("/v1/analytics", get(ops::analytics))
 }

@@ -1,0 +1,137 @@
+//! Per-collection and per-engine latency (HDR histograms), throughput and
+//! success rates, and recommendations drawn from them and from engine figures.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Latencies are recorded in microseconds, 1 µs to 1 hour, 3 significant digits.
+const MAX_MICROS: u64 = 3_600_000_000;
+
+#[derive(Debug)]
+struct OpStats {
+    latency: Histogram<u64>,
+    errors: u64,
+    first: Instant,
+    last: Instant,
+}
+
+impl OpStats {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            latency: Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid bounds"),
+            errors: 0,
+            first: now,
+            last: now,
+        }
+    }
+
+    fn summary(&self) -> OperationSummary {
+        let count = self.latency.len();
+        let ms = |q: f64| self.latency.value_at_quantile(q) as f64 / 1e3;
+        let window = self.last.duration_since(self.first).as_secs_f64();
+        OperationSummary {
+            count,
+            errors: self.errors,
+            success_rate: if count == 0 { 1.0 } else { 1.0 - self.errors as f64 / count as f64 },
+            p50_ms: ms(0.50),
+            p95_ms: ms(0.95),
+            p99_ms: ms(0.99),
+            mean_ms: self.latency.mean() / 1e3,
+            throughput_per_s: if window > 0.0 { count as f64 / window } else { 0.0 },
+        }
+    }
+}
+
+/// Figures for one kind of operation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperationSummary {
+    /// Operations recorded.
+    pub count: u64,
+    /// How many failed.
+    pub errors: u64,
+    /// Share that succeeded.
+    pub success_rate: f64,
+    /// Median latency.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+    /// Operations per second between the first and the last one recorded.
+    pub throughput_per_s: f64,
+}
+
+/// Figures for a collection or an engine, by operation.
+pub type OperationTable = BTreeMap<String, OperationSummary>;
+
+/// Advice with its reason and how sure we are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    /// The collection concerned.
+    pub collection: String,
+    /// What to do, e.g. `"compact"`.
+    pub action: String,
+    /// Why.
+    pub reason: String,
+    /// 0..1.
+    pub confidence: f64,
+}
+
+/// The answer of [`crate::Proxima::get_performance_analytics`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PerformanceAnalytics {
+    /// By collection, then operation.
+    pub collections: BTreeMap<String, OperationTable>,
+    /// By engine, then operation.
+    pub engines: BTreeMap<String, OperationTable>,
+    /// Suggestions.
+    pub recommendations: Vec<Recommendation>,
+}
+
+/// Where the operations' figures accumulate.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    by_collection: Mutex<BTreeMap<(String, String), OpStats>>,
+    by_engine: Mutex<BTreeMap<(String, String), OpStats>>,
+}
+
+impl Recorder {
+    pub(crate) fn record(&self, collection: &str, engine: &str, op: &str, elapsed: Duration, ok: bool) {
+        let micros = (elapsed.as_micros() as u64).clamp(1, MAX_MICROS);
+        for (map, owner) in [(&self.by_collection, collection), (&self.by_engine, engine)] {
+            let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+            let stats = map.entry((owner.to_string(), op.to_string())).or_insert_with(OpStats::new);
+            let _ = stats.latency.record(micros);
+            stats.errors += u64::from(!ok);
+            stats.last = Instant::now();
+        }
+    }
+
+    /// Forgets a dropped collection.
+    pub(crate) fn forget(&self, collection: &str) {
+        self.by_collection.lock().unwrap_or_else(|e| e.into_inner()).retain(|(c, _), _| c != collection);
+    }
+
+    pub(crate) fn tables(
+        &self,
+        collection: Option<&str>,
+    ) -> (BTreeMap<String, OperationTable>, BTreeMap<String, OperationTable>) {
+        let table = |map: &Mutex<BTreeMap<(String, String), OpStats>>, keep: &dyn Fn(&str) -> bool| {
+            let mut out: BTreeMap<String, OperationTable> = BTreeMap::new();
+            for ((owner, op), stats) in map.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                if keep(owner) {
+                    out.entry(owner.clone()).or_default().insert(op.clone(), stats.summary());
+                }
+            }
+            out
+        };
+        (table(&self.by_collection, &|c| collection.is_none_or(|want| want == c)), table(&self.by_engine, &|_| true))
+    }
+}

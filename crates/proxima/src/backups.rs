@@ -1,0 +1,141 @@
+//! Namespace backups: a consistent copy of one collection (its engine
+//! checkpoint, taken at one sequence number, and its catalogue config) under
+//! `DATA_DIR/backups/<collection>/<name>/`.
+
+use std::path::PathBuf;
+
+use proxima_core::{CollectionConfig, Error, Result, validate};
+use serde::{Deserialize, Serialize};
+
+use crate::Proxima;
+
+const CONFIG_FILE: &str = "collection.json";
+
+/// A backup on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamespaceBackup {
+    /// The backup's name.
+    pub name: String,
+    /// The collection it was taken from.
+    pub collection: String,
+    /// The highest sequence number it holds.
+    pub seq: u64,
+    /// Live records it holds.
+    pub records: u64,
+    /// When it was taken, unix seconds.
+    pub created_at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    backup: NamespaceBackup,
+    config: CollectionConfig,
+}
+
+impl Proxima {
+    fn backup_dir(&self, collection: &str, name: &str) -> Result<PathBuf> {
+        validate::collection_name(collection)?;
+        validate::collection_name(name).map_err(|_| {
+            Error::invalid(format!("backup name `{name}` must be 1-128 letters, digits, `_`, `-` or `.`"))
+        })?;
+        Ok(self.data_dir.join("backups").join(collection).join(name))
+    }
+
+    /// Copies `collection` as it is now into a backup called `name`.
+    pub async fn backup_namespace(&self, collection: &str, name: &str) -> Result<NamespaceBackup> {
+        let (engine, config) = self.route(collection).await?;
+        let dir = self.backup_dir(collection, name)?;
+        if dir.exists() {
+            return Err(Error::already_exists(format!("backup `{name}` of `{collection}` exists")));
+        }
+        // Written beside the final place, then renamed: a crash never leaves half a backup.
+        let partial = dir.with_extension("partial");
+        let _ = std::fs::remove_dir_all(&partial);
+        std::fs::create_dir_all(&partial).map_err(|e| Error::io("cannot create the backup directory", e))?;
+        engine.checkpoint_to(collection, &partial).await?;
+        let stats = engine.stats(collection).await?;
+        let backup = NamespaceBackup {
+            name: name.to_string(),
+            collection: collection.to_string(),
+            seq: stats.last_seq,
+            records: stats.live_records,
+            created_at: proxima_core::now_unix_secs(),
+        };
+        let saved = serde_json::to_vec_pretty(&Saved { backup: backup.clone(), config })
+            .map_err(|e| Error::internal(format!("backup description: {e}")))?;
+        std::fs::write(partial.join(CONFIG_FILE), saved).map_err(|e| Error::io("cannot write the backup", e))?;
+        std::fs::rename(&partial, &dir).map_err(|e| Error::io("cannot publish the backup", e))?;
+        Ok(backup)
+    }
+
+    /// The backups of `collection`, oldest first.
+    pub async fn list_namespace_backups(&self, collection: &str) -> Result<Vec<NamespaceBackup>> {
+        validate::collection_name(collection)?;
+        let root = self.data_dir.join("backups").join(collection);
+        let Ok(entries) = std::fs::read_dir(&root) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            if entry.path().extension().is_some_and(|e| e == "partial") {
+                continue;
+            }
+            out.push(read_saved(&entry.path())?.backup);
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.name.cmp(&b.name)));
+        Ok(out)
+    }
+
+    /// Deletes a backup.
+    pub async fn delete_namespace_backup(&self, collection: &str, name: &str) -> Result<()> {
+        let dir = self.backup_dir(collection, name)?;
+        if !dir.exists() {
+            return Err(Error::not_found(format!("no backup `{name}` of `{collection}`")));
+        }
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io("cannot delete the backup", e))
+    }
+
+    /// Restores backup `name` of `collection` into `target` (the collection
+    /// itself when `None`, replacing its contents; a new collection otherwise).
+    /// Afterwards the target holds exactly what the backup holds.
+    pub async fn restore_namespace(
+        &self,
+        collection: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> Result<CollectionConfig> {
+        let dir = self.backup_dir(collection, name)?;
+        if !dir.exists() {
+            return Err(Error::not_found(format!("no backup `{name}` of `{collection}`")));
+        }
+        let saved = read_saved(&dir)?;
+        let target = target.unwrap_or(collection);
+        match self.catalogue().get(target).await? {
+            Some(_) => {
+                let (engine, config) = self.route(target).await?;
+                if config.dimension != saved.config.dimension {
+                    return Err(Error::invalid(format!(
+                        "`{target}` has dimension {}, the backup {}",
+                        config.dimension, saved.config.dimension
+                    )));
+                }
+                engine.restore_from(target, &dir).await?;
+                self.record_stats(target, &*engine).await?;
+                Ok(config)
+            }
+            None => {
+                let mut config = saved.config;
+                config.name = target.to_string();
+                let config = self.create_collection(config).await?;
+                let (engine, _) = self.route(target).await?;
+                engine.restore_from(target, &dir).await?;
+                self.record_stats(target, &*engine).await?;
+                Ok(config)
+            }
+        }
+    }
+}
+
+fn read_saved(dir: &std::path::Path) -> Result<Saved> {
+    let path = dir.join(CONFIG_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::corrupted(format!("{}: {e}", path.display())))
+}

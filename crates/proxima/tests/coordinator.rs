@@ -1,0 +1,116 @@
+//! `Proxima` end to end on VIPER and the memory catalogue: batch execute,
+//! namespace backups and analytics, each checked against what must hold.
+
+use proxima::core::{CollectionConfig, ErrorKind, SearchRequest, VectorRecord};
+use proxima::engine::WriteOp;
+use proxima::{Proxima, ProximaConfig};
+use serde_json::json;
+
+async fn open(dir: &std::path::Path) -> Proxima {
+    let mut config = ProximaConfig::at(dir);
+    config.metadata_url = Some("memory://".to_string());
+    let db = Proxima::open(config).await.unwrap();
+    db.create_collection(CollectionConfig::new("c", 3)).await.unwrap();
+    db
+}
+
+fn record(id: &str, x: f32) -> VectorRecord {
+    VectorRecord::new(id, vec![x, 1.0, 0.5]).with_metadata(json!({"x": x}))
+}
+
+async fn ids_and_vectors(db: &Proxima, collection: &str, ids: &[&str]) -> Vec<Option<Vec<f32>>> {
+    let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    db.get(collection, &ids).await.unwrap().into_iter().map(|r| r.map(|r| r.record.vector)).collect()
+}
+
+#[tokio::test]
+async fn batch_execute_applies_the_valid_operations_and_names_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    let ops = vec![
+        WriteOp::Upsert(record("a", 1.0)),
+        WriteOp::Upsert(VectorRecord::new("bad", vec![1.0, 2.0])),
+        WriteOp::Delete { id: "never-there".into() },
+        WriteOp::Restore { id: "a".into() },
+        WriteOp::UpdateMetadata { id: "ghost".into(), metadata: json!({"k": 1}).as_object().unwrap().clone() },
+        WriteOp::Upsert(record("b", 2.0)),
+        WriteOp::SoftDelete { id: "b".into() },
+    ];
+    let result = db.batch_execute("c", ops).await.unwrap();
+    assert_eq!((result.succeeded, result.failed), (4, 3), "{result:?}");
+    let refused: Vec<(usize, &str, &str)> = result.errors.iter().map(|e| (e.index, e.operation, e.code)).collect();
+    assert_eq!(
+        refused,
+        vec![(1, "upsert", "InvalidArgument"), (3, "restore", "NotFound"), (4, "update_metadata", "NotFound")]
+    );
+    let (first, last) = result.seq_range.unwrap();
+    assert_eq!(last - first + 1, 4, "one write of the four valid operations");
+    let got = ids_and_vectors(&db, "c", &["a", "b", "bad"]).await;
+    assert!(got[0].is_some() && got[1].is_none() && got[2].is_none(), "{got:?}");
+    assert_eq!(db.stats("c").await.unwrap().soft_deleted_records, 1);
+}
+
+#[tokio::test]
+async fn a_restored_backup_shows_exactly_the_backed_up_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    let before: Vec<VectorRecord> = (0..10).map(|i| record(&format!("r{i}"), i as f32 + 1.0)).collect();
+    db.upsert("c", before.clone()).await.unwrap();
+    db.flush("c").await.unwrap();
+    db.upsert("c", vec![record("r9", 99.0)]).await.unwrap(); // the backup must keep this version
+    let backup = db.backup_namespace("c", "b1").await.unwrap();
+    assert_eq!(backup.records, 10);
+    // Later writes: deletes, replacements, new records.
+    db.delete("c", vec!["r0".into(), "r1".into()]).await.unwrap();
+    db.upsert("c", vec![record("r2", -5.0), record("new", 7.0)]).await.unwrap();
+
+    db.restore_namespace("c", "b1", Some("copy")).await.unwrap();
+    db.restore_namespace("c", "b1", None).await.unwrap();
+    let all = ["r0", "r1", "r2", "r9", "new"];
+    for collection in ["c", "copy"] {
+        let got = ids_and_vectors(&db, collection, &all).await;
+        let mut expected_r9 = vec![99.0, 1.0, 0.5];
+        proxima::core::DistanceMetric::Cosine.prepare(&mut expected_r9).unwrap();
+        assert!(got[0].is_some() && got[1].is_some(), "{collection}: deleted after the backup, so restored");
+        assert_eq!(got[3].as_deref(), Some(&expected_r9[..]), "{collection}: the version at backup time");
+        assert!(got[4].is_none(), "{collection}: written after the backup");
+        assert_eq!(db.stats(collection).await.unwrap().live_records, 10, "{collection}");
+        let hits = db.search(collection, SearchRequest::new(vec![3.0, 1.0, 0.5], 1)).await.unwrap();
+        assert_eq!(hits.hits[0].id, "r2", "{collection}: r2 has its backed-up vector again");
+    }
+    assert_eq!(
+        db.list_namespace_backups("c").await.unwrap().iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["b1"]
+    );
+    assert_eq!(db.backup_namespace("c", "b1").await.unwrap_err().kind(), ErrorKind::AlreadyExists);
+    assert_eq!(db.backup_namespace("c", "../escape").await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    db.delete_namespace_backup("c", "b1").await.unwrap();
+    assert!(db.list_namespace_backups("c").await.unwrap().is_empty());
+    assert_eq!(db.restore_namespace("c", "b1", None).await.unwrap_err().kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn analytics_count_operations_and_recommend_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    db.upsert("c", (0..40).map(|i| record(&format!("r{i}"), i as f32 + 1.0)).collect()).await.unwrap();
+    db.flush("c").await.unwrap();
+    db.delete("c", (0..20).map(|i| format!("r{i}")).collect()).await.unwrap();
+    db.flush("c").await.unwrap();
+    for _ in 0..5 {
+        db.search("c", SearchRequest::new(vec![1.0, 1.0, 1.0], 3)).await.unwrap();
+    }
+    assert!(db.search("c", SearchRequest::new(vec![1.0], 3)).await.is_err());
+    let analytics = db.get_performance_analytics(Some("c")).await.unwrap();
+    let search = &analytics.collections["c"]["search"];
+    assert_eq!((search.count, search.errors), (6, 1));
+    assert!((search.success_rate - 5.0 / 6.0).abs() < 1e-9);
+    assert!(search.p50_ms <= search.p95_ms && search.p95_ms <= search.p99_ms);
+    assert_eq!(analytics.collections["c"]["write"].count, 2);
+    assert_eq!(analytics.engines["viper"]["search"].count, 6);
+    let actions: Vec<&str> = analytics.recommendations.iter().map(|r| r.action.as_str()).collect();
+    assert!(actions.contains(&"compact"), "half the rows are deletes: {actions:?}");
+    db.compact("c", &Default::default()).await.unwrap();
+    let after = db.get_performance_analytics(Some("c")).await.unwrap();
+    assert!(!after.recommendations.iter().any(|r| r.action == "compact"), "{:?}", after.recommendations);
+}
