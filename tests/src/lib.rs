@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 pub mod crash;
-pub mod http;
+pub use proxima_client as http;
 mod proxy;
 pub mod server;
 pub use proxy::Proxy;

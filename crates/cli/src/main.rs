@@ -1,13 +1,18 @@
 //! `proximadb`: the server and the command line.
 
+mod bench;
 mod config;
+mod import;
+mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use proxima::Proxima;
+use remote::Remote;
+use serde_json::{Value, json};
 
 /// ProximaDB, a vector database.
 #[derive(Debug, Parser)]
@@ -31,6 +36,150 @@ enum Command {
         #[arg(long, env = "PROXIMADB_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Loads vectors from a .fvecs, .npy, .parquet or .jsonl file into a collection
+    /// (created with the file's dimension when absent).
+    Import {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The collection.
+        #[arg(long)]
+        collection: String,
+        /// The file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Metric for a new collection: cosine, dot or euclidean.
+        #[arg(long, default_value = "cosine")]
+        metric: String,
+        /// Vectors per request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Searches a collection.
+    Search {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The collection.
+        #[arg(long)]
+        collection: String,
+        /// The query vector as JSON, e.g. `[0.1, 0.2]`.
+        #[arg(long)]
+        vector: String,
+        /// How many results.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// A filter as JSON, e.g. `{"eq": {"field": "lang", "value": "en"}}`.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Lists, creates or deletes collections.
+    Collections {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(subcommand)]
+        action: CollectionsAction,
+    },
+    /// Copies the catalogue between two metadata backends.
+    MigrateMetadata {
+        /// Source connection string, e.g. file://./proximadb-data/meta.
+        #[arg(long)]
+        from: String,
+        /// Target connection string, e.g. sqlite://./catalogue.db.
+        #[arg(long)]
+        to: String,
+        /// Report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Read every entry back and compare field by field.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Snapshots a collection (a consistent copy at one sequence number).
+    Backup {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The collection.
+        #[arg(long)]
+        collection: String,
+        /// The snapshot's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Restores a snapshot in place, or into a new collection.
+    Restore {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The collection the snapshot was taken from.
+        #[arg(long)]
+        collection: String,
+        /// The snapshot's name.
+        #[arg(long)]
+        name: String,
+        /// Restore into this collection instead.
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Measures a running server with a TEXMEX dataset (QPS, p50/p95/p99, recall@10).
+    Bench {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Directory with base.fvecs, query.fvecs, gt.ivecs.
+        #[arg(long)]
+        data: PathBuf,
+        /// Concurrency levels.
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        concurrency: Vec<usize>,
+        /// Queries per level.
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+        /// Recall target sent with each search.
+        #[arg(long, default_value_t = 0.95)]
+        accuracy: f32,
+        /// The collection to load the base vectors into (reused when present).
+        #[arg(long, default_value = "bench-glove50")]
+        collection: String,
+        /// Also write the figures here as JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Where the server is.
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// The server's URL.
+    #[arg(long, global = true, env = "PROXIMADB_URL", default_value = "http://127.0.0.1:5678")]
+    url: String,
+    /// An API key, when the server requires one.
+    #[arg(long, global = true, env = "PROXIMADB_API_KEY")]
+    api_key: Option<String>,
+}
+
+impl ServerArgs {
+    fn remote(&self) -> Result<Remote, String> {
+        Remote::new(&self.url, self.api_key.clone())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum CollectionsAction {
+    /// Lists collections.
+    List,
+    /// Creates a collection.
+    Create {
+        /// Name.
+        name: String,
+        /// Vector length.
+        #[arg(long)]
+        dimension: u32,
+        /// cosine, dot or euclidean.
+        #[arg(long, default_value = "cosine")]
+        metric: String,
+    },
+    /// Deletes a collection and its data.
+    Delete {
+        /// Name.
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +201,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve { bind, data_dir, config } => serve(bind, data_dir, config).await,
+            Command::MigrateMetadata { from, to, dry_run, verify } => migrate(&from, &to, dry_run, verify).await,
+            // The remote commands block on sockets; keep them off the async workers.
+            other => tokio::task::spawn_blocking(move || remote_command(other))
+                .await
+                .unwrap_or_else(|e| Err(format!("command failed: {e}"))),
         }
     });
     match result {
@@ -75,4 +229,76 @@ async fn serve(bind: Option<String>, data_dir: Option<PathBuf>, config: Option<P
     proxima_server::serve(listener, Arc::new(db), settings.server, proxima_server::shutdown_signal())
         .await
         .map_err(|e| format!("server failed: {e}"))
+}
+
+fn print(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+fn remote_command(command: Command) -> Result<(), String> {
+    match command {
+        Command::Import { server, collection, file, metric, batch } => {
+            let rows = import::read_rows(&file)?;
+            eprintln!("import: {} vectors from {}", rows.len(), file.display());
+            import::import(&server.remote()?, &collection, &rows, &metric, batch)
+        }
+        Command::Search { server, collection, vector, k, filter } => {
+            let vector: Value = serde_json::from_str(&vector).map_err(|e| format!("--vector is not JSON: {e}"))?;
+            let mut body = json!({"vector": vector, "k": k, "include_metadata": true});
+            if let Some(filter) = filter {
+                body["filter"] = serde_json::from_str(&filter).map_err(|e| format!("--filter is not JSON: {e}"))?;
+            }
+            print(
+                &server.remote()?.call("POST", &format!("/v1/collections/{collection}/search"), Some(&body))?["hits"],
+            );
+            Ok(())
+        }
+        Command::Collections { server, action } => {
+            let remote = server.remote()?;
+            match action {
+                CollectionsAction::List => print(&remote.call("GET", "/v1/collections", None)?),
+                CollectionsAction::Create { name, dimension, metric } => {
+                    let body = json!({"name": name, "dimension": dimension, "metric": metric});
+                    print(&remote.call("POST", "/v1/collections", Some(&body))?);
+                }
+                CollectionsAction::Delete { name } => {
+                    remote.call("DELETE", &format!("/v1/collections/{name}"), None)?;
+                    eprintln!("deleted `{name}`");
+                }
+            }
+            Ok(())
+        }
+        Command::Backup { server, collection, name } => {
+            let body = json!({"name": name});
+            print(&server.remote()?.call("POST", &format!("/v1/collections/{collection}/snapshots"), Some(&body))?);
+            Ok(())
+        }
+        Command::Restore { server, collection, name, target } => {
+            let body = target.map(|t| json!({"target": t}));
+            let path = format!("/v1/collections/{collection}/snapshots/{name}/restore");
+            print(&server.remote()?.call("POST", &path, body.as_ref())?);
+            Ok(())
+        }
+        Command::Bench { server, data, concurrency, queries, accuracy, collection, out } => {
+            let levels = bench::run(&server.remote()?, &data, &collection, &concurrency, queries, accuracy)?;
+            if let Some(out) = out {
+                let text = serde_json::to_string_pretty(&levels).map_err(|e| e.to_string())?;
+                std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+            }
+            Ok(())
+        }
+        Command::Serve { .. } | Command::MigrateMetadata { .. } => unreachable!("handled on the runtime"),
+    }
+}
+
+async fn migrate(from: &str, to: &str, dry_run: bool, verify: bool) -> Result<(), String> {
+    proxima::install_defaults();
+    let factory = proxima::meta::MetadataBackendFactory::global();
+    let options = proxima::meta::MigrateOptions { dry_run, verify };
+    let report = proxima::meta::migrate_uris(factory, from, to, options).await.map_err(|e| e.to_string())?;
+    print(&serde_json::to_value(&report).map_err(|e| e.to_string())?);
+    match report.verified {
+        Some(false) => Err(format!("verification failed:\n{}", report.mismatches.join("\n"))),
+        _ => Ok(()),
+    }
 }

@@ -1,5 +1,5 @@
-//! A minimal HTTP/1.1 client on std, so end-to-end tests speak to the real
-//! server over a socket without pulling in an HTTP stack of their own.
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -30,7 +30,8 @@ pub fn request(
     body: Option<&[u8]>,
 ) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    // A flush that builds a large index can take minutes.
+    stream.set_read_timeout(Some(Duration::from_secs(900)))?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -89,9 +90,37 @@ pub fn request(
     Ok(Response { status, body: String::from_utf8_lossy(&body).into_owned() })
 }
 
+/// A JSON request, with `Authorization: Bearer KEY` when a key is given.
+pub fn send_json(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    api_key: Option<&str>,
+) -> std::io::Result<Response> {
+    let bytes = body.map(serde_json::to_vec).transpose().map_err(std::io::Error::other)?;
+    let auth = api_key.map(|k| format!("Bearer {k}"));
+    let mut headers = Vec::new();
+    if bytes.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth.as_str()));
+    }
+    request(addr, method, path, &headers, bytes.as_deref())
+}
+
 /// A JSON request; panics on transport errors (tests want to see them).
 pub fn json(addr: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> Response {
-    let bytes = body.map(|b| serde_json::to_vec(b).expect("serialise"));
-    let headers: &[(&str, &str)] = if bytes.is_some() { &[("Content-Type", "application/json")] } else { &[] };
-    request(addr, method, path, headers, bytes.as_deref()).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    send_json(addr, method, path, body, None).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// `host:port` from `http://host:port[/]`; other schemes are refused.
+pub fn address_of(url: &str) -> Result<String, String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("`{url}`: only http:// URLs are supported"))?;
+    let addr = rest.trim_end_matches('/');
+    if addr.is_empty() || addr.contains('/') {
+        return Err(format!("`{url}` is not http://host:port"));
+    }
+    Ok(addr.to_string())
 }

@@ -1,0 +1,217 @@
+//! The CLI's commands against a real server: import from every format,
+//! search, collections, backup/restore, catalogue migration and bench.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use proxima_tests::http;
+use proxima_tests::server::ServerProcess;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_proximadb");
+
+/// Runs `proximadb ARGS --url http://ADDR`; returns stdout, panicking with stderr on failure.
+fn cli(addr: &str, args: &[&str]) -> String {
+    let url = format!("http://{addr}");
+    let out = Command::new(BIN).args(args).args(["--url", &url]).output().expect("run proximadb");
+    assert!(out.status.success(), "proximadb {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn vectors(n: usize, dim: usize) -> Vec<Vec<f32>> {
+    (0..n)
+        .map(|i| (0..dim).map(|j| ((i * 31 + j * 7) % 23) as f32 + 1.0 + i as f32 * (j as f32 + 1.0) / 997.0).collect())
+        .collect()
+}
+
+fn write_fvecs(path: &Path, rows: &[Vec<f32>]) {
+    let mut bytes = Vec::new();
+    for r in rows {
+        bytes.extend((r.len() as i32).to_le_bytes());
+        r.iter().for_each(|x| bytes.extend(x.to_le_bytes()));
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn write_ivecs(path: &Path, rows: &[Vec<u32>]) {
+    let mut bytes = Vec::new();
+    for r in rows {
+        bytes.extend((r.len() as i32).to_le_bytes());
+        r.iter().for_each(|x| bytes.extend(x.to_le_bytes()));
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn write_npy(path: &Path, rows: &[Vec<f32>]) {
+    let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", rows.len(), rows[0].len());
+    let mut header = header.into_bytes();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header);
+    rows.iter().flatten().for_each(|x| bytes.extend(x.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn live(addr: &str, collection: &str) -> u64 {
+    http::json(addr, "GET", &format!("/v1/collections/{collection}"), None).json()["stats"]["live_records"]
+        .as_u64()
+        .unwrap()
+}
+
+fn find_parquet(dir: &Path) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_parquet(&path) {
+                return Some(found);
+            }
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            return Some(path);
+        }
+    }
+    None
+}
+
+#[test]
+fn import_search_collections_and_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(BIN, &dir.path().join("data"), &[], &[]);
+    let addr = server.addr.as_str();
+    let rows = vectors(300, 8);
+
+    let fvecs = dir.path().join("v.fvecs");
+    write_fvecs(&fvecs, &rows);
+    cli(addr, &["import", "--collection", "from-fvecs", "--file", fvecs.to_str().unwrap(), "--batch", "64"]);
+    assert_eq!(live(addr, "from-fvecs"), 300);
+
+    let npy = dir.path().join("v.npy");
+    write_npy(&npy, &rows);
+    cli(addr, &["import", "--collection", "from-npy", "--file", npy.to_str().unwrap(), "--metric", "euclidean"]);
+    assert_eq!(live(addr, "from-npy"), 300);
+    let same = http::json(addr, "GET", "/v1/collections/from-npy/vectors/17", None).json();
+    let stored: Vec<f32> = serde_json::from_value(same["record"]["vector"].clone()).unwrap();
+    assert_eq!(stored, rows[17], "euclidean keeps vectors as given");
+
+    let jsonl = dir.path().join("v.jsonl");
+    let lines: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, v)| json!({"id": format!("doc-{i}"), "vector": v, "metadata": {"n": i}}).to_string())
+        .collect();
+    std::fs::write(&jsonl, lines.join("\n")).unwrap();
+    cli(addr, &["import", "--collection", "from-jsonl", "--file", jsonl.to_str().unwrap()]);
+    assert_eq!(live(addr, "from-jsonl"), 300);
+
+    // VIPER's own segment files are plain Parquet: import one into a new collection.
+    assert_eq!(http::json(addr, "POST", "/v1/collections/from-jsonl/flush", None).status, 204);
+    let parquet = find_parquet(&dir.path().join("data")).expect("a flushed segment file");
+    cli(addr, &["import", "--collection", "from-parquet", "--file", parquet.to_str().unwrap()]);
+    assert_eq!(live(addr, "from-parquet"), 300);
+    let copied = http::json(addr, "GET", "/v1/collections/from-parquet/vectors/doc-5", None).json();
+    assert_eq!(copied["record"]["metadata"]["n"], 5, "ids and metadata travel with the file");
+
+    let query = serde_json::to_string(&rows[42]).unwrap();
+    let filter = r#"{"lt": {"field": "n", "value": 10}}"#;
+    let hits: Value = serde_json::from_str(&cli(
+        addr,
+        &["search", "--collection", "from-jsonl", "--vector", &query, "--k", "3", "--filter", filter],
+    ))
+    .unwrap();
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 3);
+    assert!(hits.iter().all(|h| h["metadata"]["n"].as_u64().unwrap() < 10), "{hits:?}");
+    let exact: Value =
+        serde_json::from_str(&cli(addr, &["search", "--collection", "from-jsonl", "--vector", &query, "--k", "1"]))
+            .unwrap();
+    assert_eq!(exact[0]["id"], "doc-42");
+
+    cli(addr, &["collections", "create", "made", "--dimension", "3"]);
+    let listed: Value = serde_json::from_str(&cli(addr, &["collections", "list"])).unwrap();
+    assert_eq!(listed["collections"].as_array().unwrap().len(), 5);
+    cli(addr, &["collections", "delete", "made"]);
+    assert_eq!(http::json(addr, "GET", "/v1/collections/made", None).status, 404);
+
+    cli(addr, &["backup", "--collection", "from-fvecs", "--name", "before"]);
+    http::json(addr, "DELETE", "/v1/collections/from-fvecs/vectors/3", None);
+    cli(addr, &["restore", "--collection", "from-fvecs", "--name", "before"]);
+    assert_eq!(live(addr, "from-fvecs"), 300);
+
+    let failed = Command::new(BIN)
+        .args(["import", "--collection", "x", "--file", "/nonexistent.fvecs", "--url", &format!("http://{addr}")])
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("/nonexistent.fvecs"));
+}
+
+#[test]
+fn migrate_metadata_copies_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(BIN, &data, &[], &[]);
+    for name in ["a", "b"] {
+        let r = http::json(&server.addr, "POST", "/v1/collections", Some(&json!({"name": name, "dimension": 4})));
+        assert_eq!(r.status, 201);
+    }
+    // The embedded catalogue is locked while the server runs.
+    assert!(server.terminate());
+    let from = format!("file://{}", data.join("meta").display());
+    let to = format!("sqlite://{}", dir.path().join("catalogue.db").display());
+    let out = Command::new(BIN).args(["migrate-metadata", "--from", &from, "--to", &to, "--verify"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["written"].as_u64(), report["verified"].as_bool()), (Some(2), Some(true)), "{report}");
+    let again =
+        Command::new(BIN).args(["migrate-metadata", "--from", &from, "--to", &to, "--dry-run"]).output().unwrap();
+    let plan: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(plan["plan"], json!([["a", "unchanged"], ["b", "unchanged"]]), "{plan}");
+}
+
+#[test]
+fn bench_reports_recall_and_latency_per_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(BIN, &dir.path().join("data"), &[], &[]);
+    let data = dir.path().join("tiny");
+    std::fs::create_dir_all(&data).unwrap();
+    let base = vectors(500, 6);
+    let queries: Vec<Vec<f32>> = (0..20).map(|i| base[i * 7].clone()).collect();
+    // Ground truth by brute force under cosine.
+    let unit = |v: &[f32]| {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect::<Vec<f32>>()
+    };
+    let truth: Vec<Vec<u32>> = queries
+        .iter()
+        .map(|q| {
+            let q = unit(q);
+            let mut scored: Vec<(f32, u32)> = base
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (unit(v).iter().zip(&q).map(|(a, b)| a * b).sum::<f32>(), i as u32))
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            scored.iter().take(10).map(|s| s.1).collect()
+        })
+        .collect();
+    write_fvecs(&data.join("base.fvecs"), &base);
+    write_fvecs(&data.join("query.fvecs"), &queries);
+    write_ivecs(&data.join("gt.ivecs"), &truth);
+    let out = dir.path().join("bench.json");
+    cli(
+        &server.addr,
+        &["bench", "--data", data.to_str().unwrap(), "--concurrency", "1,3", "--out", out.to_str().unwrap()],
+    );
+    let levels: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let levels = levels.as_array().unwrap();
+    assert_eq!(levels.len(), 2);
+    for level in levels {
+        assert_eq!(level["queries"], 20);
+        // The planner scans this small collection exactly; allow for float ties at the cut.
+        assert!(level["recall10"].as_f64().unwrap() >= 0.9, "{level}");
+        assert!(level["p99_ms"].as_f64().unwrap() >= level["p50_ms"].as_f64().unwrap());
+    }
+}
