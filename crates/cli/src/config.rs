@@ -48,6 +48,96 @@ struct ServerSection {
 struct MetadataSection {
     backend_type: String,
     connection_string: String,
+    #[serde(default)]
+    connection: ConnectionSection,
+    #[serde(default)]
+    performance: PerformanceSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionSection {
+    pool_size: Option<u32>,
+    timeout_seconds: Option<u64>,
+    ssl_enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PerformanceSection {
+    #[serde(default)]
+    enable_read_replicas: bool,
+    #[serde(default)]
+    read_replica_endpoints: Vec<String>,
+    #[serde(default)]
+    enable_caching: bool,
+    cache_ttl_seconds: Option<u64>,
+}
+
+impl MetadataSection {
+    /// The connection string with the sections' settings added as the backend's
+    /// own parameters (docs/backends.md); settings a backend has no parameter for are errors.
+    fn connection_string(&self) -> Result<String, String> {
+        let scheme = self.connection_string.split("://").next().unwrap_or_default();
+        let matches = match self.backend_type.as_str() {
+            "wal" => scheme == "file",
+            "postgres" | "postgresql" => scheme.starts_with("postgres"),
+            other => scheme == other,
+        };
+        if !matches {
+            return Err(format!(
+                "metadata_storage.backend_type `{}` does not match connection string scheme `{scheme}`",
+                self.backend_type
+            ));
+        }
+        let postgres = scheme.starts_with("postgres");
+        let unsupported =
+            |setting: &str| format!("metadata_storage: `{setting}` is not supported by the `{scheme}` backend");
+        let mut params: Vec<String> = Vec::new();
+        let c = &self.connection;
+        if let Some(n) = c.pool_size {
+            if !postgres {
+                return Err(unsupported("connection.pool_size"));
+            }
+            params.push(format!("pool_size={n}"));
+        }
+        if let Some(secs) = c.timeout_seconds {
+            match scheme {
+                _ if postgres => params.push(format!("connect_timeout_ms={}", secs * 1000)),
+                "mongodb" => params.push(format!("timeout_ms={}", secs * 1000)),
+                _ => return Err(unsupported("connection.timeout_seconds")),
+            }
+        }
+        if c.ssl_enabled == Some(true) {
+            match scheme {
+                _ if postgres => params.push("sslmode=require".to_string()),
+                "mongodb" => params.push("tls=true".to_string()),
+                _ => return Err(unsupported("connection.ssl_enabled")),
+            }
+        }
+        let p = &self.performance;
+        if p.enable_read_replicas {
+            if !postgres {
+                return Err(unsupported("performance.enable_read_replicas"));
+            }
+            if p.read_replica_endpoints.is_empty() {
+                return Err("metadata_storage.performance: read replicas enabled but no read_replica_endpoints".into());
+            }
+            params.push(format!("read_replicas={}", p.read_replica_endpoints.join(",")));
+        }
+        if p.enable_caching || p.cache_ttl_seconds.is_some() {
+            return Err(
+                "metadata_storage.performance: catalogue caching is not available yet (the cache layer is not built)"
+                    .into(),
+            );
+        }
+        let mut url = self.connection_string.clone();
+        for param in params {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&param);
+        }
+        Ok(url)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,19 +159,7 @@ impl Settings {
         let data_dir = data_dir.or(file.server.data_dir).unwrap_or_else(|| PathBuf::from("./proximadb-data"));
         let mut database = ProximaConfig::at(data_dir);
         if let Some(meta) = file.metadata_storage {
-            let scheme = meta.connection_string.split("://").next().unwrap_or_default();
-            let matches = match meta.backend_type.as_str() {
-                "wal" => scheme == "file",
-                "postgres" | "postgresql" => scheme.starts_with("postgres"),
-                other => scheme == other,
-            };
-            if !matches {
-                return Err(format!(
-                    "metadata_storage.backend_type `{}` does not match connection string scheme `{scheme}`",
-                    meta.backend_type
-                ));
-            }
-            database.metadata_url = Some(meta.connection_string);
+            database.metadata_url = Some(meta.connection_string()?);
         }
         if let Ok(url) = std::env::var("PROXIMADB_METADATA_URL") {
             database.metadata_url = Some(url);
@@ -102,5 +180,58 @@ impl Settings {
             server: ServerOptions { body_limit, keys },
             database,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<String, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        file.metadata_storage.expect("a metadata_storage section").connection_string()
+    }
+
+    #[test]
+    fn connection_settings_become_backend_parameters() {
+        let url = parse(
+            r#"
+            [metadata_storage]
+            backend_type = "postgresql"
+            connection_string = "postgresql://u@db/proxima"
+            [metadata_storage.connection]
+            pool_size = 16
+            timeout_seconds = 3
+            ssl_enabled = true
+            [metadata_storage.performance]
+            enable_read_replicas = true
+            read_replica_endpoints = ["r1:5432", "r2:5432"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            url,
+            "postgresql://u@db/proxima?pool_size=16&connect_timeout_ms=3000&sslmode=require&read_replicas=r1:5432,r2:5432"
+        );
+        let mongo = parse(
+            "[metadata_storage]\nbackend_type = \"mongodb\"\nconnection_string = \"mongodb://h/db?x=1\"\n[metadata_storage.connection]\ntimeout_seconds = 2\n",
+        );
+        assert_eq!(mongo.unwrap(), "mongodb://h/db?x=1&timeout_ms=2000");
+    }
+
+    #[test]
+    fn unsupported_or_inconsistent_settings_are_errors() {
+        let sqlite_pool = "[metadata_storage]\nbackend_type = \"sqlite\"\nconnection_string = \"sqlite://c.db\"\n[metadata_storage.connection]\npool_size = 4\n";
+        assert!(parse(sqlite_pool).unwrap_err().contains("pool_size"));
+        let mismatch = "[metadata_storage]\nbackend_type = \"mongodb\"\nconnection_string = \"sqlite://c.db\"\n";
+        assert!(parse(mismatch).unwrap_err().contains("does not match"));
+        let caching = "[metadata_storage]\nbackend_type = \"wal\"\nconnection_string = \"file://m\"\n[metadata_storage.performance]\nenable_caching = true\n";
+        assert!(parse(caching).unwrap_err().contains("caching"));
+        assert!(
+            toml::from_str::<File>(
+                "[metadata_storage]\nbackend_type = \"wal\"\nconnection_string = \"file://m\"\nbogus = 1\n"
+            )
+            .is_err()
+        );
     }
 }

@@ -231,6 +231,8 @@ async fn serve(bind: Option<String>, data_dir: Option<PathBuf>, config: Option<P
         .map_err(|e| format!("server failed: {e}"))
 }
 
+/// Command output goes to stdout (logs and progress go to stderr), so it can be piped.
+#[allow(clippy::print_stdout, reason = "printing results is what the CLI is for")]
 fn print(value: &Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }

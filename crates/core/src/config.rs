@@ -6,6 +6,7 @@ use crate::{DistanceMetric, Result, validate};
 
 /// How often acknowledged writes reach stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FsyncPolicy {
     /// Every write is fsynced (shared by concurrent writers) before it is acknowledged.
@@ -19,6 +20,7 @@ pub enum FsyncPolicy {
 
 /// Which index the search layer builds for sealed segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum IndexConfig {
     /// Hierarchical navigable small-world graph.
@@ -45,6 +47,7 @@ impl Default for IndexConfig {
 
 /// The type of a declared filterable metadata field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     /// UTF-8 string.
@@ -71,6 +74,7 @@ impl FieldType {
 
 /// A metadata field declared filterable, with its type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FieldSpec {
     /// Dotted path into the metadata object.
     pub name: String,
@@ -81,6 +85,7 @@ pub struct FieldSpec {
 
 /// Everything an engine needs to know about a collection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CollectionConfig {
     /// Unique name: 1–128 ASCII letters, digits, `_`, `-`, `.`.
     pub name: String,

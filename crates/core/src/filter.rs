@@ -16,6 +16,7 @@ pub const MAX_IN_VALUES: usize = 1024;
 
 /// A comparison of the value at a dotted path with a constant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldValue {
     /// Dotted path into the metadata object, e.g. `"author.name"`.
@@ -26,6 +27,7 @@ pub struct FieldValue {
 
 /// Membership of the value at a path in a set of constants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldValues {
     /// Dotted path into the metadata object.
@@ -36,6 +38,7 @@ pub struct FieldValues {
 
 /// Presence of a path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldRef {
     /// Dotted path into the metadata object.
@@ -44,6 +47,7 @@ pub struct FieldRef {
 
 /// A metadata predicate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Filter {
     /// Equal (an array matches when any element is equal).

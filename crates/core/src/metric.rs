@@ -6,6 +6,7 @@ use crate::{Error, Result};
 
 /// How two vectors are compared. Scores are "higher is closer" for every metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DistanceMetric {
     /// Cosine similarity. Vectors are stored unit-normalised, so it is scored by dot product.

@@ -7,6 +7,7 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 
 /// A vector with the user's string id, its metadata and an optional expiry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VectorRecord {
     /// The user's id; unique within a collection.
     pub id: String,
@@ -14,6 +15,7 @@ pub struct VectorRecord {
     pub vector: Vec<f32>,
     /// Arbitrary JSON metadata, used by filters.
     #[serde(default, with = "crate::json_text")]
+    #[cfg_attr(feature = "schema", schemars(with = "Metadata"))]
     pub metadata: Metadata,
     /// Unix time (seconds) after which the record is invisible.
     #[serde(default)]

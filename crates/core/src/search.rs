@@ -6,6 +6,7 @@ use crate::{Filter, Metadata};
 
 /// A k-nearest-neighbour query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SearchRequest {
     /// The query vector; its length must equal the collection's dimension.
     pub vector: Vec<f32>,
@@ -55,6 +56,7 @@ impl SearchRequest {
 
 /// One result of a search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SearchHit {
     /// The record's id.
     pub id: String,

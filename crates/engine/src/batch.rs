@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// One change to a collection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WriteOp {
     /// Insert or replace a record.
@@ -22,6 +23,7 @@ pub enum WriteOp {
         id: String,
         /// The new metadata object.
         #[serde(with = "proxima_core::json_text")]
+        #[cfg_attr(feature = "schema", schemars(with = "Metadata"))]
         metadata: Metadata,
     },
     /// Hide a live record until it is restored.
@@ -51,6 +53,7 @@ impl WriteOp {
 
 /// Operations applied atomically, in order; each gets its own sequence number.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WriteBatch {
     /// The operations.
     pub ops: Vec<WriteOp>,
@@ -111,6 +114,7 @@ impl From<Vec<VectorRecord>> for WriteBatch {
 
 /// The sequence numbers a batch received: `first_seq..=last_seq`, one per operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WriteReceipt {
     /// The first operation's sequence number.
     pub first_seq: u64,

@@ -11,6 +11,7 @@ use crate::{ReadView, Segment, WriteBatch, WriteReceipt};
 
 /// A record as stored, with the sequence number of its version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StoredRecord {
     /// The record (vector in stored form, e.g. unit length under cosine).
     pub record: VectorRecord,
@@ -20,6 +21,7 @@ pub struct StoredRecord {
 
 /// What an engine is good at; routing reads it, callers check it before relying on a feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Capabilities {
     /// Data survives a restart.
     pub persistent: bool,
@@ -37,6 +39,7 @@ pub struct Capabilities {
 
 /// Figures about one collection.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CollectionStats {
     /// Visible records.
     pub live_records: u64,
@@ -54,6 +57,7 @@ pub struct CollectionStats {
 
 /// When compaction rewrites segments.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CompactionPolicy {
     /// Rewrite a segment once this share of its rows is dead.
     pub min_dead_ratio: f32,
@@ -69,6 +73,7 @@ impl Default for CompactionPolicy {
 
 /// What a compaction did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CompactionReport {
     /// Segments before.
     pub segments_before: u64,

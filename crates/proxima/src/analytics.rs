@@ -49,6 +49,7 @@ impl OpStats {
 
 /// Figures for one kind of operation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OperationSummary {
     /// Operations recorded.
     pub count: u64,
@@ -73,6 +74,7 @@ pub type OperationTable = BTreeMap<String, OperationSummary>;
 
 /// Advice with its reason and how sure we are.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Recommendation {
     /// The collection concerned.
     pub collection: String,
@@ -86,6 +88,7 @@ pub struct Recommendation {
 
 /// The answer of [`crate::Proxima::get_performance_analytics`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PerformanceAnalytics {
     /// By collection, then operation.
     pub collections: BTreeMap<String, OperationTable>,

@@ -13,6 +13,7 @@ const CONFIG_FILE: &str = "collection.json";
 
 /// A backup on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NamespaceBackup {
     /// The backup's name.
     pub name: String,

@@ -15,6 +15,7 @@ pub type BatchOperation = WriteOp;
 
 /// Why one operation was refused.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BatchError {
     /// Its position in the list.
     pub index: usize,
@@ -28,6 +29,7 @@ pub struct BatchError {
 
 /// What a batch did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BatchResult {
     /// Operations applied.
     pub succeeded: usize,

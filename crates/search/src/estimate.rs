@@ -12,6 +12,7 @@ const NS_PER_COMPUTATION: f64 = 25.0;
 
 /// The answer of [`VectorSearchHandler::estimate_query`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QueryEstimate {
     /// Whether the query would be accepted.
     pub valid: bool,

@@ -33,6 +33,7 @@ impl SearchContext {
 
 /// What a search cost.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PerformanceInfo {
     /// Validation and planning, microseconds.
     pub planning_us: u64,
@@ -50,6 +51,7 @@ pub struct PerformanceInfo {
 
 /// Hits, best first, and what they cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SearchResponse {
     /// The hits.
     pub hits: Vec<SearchHit>,

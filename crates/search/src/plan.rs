@@ -20,6 +20,7 @@ const FILTER_COST: f64 = 4.0;
 
 /// How one segment is searched.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "method")]
 pub enum Method {
     /// Score every row, checking liveness and the filter on rows that could enter the top k.
@@ -43,6 +44,7 @@ pub enum Method {
 
 /// The plan for one segment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SegmentPlan {
     /// The segment's position in the read view.
     pub segment: usize,

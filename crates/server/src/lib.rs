@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod extract;
 mod metrics;
+mod openapi;
 mod routes;
 
 use std::future::Future;
@@ -55,9 +56,12 @@ pub fn router(db: Arc<Proxima>, options: ServerOptions) -> Router {
         let text = exposition.render();
         async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
     };
-    routes::all()
+    let (routes, document) = routes::all();
+    let document = Arc::new(document);
+    routes
         .with_state(AppState { db })
         .route("/metrics", get(render))
+        .route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
         .layer(from_fn_with_state(metrics, metrics::record))
         .layer(from_fn_with_state(options.keys, auth::require_key))
         .layer(DefaultBodyLimit::max(options.body_limit))

@@ -19,12 +19,15 @@ struct Histogram {
     sum: f64,
 }
 
+/// Method, route template, status.
+type Series = (String, String, u16);
+
 /// (method, route, status) → latencies.
 #[derive(Debug, Default, Clone)]
-pub struct Metrics(Arc<Mutex<BTreeMap<(String, String, u16), Histogram>>>);
+pub struct Metrics(Arc<Mutex<BTreeMap<Series, Histogram>>>);
 
 impl Metrics {
-    fn observe(&self, key: (String, String, u16), seconds: f64) {
+    fn observe(&self, key: Series, seconds: f64) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let h = map.entry(key).or_default();
         h.count += 1;

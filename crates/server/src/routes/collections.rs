@@ -4,8 +4,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use proxima::core::{CollectionConfig, Error};
-use proxima::engine::CompactionPolicy;
-use serde_json::{Value, json};
+use proxima::engine::{CollectionStats, CompactionPolicy, CompactionReport};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::extract::Body;
 use crate::{ApiError, AppState};
@@ -18,14 +19,36 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"collections": state.db.list_collections().await?})))
+/// Every collection's config.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CollectionList {
+    collections: Vec<CollectionConfig>,
 }
 
-pub(super) async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+/// One collection: its config and current figures.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CollectionInfo {
+    config: CollectionConfig,
+    stats: CollectionStats,
+}
+
+/// What a compaction did.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Compacted {
+    report: CompactionReport,
+}
+
+pub(super) async fn list(State(state): State<AppState>) -> Result<Json<CollectionList>, ApiError> {
+    Ok(Json(CollectionList { collections: state.db.list_collections().await? }))
+}
+
+pub(super) async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<CollectionInfo>, ApiError> {
     let config = state.db.collection(&name).await?;
     let stats = state.db.stats(&name).await?;
-    Ok(Json(json!({"config": config, "stats": stats})))
+    Ok(Json(CollectionInfo { config, stats }))
 }
 
 pub(super) async fn drop(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
@@ -42,7 +65,7 @@ pub(super) async fn compact(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Compacted>, ApiError> {
     // The policy is optional: an empty body compacts with the defaults.
     let policy: CompactionPolicy = if body.is_empty() {
         CompactionPolicy::default()
@@ -50,5 +73,5 @@ pub(super) async fn compact(
         serde_json::from_slice(&body).map_err(|e| Error::invalid(format!("malformed compaction policy: {e}")))?
     };
     let report = state.db.compact(&name, &policy).await?;
-    Ok(Json(json!({"report": report})))
+    Ok(Json(Compacted { report }))
 }

@@ -1,4 +1,4 @@
-//! The routes, one file per resource.
+//! The routes, one file per resource, registered with their OpenAPI entries.
 
 mod collections;
 mod health;
@@ -7,25 +7,163 @@ mod search;
 mod vectors;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
+use proxima::core::{CollectionConfig, SearchRequest};
+use proxima::engine::{CompactionPolicy, StoredRecord};
+use proxima::search::{QueryEstimate, SearchResponse};
+use proxima::{BatchResult, NamespaceBackup, PerformanceAnalytics};
+use serde_json::Value;
 
 use crate::AppState;
+use crate::openapi::{Api, Operation, SchemaFn, schema};
 
-pub(crate) fn all() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/v1/collections", get(collections::list).post(collections::create))
-        .route("/v1/collections/{name}", get(collections::get).delete(collections::drop))
-        .route("/v1/collections/{name}/flush", post(collections::flush))
-        .route("/v1/collections/{name}/compact", post(collections::compact))
-        .route("/v1/collections/{name}/vectors", post(vectors::upsert))
-        .route("/v1/collections/{name}/vectors/{id}", get(vectors::get).delete(vectors::delete))
-        .route("/v1/collections/{name}/search", post(search::search))
-        .route("/v1/collections/{name}/query-estimate", post(search::estimate))
-        .route("/v1/collections/{name}/batch-execute", post(ops::batch_execute))
-        .route("/v1/collections/{name}/snapshots", get(ops::list_snapshots).post(ops::create_snapshot))
-        .route("/v1/collections/{name}/snapshots/{snapshot}", axum::routing::delete(ops::delete_snapshot))
-        .route("/v1/collections/{name}/snapshots/{snapshot}/restore", post(ops::restore_snapshot))
-        .route("/v1/analytics", get(ops::analytics))
+fn op(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    body: Option<SchemaFn>,
+    status: u16,
+    answer: Option<SchemaFn>,
+) -> Operation {
+    Operation { method, path, summary, body, status, answer }
+}
+
+/// The router and its OpenAPI document.
+pub(crate) fn all() -> (Router<AppState>, Value) {
+    use collections::{CollectionInfo, CollectionList, Compacted};
+    use ops::{BatchBody, RestoreBody, Restored, SnapshotBody, SnapshotList};
+    use vectors::{Deleted, Upsert, Upserted};
+    const C: &str = "/v1/collections/{name}";
+    Api::new()
+        .route(get(health::healthz), op("get", "/healthz", "Liveness", None, 200, None))
+        .route(get(health::readyz), op("get", "/readyz", "Readiness: the catalogue answers", None, 200, None))
+        .route(
+            get(collections::list),
+            op("get", "/v1/collections", "Lists collections", None, 200, Some(schema::<CollectionList>)),
+        )
+        .route(
+            post(collections::create),
+            op(
+                "post",
+                "/v1/collections",
+                "Creates a collection",
+                Some(schema::<CollectionConfig>),
+                201,
+                Some(schema::<CollectionConfig>),
+            ),
+        )
+        .route(
+            get(collections::get),
+            op("get", C, "A collection's config and figures", None, 200, Some(schema::<CollectionInfo>)),
+        )
+        .route(delete(collections::drop), op("delete", C, "Drops a collection and its data", None, 204, None))
+        .route(
+            post(collections::flush),
+            op("post", "/v1/collections/{name}/flush", "Seals the write buffer", None, 204, None),
+        )
+        .route(
+            post(collections::compact),
+            op(
+                "post",
+                "/v1/collections/{name}/compact",
+                "Compacts (body optional)",
+                Some(schema::<CompactionPolicy>),
+                200,
+                Some(schema::<Compacted>),
+            ),
+        )
+        .route(
+            post(vectors::upsert),
+            op(
+                "post",
+                "/v1/collections/{name}/vectors",
+                "Upserts a batch, durably",
+                Some(schema::<Upsert>),
+                200,
+                Some(schema::<Upserted>),
+            ),
+        )
+        .route(
+            get(vectors::get),
+            op("get", "/v1/collections/{name}/vectors/{id}", "Gets a vector", None, 200, Some(schema::<StoredRecord>)),
+        )
+        .route(
+            delete(vectors::delete),
+            op("delete", "/v1/collections/{name}/vectors/{id}", "Deletes a vector", None, 200, Some(schema::<Deleted>)),
+        )
+        .route(
+            post(search::search),
+            op(
+                "post",
+                "/v1/collections/{name}/search",
+                "k-nearest-neighbour search",
+                Some(schema::<SearchRequest>),
+                200,
+                Some(schema::<SearchResponse>),
+            ),
+        )
+        .route(
+            post(search::estimate),
+            op(
+                "post",
+                "/v1/collections/{name}/query-estimate",
+                "What a search would cost",
+                Some(schema::<SearchRequest>),
+                200,
+                Some(schema::<QueryEstimate>),
+            ),
+        )
+        .route(
+            post(ops::batch_execute),
+            op(
+                "post",
+                "/v1/collections/{name}/batch-execute",
+                "Applies valid operations in one write",
+                Some(schema::<BatchBody>),
+                200,
+                Some(schema::<BatchResult>),
+            ),
+        )
+        .route(
+            get(ops::list_snapshots),
+            op("get", "/v1/collections/{name}/snapshots", "Lists snapshots", None, 200, Some(schema::<SnapshotList>)),
+        )
+        .route(
+            post(ops::create_snapshot),
+            op(
+                "post",
+                "/v1/collections/{name}/snapshots",
+                "Snapshots a collection",
+                Some(schema::<SnapshotBody>),
+                201,
+                Some(schema::<NamespaceBackup>),
+            ),
+        )
+        .route(
+            delete(ops::delete_snapshot),
+            op("delete", "/v1/collections/{name}/snapshots/{snapshot}", "Deletes a snapshot", None, 204, None),
+        )
+        .route(
+            post(ops::restore_snapshot),
+            op(
+                "post",
+                "/v1/collections/{name}/snapshots/{snapshot}/restore",
+                "Restores a snapshot (body optional)",
+                Some(schema::<RestoreBody>),
+                200,
+                Some(schema::<Restored>),
+            ),
+        )
+        .route(
+            get(ops::analytics),
+            op(
+                "get",
+                "/v1/analytics",
+                "Latency, throughput and advice",
+                None,
+                200,
+                Some(schema::<PerformanceAnalytics>),
+            ),
+        )
+        .finish()
 }

@@ -5,8 +5,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use proxima::core::Error;
 use proxima::{BatchOperation, BatchResult, NamespaceBackup, PerformanceAnalytics};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::extract::Body;
 use crate::{ApiError, AppState};
@@ -14,9 +14,10 @@ use crate::{ApiError, AppState};
 /// The most operations one batch-execute request may carry.
 const MAX_OPERATIONS: usize = 10_000;
 
-#[derive(Deserialize)]
+/// Operations to apply, 1..=10,000.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct BatchBody {
+pub(crate) struct BatchBody {
     operations: Vec<BatchOperation>,
 }
 
@@ -33,9 +34,10 @@ pub(super) async fn batch_execute(
     Ok(Json(state.db.batch_execute(&name, body.operations).await?))
 }
 
-#[derive(Deserialize)]
+/// The snapshot's name.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SnapshotBody {
+pub(crate) struct SnapshotBody {
     name: String,
 }
 
@@ -47,12 +49,24 @@ pub(super) async fn create_snapshot(
     Ok((StatusCode::CREATED, Json(state.db.backup_namespace(&name, &body.name).await?)))
 }
 
+/// A collection's snapshots, oldest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct SnapshotList {
+    snapshots: Vec<NamespaceBackup>,
+}
+
+/// Where a snapshot was restored.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Restored {
+    restored_into: String,
+}
+
 pub(super) async fn list_snapshots(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SnapshotList>, ApiError> {
     state.db.collection(&name).await?;
-    Ok(Json(json!({"snapshots": state.db.list_namespace_backups(&name).await?})))
+    Ok(Json(SnapshotList { snapshots: state.db.list_namespace_backups(&name).await? }))
 }
 
 pub(super) async fn delete_snapshot(
@@ -63,9 +77,10 @@ pub(super) async fn delete_snapshot(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+/// Where to restore (optional body).
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RestoreBody {
+pub(crate) struct RestoreBody {
     /// Restore into this collection instead (created when absent).
     target: Option<String>,
 }
@@ -74,14 +89,14 @@ pub(super) async fn restore_snapshot(
     State(state): State<AppState>,
     Path((name, snapshot)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Restored>, ApiError> {
     let body: RestoreBody = if body.is_empty() {
         RestoreBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| Error::invalid(format!("malformed restore request: {e}")))?
     };
     let config = state.db.restore_namespace(&name, &snapshot, body.target.as_deref()).await?;
-    Ok(Json(json!({"restored_into": config.name})))
+    Ok(Json(Restored { restored_into: config.name }))
 }
 
 #[derive(Deserialize)]
