@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use proxima::ProximaConfig;
+use proxima::{CompactionConfig, ProximaConfig};
 use proxima_server::{ApiKey, Keys, ServerOptions};
 use serde::Deserialize;
 
@@ -12,6 +12,21 @@ pub(crate) struct Settings {
     pub(crate) bind: String,
     pub(crate) server: ServerOptions,
     pub(crate) database: ProximaConfig,
+    pub(crate) maintenance: MaintenanceSection,
+}
+
+/// Background upkeep: automatic compaction (which also removes expired records).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct MaintenanceSection {
+    pub(crate) interval_seconds: u64,
+    pub(crate) compaction: CompactionConfig,
+}
+
+impl Default for MaintenanceSection {
+    fn default() -> Self {
+        Self { interval_seconds: 60, compaction: CompactionConfig::default() }
+    }
 }
 
 /// The TOML file's shape (docs/operations.md).
@@ -26,6 +41,8 @@ struct File {
     storage: StorageSection,
     #[serde(default)]
     auth: AuthSection,
+    #[serde(default)]
+    maintenance: MaintenanceSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +196,7 @@ impl Settings {
             bind: bind.or(file.server.bind).unwrap_or_else(|| "127.0.0.1:5678".to_string()),
             server: ServerOptions { body_limit, keys },
             database,
+            maintenance: file.maintenance,
         })
     }
 }

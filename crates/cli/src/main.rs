@@ -226,9 +226,12 @@ async fn serve(bind: Option<String>, data_dir: Option<PathBuf>, config: Option<P
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // Tests and scripts read the bound address (the port may be 0 = any) from this line.
     eprintln!("proximadb listening on http://{addr}");
-    proxima_server::serve(listener, Arc::new(db), settings.server, proxima_server::shutdown_signal())
-        .await
-        .map_err(|e| format!("server failed: {e}"))
+    let db = Arc::new(db);
+    let every = std::time::Duration::from_secs(settings.maintenance.interval_seconds.max(1));
+    let maintenance = db.spawn_maintenance(every, settings.maintenance.compaction);
+    let served = proxima_server::serve(listener, db, settings.server, proxima_server::shutdown_signal()).await;
+    maintenance.abort();
+    served.map_err(|e| format!("server failed: {e}"))
 }
 
 /// Command output goes to stdout (logs and progress go to stderr), so it can be piped.

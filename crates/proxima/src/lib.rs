@@ -6,6 +6,7 @@ mod analytics;
 mod backups;
 mod batch;
 mod database;
+mod lifecycle;
 
 use std::sync::{Once, OnceLock};
 
@@ -13,6 +14,7 @@ pub use analytics::{OperationSummary, OperationTable, PerformanceAnalytics, Reco
 pub use backups::NamespaceBackup;
 pub use batch::{BatchError, BatchOperation, BatchResult};
 pub use database::{Proxima, ProximaConfig};
+pub use lifecycle::{CompactionConfig, CompactionResult};
 pub use proxima_core as core;
 pub use proxima_engine as engine;
 #[cfg(feature = "engine-viper")]

@@ -114,3 +114,40 @@ async fn analytics_count_operations_and_recommend_compaction() {
     let after = db.get_performance_analytics(Some("c")).await.unwrap();
     assert!(!after.recommendations.iter().any(|r| r.action == "compact"), "{:?}", after.recommendations);
 }
+
+#[tokio::test]
+async fn ttl_hides_at_once_and_auto_compaction_removes_expired_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    db.upsert_with_ttl("c", (0..10).map(|i| record(&format!("t{i}"), i as f32 + 1.0)).collect(), 3_600).await.unwrap();
+    db.upsert("c", vec![record("forever", 50.0)]).await.unwrap();
+    db.flush("c").await.unwrap();
+    let got = ids_and_vectors(&db, "c", &["t3", "forever"]).await;
+    assert!(got.iter().all(Option::is_some));
+    for i in 0..4 {
+        db.set_ttl("c", &format!("t{i}"), Some(0)).await.unwrap();
+    }
+    assert!(ids_and_vectors(&db, "c", &["t0"]).await[0].is_none(), "expired records are invisible at once");
+    let hits = db.search("c", SearchRequest::new(vec![1.0, 1.0, 0.5], 20)).await.unwrap();
+    let ids: Vec<&str> = hits.hits.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(ids.len(), 7, "{ids:?}");
+    assert!(!ids.iter().any(|id| ["t0", "t1", "t2", "t3"].contains(id)), "{ids:?}");
+    assert_eq!(db.set_ttl("c", "missing", None).await.unwrap_err().kind(), ErrorKind::NotFound);
+
+    let strict = proxima::CompactionConfig { enabled: true, min_deleted_records: 100, min_deleted_ratio: 0.0 };
+    let skipped = db.maybe_compact("c", &strict).await.unwrap();
+    assert!(!skipped.triggered, "{skipped:?}");
+    assert!(skipped.reason.contains("below"), "{}", skipped.reason);
+    let off = proxima::CompactionConfig { enabled: false, ..strict };
+    assert!(!db.maybe_compact("c", &off).await.unwrap().triggered);
+    let eager = proxima::CompactionConfig { enabled: true, min_deleted_records: 1, min_deleted_ratio: 0.1 };
+    let done = db.maybe_compact("c", &eager).await.unwrap();
+    assert!(done.triggered, "{done:?}");
+    assert!(done.removed_count >= 4, "{done:?}");
+    let stats = db.stats("c").await.unwrap();
+    assert_eq!((stats.live_records, stats.dead_rows, stats.segments), (7, 0, 1));
+    // No expired row is stored any more, so there is nothing left to trigger on.
+    assert!(!db.maybe_compact("c", &eager).await.unwrap().triggered, "nothing left to remove");
+    let got = ids_and_vectors(&db, "c", &["t0", "t4", "forever"]).await;
+    assert_eq!(got.iter().map(Option::is_some).collect::<Vec<_>>(), [false, true, true]);
+}

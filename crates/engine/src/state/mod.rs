@@ -508,8 +508,8 @@ impl CollectionState {
     }
 
     /// Replaces the given sealed segments with one chunk holding only the rows
-    /// that are still the newest version of their id (live or soft-deleted),
-    /// in sequence order. Returns `None` when no segment was given.
+    /// that are still the newest version of their id (live or soft-deleted) and
+    /// not expired, in sequence order. Returns `None` when no segment was given.
     pub fn merge(&mut self, segment_ids: &[u64]) -> Result<Option<MergedSegment>> {
         let merging: Vec<u64> = segment_ids.iter().copied().filter(|id| self.sealed.contains_key(id)).collect();
         merging.iter().try_for_each(|id| self.require_vectors(Slot::Sealed(*id)))?;
@@ -518,13 +518,25 @@ impl CollectionState {
         }
         // Walk the merged chunks' rows (not the whole id index): a row is kept
         // when it is still its id's newest version.
+        // Expired records are invisible already; the merge removes them for good.
+        let now = proxima_core::now_unix_secs();
         let mut keep: Vec<(String, Loc)> = Vec::new();
+        let mut expired: Vec<String> = Vec::new();
         for segment_id in &merging {
-            for (row, id) in self.sealed[segment_id].data.ids.iter().enumerate() {
+            let chunk = &self.sealed[segment_id].data;
+            for (row, id) in chunk.ids.iter().enumerate() {
                 if let Some(loc) = self.locate.get(id).filter(|l| l.slot == Slot::Sealed(*segment_id) && l.row == row) {
-                    keep.push((id.clone(), *loc));
+                    if chunk.expires_at[row].is_some_and(|at| at <= now) {
+                        expired.push(id.clone());
+                    } else {
+                        keep.push((id.clone(), *loc));
+                    }
                 }
             }
+        }
+        for id in &expired {
+            self.locate.remove(id);
+            self.hidden.remove(id);
         }
         keep.sort_by_key(|(_, loc)| self.seq_at(*loc));
         let segment_id = self.next_segment_id;
