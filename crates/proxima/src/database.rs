@@ -57,6 +57,12 @@ impl ProximaConfig {
         Self { data_dir: data_dir.into(), ..Self::default() }
     }
 
+    /// A config from TOML text: `data_dir`, `metadata_url`, `engines`,
+    /// `index_cache_bytes`; unknown keys are errors.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::invalid(format!("proxima config: {e}")))
+    }
+
     /// The catalogue's connection string.
     pub fn metadata_url(&self) -> String {
         self.metadata_url.clone().unwrap_or_else(|| format!("file://{}", self.data_dir.join("meta").display()))
@@ -289,6 +295,23 @@ impl Proxima {
             Err(e) if e.kind() == proxima_core::ErrorKind::Conflict => Ok(()),
             other => other.map(|_| ()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_from_toml_with_defaults_and_errors() {
+        let config = ProximaConfig::from_toml("data_dir = \"/srv/p\"\nengines = [\"memory\"]\n").unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/p"));
+        assert_eq!(config.engines, vec!["memory".to_string()]);
+        assert_eq!(config.metadata_url(), "file:///srv/p/meta");
+        assert_eq!(config.index_cache_bytes, ProximaConfig::default().index_cache_bytes);
+        let err = ProximaConfig::from_toml("data_dir = 3").unwrap_err();
+        assert_eq!(err.kind(), proxima_core::ErrorKind::InvalidArgument);
+        assert!(ProximaConfig::from_toml("bogus = true").is_err());
     }
 }
 
