@@ -298,23 +298,6 @@ impl Proxima {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_from_toml_with_defaults_and_errors() {
-        let config = ProximaConfig::from_toml("data_dir = \"/srv/p\"\nengines = [\"memory\"]\n").unwrap();
-        assert_eq!(config.data_dir, PathBuf::from("/srv/p"));
-        assert_eq!(config.engines, vec!["memory".to_string()]);
-        assert_eq!(config.metadata_url(), "file:///srv/p/meta");
-        assert_eq!(config.index_cache_bytes, ProximaConfig::default().index_cache_bytes);
-        let err = ProximaConfig::from_toml("data_dir = 3").unwrap_err();
-        assert_eq!(err.kind(), proxima_core::ErrorKind::InvalidArgument);
-        assert!(ProximaConfig::from_toml("bogus = true").is_err());
-    }
-}
-
 fn config_of(entry: &CollectionMetadata) -> Result<CollectionConfig> {
     serde_json::from_value(entry.config.clone())
         .map_err(|e| Error::corrupted(format!("catalogue entry `{}` holds an unreadable config: {e}", entry.name)))
@@ -332,4 +315,21 @@ fn index_name(config: &CollectionConfig) -> &'static str {
 fn new_id(name: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{name}-{nanos:x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_from_toml_with_defaults_and_errors() {
+        let config = ProximaConfig::from_toml("data_dir = \"/srv/p\"\nengines = [\"memory\"]\n").unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/p"));
+        assert_eq!(config.engines, vec!["memory".to_string()]);
+        assert_eq!(config.metadata_url(), "file:///srv/p/meta");
+        assert_eq!(config.index_cache_bytes, ProximaConfig::default().index_cache_bytes);
+        let err = ProximaConfig::from_toml("data_dir = 3").unwrap_err();
+        assert_eq!(err.kind(), proxima_core::ErrorKind::InvalidArgument);
+        assert!(ProximaConfig::from_toml("bogus = true").is_err());
+    }
 }
