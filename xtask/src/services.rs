@@ -160,6 +160,28 @@ fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
+/// moto's server with its requests serialised: moto checks DynamoDB conditions
+/// and applies the write in separate steps without a lock, so two concurrent
+/// conditional writes could both pass (DynamoDB itself never lets them); one
+/// request at a time restores the guarantee our tests check.
+const MOTO_LAUNCHER: &str = r#"
+import os, sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.server import MotoRequestHandler
+
+port = int(sys.argv[1])
+os.environ.setdefault("MOTO_PORT", str(port))
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+
+def serialised(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+
+run_simple("127.0.0.1", port, serialised, threaded=True, request_handler=MotoRequestHandler)
+"#;
+
 const SECANTUS_LAUNCHER: &str = r#"
 import signal, sys
 from secantus.server import SecantusDBServer
@@ -193,8 +215,11 @@ pub(crate) fn up() -> Result<BTreeMap<String, String>, String> {
     start_postgres(&state, &run_dir, &log_dir)?;
 
     let moto_log = log_dir.join("moto.log");
-    let mut moto = Command::new(venv_dir("moto").join("bin/moto_server"));
-    moto.args(["-H", "127.0.0.1", "-p", &MOTO_PORT.to_string()]);
+    let moto_launcher = state.join("moto_launch.py");
+    std::fs::write(&moto_launcher, MOTO_LAUNCHER)
+        .map_err(|e| format!("cannot write {}: {e}", moto_launcher.display()))?;
+    let mut moto = Command::new(venv_dir("moto").join("bin/python"));
+    moto.arg(&moto_launcher).arg(MOTO_PORT.to_string());
     spawn_detached(moto, &moto_log, &run_dir.join("moto.pid"))?;
 
     let launcher = state.join("secantus_launch.py");
