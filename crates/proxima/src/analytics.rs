@@ -98,6 +98,42 @@ pub struct PerformanceAnalytics {
     pub recommendations: Vec<Recommendation>,
 }
 
+/// Where time went: one collection's share of one kind of operation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct OperationCost {
+    /// The collection.
+    pub collection: String,
+    /// The operation, e.g. `"search"`.
+    pub operation: String,
+    /// How many ran.
+    pub count: u64,
+    /// Their summed latency.
+    pub total_ms: f64,
+    /// That sum's share of all recorded time, 0..1.
+    pub share: f64,
+}
+
+/// Costs, most expensive first.
+pub(crate) fn costs(tables: &BTreeMap<String, OperationTable>) -> Vec<OperationCost> {
+    let mut out: Vec<OperationCost> = tables
+        .iter()
+        .flat_map(|(collection, ops)| {
+            ops.iter().map(move |(operation, s)| OperationCost {
+                collection: collection.clone(),
+                operation: operation.clone(),
+                count: s.count,
+                total_ms: s.mean_ms * s.count as f64,
+                share: 0.0,
+            })
+        })
+        .collect();
+    let total: f64 = out.iter().map(|c| c.total_ms).sum();
+    out.iter_mut().for_each(|c| c.share = if total > 0.0 { c.total_ms / total } else { 0.0 });
+    out.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms).then_with(|| a.collection.cmp(&b.collection)));
+    out
+}
+
 /// Where the operations' figures accumulate.
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use proxima_core::{CollectionConfig, Error, Result, SearchRequest, VectorRecord};
@@ -73,8 +73,11 @@ impl ProximaConfig {
 #[derive(Debug)]
 pub struct Proxima {
     catalogue: Arc<dyn MetadataBackend>,
-    engines: BTreeMap<String, Arc<dyn VectorStorage>>,
+    engines: RwLock<BTreeMap<String, Arc<dyn VectorStorage>>>,
     default_engine: String,
+    pub(crate) routing: RwLock<crate::routing::RoutingStrategy>,
+    pub(crate) round_robin: std::sync::atomic::AtomicUsize,
+    in_flight: RwLock<BTreeMap<String, Arc<std::sync::atomic::AtomicUsize>>>,
     search: Arc<VectorSearchHandler>,
     pub(crate) data_dir: PathBuf,
     pub(crate) analytics: Recorder,
@@ -97,8 +100,11 @@ impl Proxima {
         let search = Arc::new(VectorSearchHandler::new(config.index_cache_bytes));
         Ok(Self {
             catalogue,
-            engines,
+            engines: RwLock::new(engines),
             default_engine,
+            routing: RwLock::new(crate::routing::RoutingStrategy::default()),
+            round_robin: Default::default(),
+            in_flight: Default::default(),
             search,
             data_dir: config.data_dir,
             analytics: Recorder::default(),
@@ -110,16 +116,58 @@ impl Proxima {
         &self.catalogue
     }
 
-    /// The engines, by name.
-    pub fn engines(&self) -> &BTreeMap<String, Arc<dyn VectorStorage>> {
-        &self.engines
+    /// The open engines, by name.
+    pub fn engines(&self) -> BTreeMap<String, Arc<dyn VectorStorage>> {
+        self.engines.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Opens `engine` for use under `name` (replacing none: the name must be free).
+    pub fn register_engine(&self, name: &str, engine: Arc<dyn VectorStorage>) -> Result<()> {
+        let mut engines = self.engines.write().unwrap_or_else(|e| e.into_inner());
+        if engines.contains_key(name) {
+            return Err(Error::already_exists(format!("an engine named `{name}` is already registered")));
+        }
+        engines.insert(name.to_string(), engine);
+        Ok(())
+    }
+
+    /// Stops routing to `name`; refused while a collection lives there (move it first).
+    pub async fn deregister_engine(&self, name: &str) -> Result<Arc<dyn VectorStorage>> {
+        let users: Vec<String> = self
+            .list_collections()
+            .await?
+            .into_iter()
+            .filter(|c| c.engine.as_deref().unwrap_or(&self.default_engine) == name)
+            .map(|c| c.name)
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::conflict(format!("engine `{name}` still holds {}", users.join(", "))));
+        }
+        if name == self.default_engine {
+            return Err(Error::conflict(format!("engine `{name}` is the default engine")));
+        }
+        let removed = self.engines.write().unwrap_or_else(|e| e.into_inner()).remove(name);
+        removed.ok_or_else(|| Error::not_found(format!("no engine named `{name}`")))
     }
 
     /// Creates a collection: validated, recorded in the catalogue, then created
     /// on its engine; if the engine refuses, the catalogue entry is removed again.
-    pub async fn create_collection(&self, mut config: CollectionConfig) -> Result<CollectionConfig> {
+    pub async fn create_collection(&self, config: CollectionConfig) -> Result<CollectionConfig> {
+        self.create_collection_sized(config, 0).await
+    }
+
+    /// Like [`Proxima::create_collection`], telling the routing strategy how many
+    /// records the collection is expected to hold (when its config names no engine).
+    pub async fn create_collection_sized(
+        &self,
+        mut config: CollectionConfig,
+        expected_records: u64,
+    ) -> Result<CollectionConfig> {
         config.validate()?;
-        let engine_name = config.engine.get_or_insert_with(|| self.default_engine.clone()).clone();
+        if config.engine.is_none() {
+            config.engine = Some(self.place(&config, expected_records).await?);
+        }
+        let engine_name = config.engine.clone().unwrap_or_else(|| self.default_engine.clone());
         let engine = self.engine_named(&engine_name)?;
         let mut entry = CollectionMetadata::new(new_id(&config.name), &config.name, config.dimension);
         entry.distance_metric = config.metric;
@@ -253,6 +301,11 @@ impl Proxima {
         Ok(PerformanceAnalytics { collections, engines, recommendations })
     }
 
+    /// Where the recorded time went, by collection and operation, most expensive first.
+    pub fn analyze_operation_costs(&self) -> Vec<crate::analytics::OperationCost> {
+        crate::analytics::costs(&self.analytics.tables(None).0)
+    }
+
     /// Runs `work`, recording its latency and outcome for analytics.
     async fn timed<T>(
         &self,
@@ -261,10 +314,30 @@ impl Proxima {
         op: &str,
         work: impl Future<Output = Result<T>>,
     ) -> Result<T> {
+        let counter = self.in_flight_counter(engine.name());
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
         let result = work.await;
+        counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.analytics.record(collection, engine.name(), op, started.elapsed(), result.is_ok());
         result
+    }
+
+    fn in_flight_counter(&self, engine: &str) -> Arc<std::sync::atomic::AtomicUsize> {
+        if let Some(c) = self.in_flight.read().unwrap_or_else(|e| e.into_inner()).get(engine) {
+            return c.clone();
+        }
+        self.in_flight.write().unwrap_or_else(|e| e.into_inner()).entry(engine.to_string()).or_default().clone()
+    }
+
+    /// Operations running now on `engine`.
+    pub fn in_flight(&self, engine: &str) -> usize {
+        self.in_flight_counter(engine).load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The default engine's name.
+    pub(crate) fn default_engine(&self) -> &str {
+        &self.default_engine
     }
 
     /// The engine holding `collection`, as the catalogue says.
@@ -274,9 +347,10 @@ impl Proxima {
         Ok((self.engine_named(&name)?, config))
     }
 
-    fn engine_named(&self, name: &str) -> Result<Arc<dyn VectorStorage>> {
-        self.engines.get(name).cloned().ok_or_else(|| {
-            let open: Vec<&str> = self.engines.keys().map(String::as_str).collect();
+    pub(crate) fn engine_named(&self, name: &str) -> Result<Arc<dyn VectorStorage>> {
+        let engines = self.engines.read().unwrap_or_else(|e| e.into_inner());
+        engines.get(name).cloned().ok_or_else(|| {
+            let open: Vec<&str> = engines.keys().map(String::as_str).collect();
             Error::invalid(format!("engine `{name}` is not open; open engines: {}", open.join(", ")))
         })
     }

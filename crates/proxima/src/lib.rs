@@ -7,10 +7,11 @@ mod backups;
 mod batch;
 mod database;
 mod lifecycle;
+mod routing;
 
 use std::sync::{Once, OnceLock};
 
-pub use analytics::{OperationSummary, OperationTable, PerformanceAnalytics, Recommendation};
+pub use analytics::{OperationCost, OperationSummary, OperationTable, PerformanceAnalytics, Recommendation};
 pub use backups::NamespaceBackup;
 pub use batch::{BatchError, BatchOperation, BatchResult};
 pub use database::{Proxima, ProximaConfig};
@@ -32,6 +33,7 @@ pub use proxima_meta_sqlite as meta_sqlite;
 #[cfg(feature = "meta-wal")]
 pub use proxima_meta_wal as meta_wal;
 pub use proxima_search as search;
+pub use routing::{Condition, RoutingRule, RoutingStrategy};
 
 /// The process-wide engine registry that [`install_defaults`] fills.
 pub fn engine_registry() -> &'static engine::EngineRegistry {

@@ -108,6 +108,10 @@ async fn analytics_count_operations_and_recommend_compaction() {
     assert!(search.p50_ms <= search.p95_ms && search.p95_ms <= search.p99_ms);
     assert_eq!(analytics.collections["c"]["write"].count, 2);
     assert_eq!(analytics.engines["viper"]["search"].count, 6);
+    let costs = db.analyze_operation_costs();
+    assert_eq!(costs.iter().map(|c| c.count).sum::<u64>(), 6 + 2 + 2, "searches, writes, flushes");
+    assert!((costs.iter().map(|c| c.share).sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(costs.windows(2).all(|w| w[0].total_ms >= w[1].total_ms), "most expensive first");
     let actions: Vec<&str> = analytics.recommendations.iter().map(|r| r.action.as_str()).collect();
     assert!(actions.contains(&"compact"), "half the rows are deletes: {actions:?}");
     db.compact("c", &Default::default()).await.unwrap();
