@@ -119,7 +119,7 @@ impl Proxima {
                     .ok_or_else(|| Error::invalid("no engines are open"))?
             }
             RoutingStrategy::Rules(mut rules) => {
-                rules.sort_by(|a, b| b.priority.cmp(&a.priority));
+                rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
                 rules
                     .into_iter()
                     .find(|r| r.condition.holds(config, expected_records))
