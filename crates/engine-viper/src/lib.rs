@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
-use proxima_engine::state::{Checkpoint, CollectionState};
+use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
 use proxima_engine::{
     Capabilities, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder, ReadView,
     StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
@@ -26,8 +26,6 @@ use self::store::Store;
 
 /// The registered engine name.
 pub const NAME: &str = "viper";
-
-const CHECKPOINT_FILE: &str = "viper-checkpoint.json";
 
 /// Registers VIPER as `"viper"`; the engine options' root is parsed by [`ViperConfig::from_uri`].
 pub fn register(registry: &EngineRegistry) {

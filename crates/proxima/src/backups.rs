@@ -109,6 +109,9 @@ impl Proxima {
         }
         let saved = read_saved(&dir)?;
         let target = target.unwrap_or(collection);
+        // Like a move, a restore replaces the contents: writes wait until it is done.
+        let gate = self.gates.of(target);
+        let _writes_wait = gate.write().await;
         match self.catalogue().get(target).await? {
             Some(_) => {
                 let (engine, config) = self.route(target).await?;

@@ -60,6 +60,8 @@ impl Proxima {
     /// are refused one by one as the engine names them, before anything is logged.
     pub async fn batch_execute(&self, collection: &str, operations: Vec<BatchOperation>) -> Result<BatchResult> {
         let started = Instant::now();
+        let gate = self.gates.of(collection);
+        let _open = gate.read().await;
         let (engine, config) = self.route(collection).await?;
         let now = now_unix_secs();
         let mut errors = Vec::new();

@@ -78,6 +78,7 @@ pub struct Proxima {
     pub(crate) routing: RwLock<crate::routing::RoutingStrategy>,
     pub(crate) round_robin: std::sync::atomic::AtomicUsize,
     in_flight: RwLock<BTreeMap<String, Arc<std::sync::atomic::AtomicUsize>>>,
+    pub(crate) gates: crate::tiering::Gates,
     search: Arc<VectorSearchHandler>,
     pub(crate) data_dir: PathBuf,
     pub(crate) analytics: Recorder,
@@ -105,6 +106,7 @@ impl Proxima {
             routing: RwLock::new(crate::routing::RoutingStrategy::default()),
             round_robin: Default::default(),
             in_flight: Default::default(),
+            gates: Default::default(),
             search,
             data_dir: config.data_dir,
             analytics: Recorder::default(),
@@ -211,6 +213,9 @@ impl Proxima {
 
     /// Applies a write batch; returns once durable.
     pub async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
+        // Held until the write is durable, so a move never copies around it.
+        let gate = self.gates.of(collection);
+        let _open = gate.read().await;
         let (engine, _) = self.route(collection).await?;
         self.timed(collection, &*engine, "write", engine.write(collection, batch)).await
     }
@@ -230,14 +235,28 @@ impl Proxima {
     /// The newest visible version of each id.
     pub async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
         let (engine, _) = self.route(collection).await?;
-        self.timed(collection, &*engine, "get", engine.get(collection, ids)).await
+        match self.timed(collection, &*engine, "get", engine.get(collection, ids)).await {
+            // It moved to another engine between routing and reading: follow it.
+            Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {
+                let (moved_to, _) = self.route(collection).await?;
+                moved_to.get(collection, ids).await
+            }
+            other => other,
+        }
     }
 
     /// Searches a collection (on a blocking thread: ranking is CPU work).
     pub async fn search(&self, collection: &str, request: SearchRequest) -> Result<SearchResponse> {
         let (engine, _) = self.route(collection).await?;
         let search = async {
-            let view = engine.read_view(collection).await?;
+            let view = match engine.read_view(collection).await {
+                // It moved to another engine between routing and reading: follow it.
+                Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {
+                    let (moved_to, _) = self.route(collection).await?;
+                    moved_to.read_view(collection).await?
+                }
+                other => other?,
+            };
             let handler = self.search.clone();
             tokio::task::spawn_blocking(move || handler.execute_search(&SearchContext::new(view, request)))
                 .await

@@ -8,6 +8,7 @@ mod batch;
 mod database;
 mod lifecycle;
 mod routing;
+mod tiering;
 
 use std::sync::{Once, OnceLock};
 
@@ -34,6 +35,7 @@ pub use proxima_meta_sqlite as meta_sqlite;
 pub use proxima_meta_wal as meta_wal;
 pub use proxima_search as search;
 pub use routing::{Condition, RoutingRule, RoutingStrategy};
+pub use tiering::Move;
 
 /// The process-wide engine registry that [`install_defaults`] fills.
 pub fn engine_registry() -> &'static engine::EngineRegistry {

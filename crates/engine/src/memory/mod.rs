@@ -8,13 +8,11 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
 
-use crate::state::{Checkpoint, CollectionState as MemCollection};
+use crate::state::{CHECKPOINT_FILE, Checkpoint, CollectionState as MemCollection};
 use crate::{
     Capabilities, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView, StoredRecord,
     VectorStorage, WriteBatch, WriteReceipt, prepare_batch,
 };
-
-const CHECKPOINT_FILE: &str = "memory-checkpoint.json";
 
 /// An engine that keeps everything in memory.
 #[derive(Debug, Default)]

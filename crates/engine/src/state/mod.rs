@@ -19,6 +19,11 @@ use proxima_core::{CollectionConfig, Metadata, Result, VectorRecord};
 use serde::{Deserialize, Serialize};
 
 pub use self::chunk::Chunk;
+
+/// The file `checkpoint_to` writes in its directory. Engines built on this
+/// state share it, so a checkpoint from one restores into another (moving a
+/// collection between engines).
+pub const CHECKPOINT_FILE: &str = "checkpoint.json";
 use self::chunk::{Sealed, View};
 use crate::{
     Bitmap, CollectionStats, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch, WriteOp,

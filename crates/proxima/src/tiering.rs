@@ -1,0 +1,101 @@
+//! Moving a collection between engines, and re-applying the routing policy to
+//! existing collections.
+//!
+//! A move copies the collection at one sequence number (the source engine's
+//! checkpoint, which keeps sequence numbers), restores it on the target, then
+//! switches the catalogue's assignment. Writes wait at the collection's gate
+//! while this runs, so none is lost or left behind on the source; searches keep
+//! running on the source (which is complete, as no write can land) until the
+//! switch, then run on the target.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use proxima_core::{Error, ErrorKind, Result};
+use serde::Serialize;
+use tokio::sync::RwLock;
+
+use crate::Proxima;
+
+/// Per-collection gates: writes hold them shared, a move holds one exclusively.
+#[derive(Debug, Default)]
+pub(crate) struct Gates(Mutex<HashMap<String, Arc<RwLock<()>>>>);
+
+impl Gates {
+    pub(crate) fn of(&self, collection: &str) -> Arc<RwLock<()>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(collection.to_string()).or_default().clone()
+    }
+}
+
+/// One collection moved by [`Proxima::rebalance_collections`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Move {
+    /// The collection.
+    pub collection: String,
+    /// Where it was.
+    pub from: String,
+    /// Where it is now.
+    pub to: String,
+}
+
+impl Proxima {
+    /// Moves `collection` to the engine `to`; afterwards the catalogue routes
+    /// everything there and the source holds nothing of it.
+    pub async fn migrate_collection(&self, collection: &str, to: &str) -> Result<Move> {
+        let target = self.engine_named(to)?;
+        let gate = self.gates.of(collection);
+        let _writes_wait = gate.write().await;
+        let (source, mut config) = self.route(collection).await?;
+        let from = config.engine.clone().unwrap_or_else(|| self.default_engine().to_string());
+        if from == to {
+            return Ok(Move { collection: collection.into(), from, to: to.into() });
+        }
+        let dir = self.data_dir.join("migrations").join(format!("{collection}-{}", proxima_core::now_unix_secs()));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create the migration directory", e))?;
+        let moved = async {
+            source.checkpoint_to(collection, &dir).await?;
+            target.restore_from(collection, &dir).await?;
+            // The switch: one catalogue update names the new engine.
+            let mut entry = self
+                .catalogue()
+                .get(collection)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("`{collection}` was dropped during its move")))?;
+            config.engine = Some(to.to_string());
+            entry.config =
+                serde_json::to_value(&config).map_err(|e| Error::internal(format!("config to JSON: {e}")))?;
+            self.catalogue().update(entry).await?;
+            Ok::<_, Error>(())
+        }
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = moved {
+            // The source is untouched and still named by the catalogue; clear the partial copy.
+            let _ = target.drop_collection(collection).await;
+            return Err(e);
+        }
+        match source.drop_collection(collection).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(collection, error = %e, "moved, but the source copy could not be dropped"),
+        }
+        Ok(Move { collection: collection.into(), from, to: to.into() })
+    }
+
+    /// Places every existing collection again under the current routing
+    /// strategy (sized by its live records) and moves those that belong elsewhere.
+    pub async fn rebalance_collections(&self) -> Result<Vec<Move>> {
+        let mut moves = Vec::new();
+        for config in self.list_collections().await? {
+            let live = self.stats(&config.name).await?.live_records;
+            let current = config.engine.clone().unwrap_or_else(|| self.default_engine().to_string());
+            let mut unplaced = config.clone();
+            unplaced.engine = None;
+            let wanted = self.place(&unplaced, live).await?;
+            if wanted != current {
+                moves.push(self.migrate_collection(&config.name, &wanted).await?);
+            }
+        }
+        Ok(moves)
+    }
+}
