@@ -24,22 +24,22 @@ fn vectors(n: usize, dim: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
-fn write_fvecs(path: &Path, rows: &[Vec<f32>]) {
+/// TEXMEX rows: a little-endian i32 length, then the values' 4 little-endian bytes each.
+fn write_vecs<T: Copy>(path: &Path, rows: &[Vec<T>], le_bytes: fn(T) -> [u8; 4]) {
     let mut bytes = Vec::new();
     for r in rows {
         bytes.extend((r.len() as i32).to_le_bytes());
-        r.iter().for_each(|x| bytes.extend(x.to_le_bytes()));
+        r.iter().for_each(|x| bytes.extend(le_bytes(*x)));
     }
     std::fs::write(path, bytes).unwrap();
 }
 
+fn write_fvecs(path: &Path, rows: &[Vec<f32>]) {
+    write_vecs(path, rows, f32::to_le_bytes);
+}
+
 fn write_ivecs(path: &Path, rows: &[Vec<u32>]) {
-    let mut bytes = Vec::new();
-    for r in rows {
-        bytes.extend((r.len() as i32).to_le_bytes());
-        r.iter().for_each(|x| bytes.extend(x.to_le_bytes()));
-    }
-    std::fs::write(path, bytes).unwrap();
+    write_vecs(path, rows, u32::to_le_bytes);
 }
 
 fn write_npy(path: &Path, rows: &[Vec<f32>]) {

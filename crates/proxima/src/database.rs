@@ -4,7 +4,7 @@
 //! collections exist and which engine holds each; engines store the data; the
 //! search handler ranks. `Proxima` only routes between them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -79,6 +79,11 @@ pub struct Proxima {
     pub(crate) round_robin: std::sync::atomic::AtomicUsize,
     in_flight: RwLock<BTreeMap<String, Arc<std::sync::atomic::AtomicUsize>>>,
     pub(crate) gates: crate::tiering::Gates,
+    /// Collection configs as this process last wrote or read them from the
+    /// catalogue, so routing an operation costs no catalogue round trip. Only
+    /// this process changes the collections of its catalogue (the embedded one
+    /// is locked; a networked one must not be shared by two servers).
+    configs: RwLock<HashMap<String, CollectionConfig>>,
     search: Arc<VectorSearchHandler>,
     pub(crate) data_dir: PathBuf,
     pub(crate) analytics: Recorder,
@@ -107,6 +112,7 @@ impl Proxima {
             round_robin: Default::default(),
             in_flight: Default::default(),
             gates: Default::default(),
+            configs: Default::default(),
             search,
             data_dir: config.data_dir,
             analytics: Recorder::default(),
@@ -180,6 +186,7 @@ impl Proxima {
             let _ = self.catalogue.delete(&config.name, None).await;
             return Err(e);
         }
+        self.remember(config.clone());
         Ok(config)
     }
 
@@ -191,10 +198,22 @@ impl Proxima {
 
     /// One collection's config; `NotFound` if absent.
     pub async fn collection(&self, name: &str) -> Result<CollectionConfig> {
+        if let Some(config) = self.configs.read().unwrap_or_else(|e| e.into_inner()).get(name) {
+            return Ok(config.clone());
+        }
         match self.catalogue.get(name).await? {
-            Some(entry) => config_of(&entry),
+            Some(entry) => {
+                let config = config_of(&entry)?;
+                self.remember(config.clone());
+                Ok(config)
+            }
             None => Err(Error::not_found(format!("no collection named `{name}`"))),
         }
+    }
+
+    /// Records `config` as the collection's current one (after this process changed it).
+    pub(crate) fn remember(&self, config: CollectionConfig) {
+        self.configs.write().unwrap_or_else(|e| e.into_inner()).insert(config.name.clone(), config);
     }
 
     /// Drops a collection's data, then its catalogue entry.
@@ -206,6 +225,7 @@ impl Proxima {
             Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
+        self.configs.write().unwrap_or_else(|e| e.into_inner()).remove(name);
         self.catalogue.delete(name, None).await?;
         self.analytics.forget(name);
         Ok(())
@@ -235,28 +255,16 @@ impl Proxima {
     /// The newest visible version of each id.
     pub async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
         let (engine, _) = self.route(collection).await?;
-        match self.timed(collection, &*engine, "get", engine.get(collection, ids)).await {
-            // It moved to another engine between routing and reading: follow it.
-            Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {
-                let (moved_to, _) = self.route(collection).await?;
-                moved_to.get(collection, ids).await
-            }
-            other => other,
-        }
+        let get = self.following(collection, engine.clone(), |e| async move { e.get(collection, ids).await });
+        self.timed(collection, &*engine, "get", get).await
     }
 
     /// Searches a collection (on a blocking thread: ranking is CPU work).
     pub async fn search(&self, collection: &str, request: SearchRequest) -> Result<SearchResponse> {
         let (engine, _) = self.route(collection).await?;
         let search = async {
-            let view = match engine.read_view(collection).await {
-                // It moved to another engine between routing and reading: follow it.
-                Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {
-                    let (moved_to, _) = self.route(collection).await?;
-                    moved_to.read_view(collection).await?
-                }
-                other => other?,
-            };
+            let view =
+                self.following(collection, engine.clone(), |e| async move { e.read_view(collection).await }).await?;
             let handler = self.search.clone();
             tokio::task::spawn_blocking(move || handler.execute_search(&SearchContext::new(view, request)))
                 .await
@@ -323,6 +331,23 @@ impl Proxima {
     /// Where the recorded time went, by collection and operation, most expensive first.
     pub fn analyze_operation_costs(&self) -> Vec<crate::analytics::OperationCost> {
         crate::analytics::costs(&self.analytics.tables(None).0)
+    }
+
+    /// Runs `op` on `engine`, the one routing chose; when the collection moved
+    /// to another engine in between (the engine no longer has it), runs it once
+    /// more on the engine now named.
+    async fn following<T, F, Fut>(&self, collection: &str, engine: Arc<dyn VectorStorage>, op: F) -> Result<T>
+    where
+        F: Fn(Arc<dyn VectorStorage>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        match op(engine.clone()).await {
+            Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {
+                let (now, _) = self.route(collection).await?;
+                if Arc::ptr_eq(&now, &engine) { Err(e) } else { op(now).await }
+            }
+            other => other,
+        }
     }
 
     /// Runs `work`, recording its latency and outcome for analytics.

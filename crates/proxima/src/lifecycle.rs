@@ -99,8 +99,7 @@ impl Proxima {
                 config.min_deleted_ratio * 100.0
             )));
         }
-        // Seal the write buffer and rewrite every segment: expired rows can sit in any of them.
-        self.flush(collection).await?;
+        // Rewrite every segment (compaction seals the write buffer first): expired rows can sit in any of them.
         let policy = CompactionPolicy { min_dead_ratio: 0.0, small_segment_rows: usize::MAX };
         let report = self.compact(collection, &policy).await?;
         Ok(CompactionResult {

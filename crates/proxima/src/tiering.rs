@@ -65,6 +65,7 @@ impl Proxima {
             entry.config =
                 serde_json::to_value(&config).map_err(|e| Error::internal(format!("config to JSON: {e}")))?;
             self.catalogue().update(entry).await?;
+            self.remember(config.clone());
             Ok::<_, Error>(())
         }
         .await;

@@ -25,9 +25,7 @@ pub struct SearchContext {
 impl SearchContext {
     /// A query over `view` at the current time.
     pub fn new(view: Arc<dyn ReadView>, request: SearchRequest) -> Self {
-        let now_unix_secs =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Self { view, request, now_unix_secs }
+        Self { view, request, now_unix_secs: proxima_core::now_unix_secs() }
     }
 }
 
@@ -110,11 +108,11 @@ impl VectorSearchHandler {
     pub fn execute_search(&self, ctx: &SearchContext) -> Result<SearchResponse> {
         let started = Instant::now();
         let config = ctx.view.config();
+        // `plan` validates the request before anything else reads it.
+        let plans = self.plan(ctx)?;
         // The query is compared in stored form (unit length under cosine).
         let mut query = ctx.request.vector.clone();
-        validate::search_request(&ctx.request, config)?;
         config.metric.prepare(&mut query)?;
-        let plans = self.plan(ctx)?;
         let planning_us = started.elapsed().as_micros() as u64;
         let executing = Instant::now();
         let mut performance = PerformanceInfo { planning_us, ..PerformanceInfo::default() };
