@@ -100,6 +100,10 @@ pub struct CollectionConfig {
     /// The engine holding the collection; `None` lets routing decide.
     #[serde(default)]
     pub engine: Option<String>,
+    /// Engines sharing the collection, each holding the ids that hash to it
+    /// (see `proxima::partition_of`); empty when one engine (`engine`) holds it all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
     /// Metadata fields declared filterable, with types (checked on write and in filters).
     #[serde(default)]
     pub fields: Vec<FieldSpec>,
@@ -120,6 +124,7 @@ impl CollectionConfig {
             metric: DistanceMetric::default(),
             index: IndexConfig::default(),
             engine: None,
+            partitions: Vec::new(),
             fields: Vec::new(),
             default_ttl_secs: None,
             fsync: FsyncPolicy::default(),
@@ -135,6 +140,13 @@ impl CollectionConfig {
     /// Declares a filterable field.
     pub fn with_field(mut self, name: impl Into<String>, ty: FieldType) -> Self {
         self.fields.push(FieldSpec { name: name.into(), ty });
+        self
+    }
+
+    /// Spreads the collection over `engines` by id hash (the first is its home engine).
+    pub fn with_partitions<S: Into<String>>(mut self, engines: impl IntoIterator<Item = S>) -> Self {
+        self.partitions = engines.into_iter().map(Into::into).collect();
+        self.engine = self.partitions.first().cloned();
         self
     }
 

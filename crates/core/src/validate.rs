@@ -32,6 +32,13 @@ pub fn collection_config(config: &CollectionConfig) -> Result<()> {
     if config.dimension == 0 || config.dimension > MAX_DIMENSION {
         return Err(Error::invalid(format!("dimension must be in 1..={MAX_DIMENSION}, got {}", config.dimension)));
     }
+    let mut engines = std::collections::HashSet::new();
+    if config.partitions.iter().any(|e| !engines.insert(e.as_str())) {
+        return Err(Error::invalid(format!("partitions name an engine twice: {}", config.partitions.join(", "))));
+    }
+    if !config.partitions.is_empty() && config.engine.as_deref() != config.partitions.first().map(String::as_str) {
+        return Err(Error::invalid("a partitioned collection's engine must be its first partition"));
+    }
     let mut names = std::collections::HashSet::new();
     for field in &config.fields {
         if field.name.is_empty() || field.name.split('.').any(str::is_empty) {

@@ -122,7 +122,7 @@ impl Proxima {
                     )));
                 }
                 engine.restore_from(target, &dir).await?;
-                self.record_stats(target, &*engine).await?;
+                self.record_stats(target).await?;
                 Ok(config)
             }
             None => {
@@ -131,7 +131,7 @@ impl Proxima {
                 let config = self.create_collection(config).await?;
                 let (engine, _) = self.route(target).await?;
                 engine.restore_from(target, &dir).await?;
-                self.record_stats(target, &*engine).await?;
+                self.record_stats(target).await?;
                 Ok(config)
             }
         }

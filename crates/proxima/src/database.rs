@@ -175,16 +175,25 @@ impl Proxima {
         if config.engine.is_none() {
             config.engine = Some(self.place(&config, expected_records).await?);
         }
-        let engine_name = config.engine.clone().unwrap_or_else(|| self.default_engine.clone());
-        let engine = self.engine_named(&engine_name)?;
+        let engine_names = if config.partitions.is_empty() {
+            vec![config.engine.clone().unwrap_or_else(|| self.default_engine.clone())]
+        } else {
+            config.partitions.clone()
+        };
+        let engines = engine_names.iter().map(|n| self.engine_named(n)).collect::<Result<Vec<_>>>()?;
         let mut entry = CollectionMetadata::new(new_id(&config.name), &config.name, config.dimension);
         entry.distance_metric = config.metric;
         entry.indexing_algorithm = index_name(&config).to_string();
         entry.config = serde_json::to_value(&config).map_err(|e| Error::internal(format!("config to JSON: {e}")))?;
         self.catalogue.create(entry).await?;
-        if let Err(e) = engine.create_collection(&config).await {
-            let _ = self.catalogue.delete(&config.name, None).await;
-            return Err(e);
+        for (created, engine) in engines.iter().enumerate() {
+            if let Err(e) = engine.create_collection(&config).await {
+                for engine in &engines[..created] {
+                    let _ = engine.drop_collection(&config.name).await;
+                }
+                let _ = self.catalogue.delete(&config.name, None).await;
+                return Err(e);
+            }
         }
         self.remember(config.clone());
         Ok(config)
@@ -218,12 +227,14 @@ impl Proxima {
 
     /// Drops a collection's data, then its catalogue entry.
     pub async fn drop_collection(&self, name: &str) -> Result<()> {
-        let (engine, _) = self.route(name).await?;
-        match engine.drop_collection(name).await {
-            Ok(()) => {}
-            // Already gone from the engine (a drop interrupted before the catalogue update).
-            Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        let (holders, _) = self.holders(name).await?;
+        for (_, engine) in holders {
+            match engine.drop_collection(name).await {
+                Ok(()) => {}
+                // Already gone from the engine (a drop interrupted before the catalogue update).
+                Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         self.configs.write().unwrap_or_else(|e| e.into_inner()).remove(name);
         self.catalogue.delete(name, None).await?;
@@ -236,6 +247,10 @@ impl Proxima {
         // Held until the write is durable, so a move never copies around it.
         let gate = self.gates.of(collection);
         let _open = gate.read().await;
+        let (holders, config) = self.holders(collection).await?;
+        if !config.partitions.is_empty() {
+            return self.write_partitioned(&config, &holders, batch).await;
+        }
         let (engine, _) = self.route(collection).await?;
         self.timed(collection, &*engine, "write", engine.write(collection, batch)).await
     }
@@ -254,13 +269,23 @@ impl Proxima {
 
     /// The newest visible version of each id.
     pub async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
+        let (holders, config) = self.holders(collection).await?;
+        if !config.partitions.is_empty() {
+            return self.get_partitioned(&config, &holders, ids).await;
+        }
         let (engine, _) = self.route(collection).await?;
         let get = self.following(collection, engine.clone(), |e| async move { e.get(collection, ids).await });
         self.timed(collection, &*engine, "get", get).await
     }
 
-    /// Searches a collection (on a blocking thread: ranking is CPU work).
+    /// Searches a collection (on a blocking thread: ranking is CPU work). A
+    /// partitioned collection is searched on every engine ([`Proxima::unified_search`]);
+    /// an engine that fails then fails the search.
     pub async fn search(&self, collection: &str, request: SearchRequest) -> Result<SearchResponse> {
+        let config = self.collection(collection).await?;
+        if !config.partitions.is_empty() {
+            return self.search_partitioned(collection, request).await;
+        }
         let (engine, _) = self.route(collection).await?;
         let search = async {
             let view =
@@ -282,23 +307,41 @@ impl Proxima {
 
     /// Seals the write buffer (building its index).
     pub async fn flush(&self, collection: &str) -> Result<()> {
-        let (engine, _) = self.route(collection).await?;
-        self.timed(collection, &*engine, "flush", engine.flush(collection)).await?;
-        self.record_stats(collection, &*engine).await
+        let (holders, _) = self.holders(collection).await?;
+        for (_, engine) in &holders {
+            self.timed(collection, &**engine, "flush", engine.flush(collection)).await?;
+        }
+        self.record_stats(collection).await
     }
 
     /// Rewrites segments under `policy`.
     pub async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {
-        let (engine, _) = self.route(collection).await?;
-        let report = self.timed(collection, &*engine, "compact", engine.compact(collection, policy)).await?;
-        self.record_stats(collection, &*engine).await?;
-        Ok(report)
+        let (holders, _) = self.holders(collection).await?;
+        let mut total = CompactionReport::default();
+        for (_, engine) in &holders {
+            let report = self.timed(collection, &**engine, "compact", engine.compact(collection, policy)).await?;
+            total.segments_before += report.segments_before;
+            total.segments_after += report.segments_after;
+            total.rows_removed += report.rows_removed;
+        }
+        self.record_stats(collection).await?;
+        Ok(total)
     }
 
-    /// Figures about a collection.
+    /// Figures about a collection (summed over its partitions; `last_seq` is the highest).
     pub async fn stats(&self, collection: &str) -> Result<CollectionStats> {
-        let (engine, _) = self.route(collection).await?;
-        engine.stats(collection).await
+        let (holders, _) = self.holders(collection).await?;
+        let mut total = CollectionStats::default();
+        for (_, engine) in &holders {
+            let s = engine.stats(collection).await?;
+            total.live_records += s.live_records;
+            total.soft_deleted_records += s.soft_deleted_records;
+            total.dead_rows += s.dead_rows;
+            total.segments += s.segments;
+            total.bytes += s.bytes;
+            total.last_seq = total.last_seq.max(s.last_seq);
+        }
+        Ok(total)
     }
 
     /// Flushes every collection (used at shutdown, so restarts replay little).
@@ -319,11 +362,12 @@ impl Proxima {
         };
         let mut recommendations = Vec::new();
         for name in names {
-            let (engine, _) = self.route(&name).await?;
-            let stats = engine.stats(&name).await?;
-            let view = engine.read_view(&name).await?;
-            let ops = collections.get(&name);
-            recommendations.extend(crate::advice::recommend(&name, &*engine, &stats, &*view, ops));
+            for (_, engine) in self.holders(&name).await?.0 {
+                let stats = engine.stats(&name).await?;
+                let view = engine.read_view(&name).await?;
+                let ops = collections.get(&name);
+                recommendations.extend(crate::advice::recommend(&name, &*engine, &stats, &*view, ops));
+            }
         }
         Ok(PerformanceAnalytics { collections, engines, recommendations })
     }
@@ -351,7 +395,7 @@ impl Proxima {
     }
 
     /// Runs `work`, recording its latency and outcome for analytics.
-    async fn timed<T>(
+    pub(crate) async fn timed<T>(
         &self,
         collection: &str,
         engine: &dyn VectorStorage,
@@ -384,9 +428,21 @@ impl Proxima {
         &self.default_engine
     }
 
-    /// The engine holding `collection`, as the catalogue says.
+    /// The search handler (shared with search tasks).
+    pub(crate) fn search_handler(&self) -> Arc<VectorSearchHandler> {
+        self.search.clone()
+    }
+
+    /// The engine holding `collection`, as the catalogue says; `Unsupported`
+    /// for a partitioned collection (the caller works on one engine's copy).
     pub(crate) async fn route(&self, collection: &str) -> Result<(Arc<dyn VectorStorage>, CollectionConfig)> {
         let config = self.collection(collection).await?;
+        if !config.partitions.is_empty() {
+            return Err(Error::unsupported(format!(
+                "`{collection}` is partitioned over {}; this operation works on collections held by one engine",
+                config.partitions.join(", ")
+            )));
+        }
         let name = config.engine.clone().unwrap_or_else(|| self.default_engine.clone());
         Ok((self.engine_named(&name)?, config))
     }
@@ -399,9 +455,9 @@ impl Proxima {
         })
     }
 
-    /// Writes the engine's figures into the catalogue entry.
-    pub(crate) async fn record_stats(&self, collection: &str, engine: &dyn VectorStorage) -> Result<()> {
-        let stats = engine.stats(collection).await?;
+    /// Writes the collection's figures into its catalogue entry.
+    pub(crate) async fn record_stats(&self, collection: &str) -> Result<()> {
+        let stats = self.stats(collection).await?;
         let Some(mut entry) = self.catalogue.get(collection).await? else { return Ok(()) };
         if entry.vector_count == stats.live_records && entry.total_size_bytes == stats.bytes {
             return Ok(());

@@ -7,8 +7,11 @@ mod backups;
 mod batch;
 mod database;
 mod lifecycle;
+mod operation;
+mod partitions;
 mod routing;
 mod tiering;
+mod unified;
 
 use std::sync::{Once, OnceLock};
 
@@ -17,6 +20,8 @@ pub use backups::NamespaceBackup;
 pub use batch::{BatchError, BatchOperation, BatchResult};
 pub use database::{Proxima, ProximaConfig};
 pub use lifecycle::{CompactionConfig, CompactionResult};
+pub use operation::{OperationOutcome, VectorOperation, VectorStorageCoordinator};
+pub use partitions::partition_of;
 pub use proxima_core as core;
 pub use proxima_engine as engine;
 #[cfg(feature = "engine-viper")]
@@ -34,8 +39,9 @@ pub use proxima_meta_sqlite as meta_sqlite;
 #[cfg(feature = "meta-wal")]
 pub use proxima_meta_wal as meta_wal;
 pub use proxima_search as search;
-pub use routing::{Condition, RoutingRule, RoutingStrategy};
+pub use routing::{Condition, PlacementOperation, RoutingRule, RoutingStrategy};
 pub use tiering::Move;
+pub use unified::{EngineOutcome, MergeStrategy, SearchStrategy, UnifiedSearchResponse, merge_rankings};
 
 /// The process-wide engine registry that [`install_defaults`] fills.
 pub fn engine_registry() -> &'static engine::EngineRegistry {

@@ -123,7 +123,8 @@ impl Proxima {
             loop {
                 ticks.tick().await;
                 let Ok(collections) = db.list_collections().await else { continue };
-                for c in collections {
+                // Partitioned collections are compacted by `compact`, not by thresholds here.
+                for c in collections.into_iter().filter(|c| c.partitions.is_empty()) {
                     match db.maybe_compact(&c.name, &config).await {
                         Ok(result) if result.triggered => {
                             tracing::info!(collection = %c.name, removed = result.removed_count, reason = %result.reason, "compacted");

@@ -25,20 +25,33 @@ pub enum Condition {
     SizeAtLeast(u64),
     /// The expected number of records is below this.
     SizeBelow(u64),
+    /// The placement happens for this operation.
+    Operation(PlacementOperation),
     /// All of these.
     And(Vec<Condition>),
     /// Any of these.
     Or(Vec<Condition>),
 }
 
+/// Why a collection is being placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementOperation {
+    /// It is being created.
+    Create,
+    /// `rebalance_collections` is checking where it belongs.
+    Rebalance,
+}
+
 impl Condition {
-    fn holds(&self, config: &CollectionConfig, expected_records: u64) -> bool {
+    fn holds(&self, config: &CollectionConfig, expected_records: u64, op: PlacementOperation) -> bool {
         match self {
             Condition::DimensionRange { min, max } => (*min..=*max).contains(&config.dimension),
             Condition::SizeAtLeast(n) => expected_records >= *n,
             Condition::SizeBelow(n) => expected_records < *n,
-            Condition::And(all) => all.iter().all(|c| c.holds(config, expected_records)),
-            Condition::Or(any) => any.iter().any(|c| c.holds(config, expected_records)),
+            Condition::Operation(wanted) => *wanted == op,
+            Condition::And(all) => all.iter().all(|c| c.holds(config, expected_records, op)),
+            Condition::Or(any) => any.iter().any(|c| c.holds(config, expected_records, op)),
         }
     }
 }
@@ -91,6 +104,16 @@ impl Proxima {
     /// The engine a new collection with `config`, expected to grow to
     /// `expected_records`, would go to.
     pub async fn place(&self, config: &CollectionConfig, expected_records: u64) -> Result<String> {
+        self.place_for(config, expected_records, PlacementOperation::Create).await
+    }
+
+    /// Like [`Proxima::place`], for the placement operation `op` (rules can depend on it).
+    pub async fn place_for(
+        &self,
+        config: &CollectionConfig,
+        expected_records: u64,
+        op: PlacementOperation,
+    ) -> Result<String> {
         let strategy = self.routing.read().unwrap_or_else(|e| e.into_inner()).clone();
         let engines = self.engines();
         let names: Vec<&String> = engines.keys().collect();
@@ -122,7 +145,7 @@ impl Proxima {
                 rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
                 rules
                     .into_iter()
-                    .find(|r| r.condition.holds(config, expected_records))
+                    .find(|r| r.condition.holds(config, expected_records, op))
                     .map_or_else(|| self.default_engine().to_string(), |r| r.engine)
             }
         };

@@ -88,11 +88,14 @@ impl Proxima {
     pub async fn rebalance_collections(&self) -> Result<Vec<Move>> {
         let mut moves = Vec::new();
         for config in self.list_collections().await? {
+            if !config.partitions.is_empty() {
+                continue; // spread by id over fixed engines; nothing to move
+            }
             let live = self.stats(&config.name).await?.live_records;
             let current = config.engine.clone().unwrap_or_else(|| self.default_engine().to_string());
             let mut unplaced = config.clone();
             unplaced.engine = None;
-            let wanted = self.place(&unplaced, live).await?;
+            let wanted = self.place_for(&unplaced, live, crate::routing::PlacementOperation::Rebalance).await?;
             if wanted != current {
                 moves.push(self.migrate_collection(&config.name, &wanted).await?);
             }
