@@ -66,7 +66,7 @@ pub(crate) fn deny() -> Result<(), String> {
     run(cargo(&["deny", "--all-features", "check", "bans", "licenses", "sources"]))
 }
 
-/// Criterion benchmarks: `wal`, `meta`, `ingest` (VIPER), `kernels`, or all of
+/// Criterion benchmarks: `wal`, `meta`, `ingest` (VIPER), `kernels`, `coordinator`, or all of
 /// them; `ann --data DIR [--filtered] --out FILE` runs the ANN benchmark.
 pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
     if let Some(("ann", rest)) = args.split_first().map(|(a, r)| (*a, r)) {
@@ -79,8 +79,18 @@ pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
         Some("meta") => &["proxima-meta-wal", "proxima-meta-sqlite"],
         Some("ingest") => &["proxima-engine-viper"],
         Some("kernels") => &["proxima-index"],
-        None => &["proxima-wal", "proxima-meta-wal", "proxima-meta-sqlite", "proxima-engine-viper", "proxima-index"],
-        Some(other) => return Err(format!("unknown benchmark set `{other}`; use wal, meta, ingest, kernels or ann")),
+        Some("coordinator") => &["proxima"],
+        None => &[
+            "proxima-wal",
+            "proxima-meta-wal",
+            "proxima-meta-sqlite",
+            "proxima-engine-viper",
+            "proxima-index",
+            "proxima",
+        ],
+        Some(other) => {
+            return Err(format!("unknown benchmark set `{other}`; use wal, meta, ingest, kernels, coordinator or ann"));
+        }
     };
     let mut command = vec!["bench"];
     for p in packages {

@@ -134,19 +134,27 @@ pub(crate) fn costs(tables: &BTreeMap<String, OperationTable>) -> Vec<OperationC
     out
 }
 
+/// Statistics by owner (a collection or an engine), then by operation.
+type Owners = BTreeMap<String, BTreeMap<&'static str, OpStats>>;
+
 /// Where the operations' figures accumulate.
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
-    by_collection: Mutex<BTreeMap<(String, String), OpStats>>,
-    by_engine: Mutex<BTreeMap<(String, String), OpStats>>,
+    by_collection: Mutex<Owners>,
+    by_engine: Mutex<Owners>,
 }
 
 impl Recorder {
-    pub(crate) fn record(&self, collection: &str, engine: &str, op: &str, elapsed: Duration, ok: bool) {
+    pub(crate) fn record(&self, collection: &str, engine: &str, op: &'static str, elapsed: Duration, ok: bool) {
         let micros = (elapsed.as_micros() as u64).clamp(1, MAX_MICROS);
         for (map, owner) in [(&self.by_collection, collection), (&self.by_engine, engine)] {
             let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-            let stats = map.entry((owner.to_string(), op.to_string())).or_insert_with(OpStats::new);
+            // Looked up by `&str` first: the hot path allocates nothing.
+            if !map.contains_key(owner) {
+                map.insert(owner.to_string(), BTreeMap::new());
+            }
+            let ops = map.get_mut(owner).expect("inserted above");
+            let stats = ops.entry(op).or_insert_with(OpStats::new);
             let _ = stats.latency.record(micros);
             stats.errors += u64::from(!ok);
             stats.last = Instant::now();
@@ -155,18 +163,19 @@ impl Recorder {
 
     /// Forgets a dropped collection.
     pub(crate) fn forget(&self, collection: &str) {
-        self.by_collection.lock().unwrap_or_else(|e| e.into_inner()).retain(|(c, _), _| c != collection);
+        self.by_collection.lock().unwrap_or_else(|e| e.into_inner()).remove(collection);
     }
 
     pub(crate) fn tables(
         &self,
         collection: Option<&str>,
     ) -> (BTreeMap<String, OperationTable>, BTreeMap<String, OperationTable>) {
-        let table = |map: &Mutex<BTreeMap<(String, String), OpStats>>, keep: &dyn Fn(&str) -> bool| {
+        let table = |map: &Mutex<Owners>, keep: &dyn Fn(&str) -> bool| {
             let mut out: BTreeMap<String, OperationTable> = BTreeMap::new();
-            for ((owner, op), stats) in map.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                if keep(owner) {
-                    out.entry(owner.clone()).or_default().insert(op.clone(), stats.summary());
+            for (owner, ops) in map.lock().unwrap_or_else(|e| e.into_inner()).iter().filter(|(o, _)| keep(o)) {
+                let table = out.entry(owner.clone()).or_default();
+                for (op, stats) in ops {
+                    table.insert(op.to_string(), stats.summary());
                 }
             }
             out

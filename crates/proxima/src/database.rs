@@ -251,8 +251,8 @@ impl Proxima {
         if !config.partitions.is_empty() {
             return self.write_partitioned(&config, &holders, batch).await;
         }
-        let (engine, _) = self.route(collection).await?;
-        self.timed(collection, &*engine, "write", engine.write(collection, batch)).await
+        let engine = &holders[0].1;
+        self.timed(collection, &**engine, "write", engine.write(collection, batch)).await
     }
 
     /// Inserts or replaces records.
@@ -273,7 +273,7 @@ impl Proxima {
         if !config.partitions.is_empty() {
             return self.get_partitioned(&config, &holders, ids).await;
         }
-        let (engine, _) = self.route(collection).await?;
+        let engine = holders[0].1.clone();
         let get = self.following(collection, engine.clone(), |e| async move { e.get(collection, ids).await });
         self.timed(collection, &*engine, "get", get).await
     }
@@ -282,18 +282,16 @@ impl Proxima {
     /// partitioned collection is searched on every engine ([`Proxima::unified_search`]);
     /// an engine that fails then fails the search.
     pub async fn search(&self, collection: &str, request: SearchRequest) -> Result<SearchResponse> {
-        let config = self.collection(collection).await?;
+        let (holders, config) = self.holders(collection).await?;
         if !config.partitions.is_empty() {
             return self.search_partitioned(collection, request).await;
         }
-        let (engine, _) = self.route(collection).await?;
+        let engine = holders[0].1.clone();
         let search = async {
             let view =
                 self.following(collection, engine.clone(), |e| async move { e.read_view(collection).await }).await?;
             let handler = self.search.clone();
-            tokio::task::spawn_blocking(move || handler.execute_search(&SearchContext::new(view, request)))
-                .await
-                .map_err(|e| Error::internal(format!("search task failed: {e}")))?
+            cpu_bound(move || handler.execute_search(&SearchContext::new(view, request))).await
         };
         self.timed(collection, &*engine, "search", search).await
     }
@@ -399,7 +397,7 @@ impl Proxima {
         &self,
         collection: &str,
         engine: &dyn VectorStorage,
-        op: &str,
+        op: &'static str,
         work: impl Future<Output = Result<T>>,
     ) -> Result<T> {
         let counter = self.in_flight_counter(engine.name());
@@ -468,6 +466,18 @@ impl Proxima {
             // A concurrent update won; the next flush records the figures.
             Err(e) if e.kind() == proxima_core::ErrorKind::Conflict => Ok(()),
             other => other.map(|_| ()),
+        }
+    }
+}
+
+/// Runs ranking work without stalling the runtime: in place on a
+/// multi-threaded runtime (other tasks move to other workers; no thread hop),
+/// on the blocking pool otherwise.
+pub(crate) async fn cpu_bound<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+        _ => {
+            tokio::task::spawn_blocking(work).await.map_err(|e| Error::internal(format!("search task failed: {e}")))?
         }
     }
 }

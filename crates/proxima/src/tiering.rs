@@ -23,7 +23,11 @@ pub(crate) struct Gates(Mutex<HashMap<String, Arc<RwLock<()>>>>);
 
 impl Gates {
     pub(crate) fn of(&self, collection: &str) -> Arc<RwLock<()>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(collection.to_string()).or_default().clone()
+        let mut gates = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match gates.get(collection) {
+            Some(gate) => gate.clone(),
+            None => gates.entry(collection.to_string()).or_default().clone(),
+        }
     }
 }
 
