@@ -1,0 +1,88 @@
+//! A read view of an mmap collection: one segment whose vectors are the mapped
+//! file itself (zero copy), with the slot table's chunks and the liveness
+//! bitmap as of the view. The pin tells the collection which freed slots the
+//! view could still see, so they are not handed out again while it lives.
+
+use std::sync::Arc;
+
+use proxima_core::{CollectionConfig, Metadata};
+use proxima_engine::{Bitmap, ReadView, Segment, Tombstone};
+
+use crate::slot_table::{CHUNK, SlotRow};
+use crate::vector_file::Mapping;
+
+pub(crate) struct MmapSegment {
+    pub(crate) generation: u64,
+    pub(crate) sealed: bool,
+    pub(crate) dimension: usize,
+    pub(crate) rows: usize,
+    pub(crate) mapping: Arc<Mapping>,
+    pub(crate) chunks: Vec<Arc<Vec<SlotRow>>>,
+    pub(crate) live: Arc<Bitmap>,
+    pub(crate) index: Option<Arc<[u8]>>,
+    pub(crate) _pin: Arc<()>,
+}
+
+impl MmapSegment {
+    fn row(&self, row: usize) -> &SlotRow {
+        &self.chunks[row / CHUNK][row % CHUNK]
+    }
+}
+
+impl Segment for MmapSegment {
+    fn segment_id(&self) -> u64 {
+        self.generation
+    }
+    fn sealed(&self) -> bool {
+        self.sealed
+    }
+    fn len(&self) -> usize {
+        self.rows
+    }
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+    fn vectors(&self) -> &[f32] {
+        self.mapping.rows(self.rows, self.dimension)
+    }
+    fn id(&self, row: usize) -> &str {
+        &self.row(row).id
+    }
+    fn seq(&self, row: usize) -> u64 {
+        self.row(row).seq
+    }
+    fn metadata(&self, row: usize) -> &Metadata {
+        &self.row(row).metadata
+    }
+    fn expires_at(&self, row: usize) -> Option<u64> {
+        self.row(row).expires_at
+    }
+    fn live(&self) -> &Bitmap {
+        &self.live
+    }
+    fn index_bytes(&self) -> Option<&[u8]> {
+        self.index.as_deref()
+    }
+}
+
+pub(crate) struct MmapView {
+    pub(crate) config: CollectionConfig,
+    pub(crate) seq: u64,
+    pub(crate) segments: Vec<Arc<dyn Segment>>,
+    pub(crate) tombstones: Arc<[Tombstone]>,
+}
+
+impl ReadView for MmapView {
+    fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn segments(&self) -> &[Arc<dyn Segment>] {
+        &self.segments
+    }
+    fn tombstones(&self) -> &[Tombstone] {
+        &self.tombstones
+    }
+}
