@@ -24,6 +24,8 @@ pub use operation::{OperationOutcome, VectorOperation, VectorStorageCoordinator}
 pub use partitions::partition_of;
 pub use proxima_core as core;
 pub use proxima_engine as engine;
+#[cfg(feature = "engine-mmap")]
+pub use proxima_engine_mmap as engine_mmap;
 #[cfg(feature = "engine-viper")]
 pub use proxima_engine_viper as engine_viper;
 pub use proxima_index as index;
@@ -59,6 +61,8 @@ pub fn install_defaults() {
         let engines = engine_registry();
         #[cfg(feature = "engine-viper")]
         proxima_engine_viper::register(engines);
+        #[cfg(feature = "engine-mmap")]
+        proxima_engine_mmap::register(engines);
         let _ = engines;
         let factory = meta::MetadataBackendFactory::global();
         #[cfg(feature = "meta-wal")]
