@@ -24,6 +24,8 @@ pub use operation::{OperationOutcome, VectorOperation, VectorStorageCoordinator}
 pub use partitions::partition_of;
 pub use proxima_core as core;
 pub use proxima_engine as engine;
+#[cfg(feature = "engine-lsm")]
+pub use proxima_engine_lsm as engine_lsm;
 #[cfg(feature = "engine-mmap")]
 pub use proxima_engine_mmap as engine_mmap;
 #[cfg(feature = "engine-viper")]
@@ -63,6 +65,8 @@ pub fn install_defaults() {
         proxima_engine_viper::register(engines);
         #[cfg(feature = "engine-mmap")]
         proxima_engine_mmap::register(engines);
+        #[cfg(feature = "engine-lsm")]
+        proxima_engine_lsm::register(engines);
         let _ = engines;
         let factory = meta::MetadataBackendFactory::global();
         #[cfg(feature = "meta-wal")]

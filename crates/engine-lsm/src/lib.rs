@@ -1,0 +1,405 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod bloom;
+mod collection;
+mod manifest;
+mod part;
+mod sst;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint};
+use proxima_engine::{
+    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder, ReadView,
+    StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+};
+
+use self::collection::LsmCollection;
+
+/// The registered engine name.
+pub const NAME: &str = "lsm";
+
+/// Where restores build a collection before swapping it in (`#` is no collection name).
+const STAGING: &str = "#restore";
+
+/// How the engine is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LsmConfig {
+    /// One directory per collection lives under it.
+    pub root: PathBuf,
+    /// The memtables are written out as a level-0 run past this many bytes.
+    pub memtable_bytes: usize,
+    /// Level 0 is merged into level 1 once it holds this many runs.
+    pub l0_compaction_trigger: usize,
+    /// Writes wait while level 0 holds this many runs (compaction is behind).
+    pub l0_stall_runs: usize,
+    /// How long a write waits for compaction before failing with `Unavailable`.
+    pub stall_timeout: Duration,
+    /// Rows level 1 may hold before it is merged down.
+    pub level1_rows: u64,
+    /// Each level may hold this many times the rows of the one above.
+    pub level_size_ratio: u32,
+}
+
+impl LsmConfig {
+    /// Defaults under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            memtable_bytes: 32 << 20,
+            l0_compaction_trigger: 4,
+            l0_stall_runs: 12,
+            stall_timeout: Duration::from_secs(60),
+            level1_rows: 200_000,
+            level_size_ratio: 10,
+        }
+    }
+}
+
+/// Registers the engine as `"lsm"`; the engine options' root is its directory.
+pub fn register(registry: &EngineRegistry) {
+    registry.register(NAME, |options| {
+        Box::pin(async move {
+            let config = LsmConfig::new(options.root.trim_start_matches("file://"));
+            Ok(Arc::new(LsmEngine::open(config, options.index_builder).await?) as Arc<dyn VectorStorage>)
+        })
+    });
+}
+
+/// A collection, the condition its writers and compactor wait on, and its compactor thread.
+struct Shared {
+    state: Mutex<LsmCollection>,
+    /// Signalled when level 0 grows (compactor) or shrinks (stalled writers).
+    changed: Condvar,
+    stop: AtomicBool,
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    compactor: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Handle {
+    fn new(collection: LsmCollection, builder: Option<Arc<dyn IndexBuilder>>) -> Arc<Self> {
+        let shared =
+            Arc::new(Shared { state: Mutex::new(collection), changed: Condvar::new(), stop: AtomicBool::new(false) });
+        let worker = shared.clone();
+        let compactor = std::thread::Builder::new()
+            .name("proxima-lsm-compactor".into())
+            .spawn(move || compactor(&worker, builder))
+            .ok();
+        Arc::new(Self { shared, compactor: Mutex::new(compactor) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LsmCollection> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops the compactor (after the job it is running) and waits for it.
+    fn stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.changed.notify_all();
+        if let Some(thread) = self.compactor.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs one planned job: merge without the lock, install with it.
+fn run_job(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>, everything: bool) -> Result<bool> {
+    let (job, dir, config) = {
+        let mut c = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(job) = c.plan(everything) else { return Ok(false) };
+        (job, c.dir().to_path_buf(), c.config().clone())
+    };
+    let built = LsmCollection::run(&job, &dir, &config, builder);
+    let mut c = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    let installed = built.and_then(|built| c.install(job, built));
+    if installed.is_err() {
+        c.abandon();
+    }
+    shared.changed.notify_all();
+    installed.map(|()| true)
+}
+
+/// The background compactor of one collection.
+fn compactor(shared: &Shared, builder: Option<Arc<dyn IndexBuilder>>) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        match run_job(shared, builder.as_ref(), false) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "background compaction failed; retrying"),
+        }
+        let guard = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = shared.changed.wait_timeout(guard, Duration::from_millis(500));
+    }
+}
+
+/// The LSM engine.
+pub struct LsmEngine {
+    config: LsmConfig,
+    index_builder: Option<Arc<dyn IndexBuilder>>,
+    collections: RwLock<BTreeMap<String, Arc<Handle>>>,
+}
+
+impl std::fmt::Debug for LsmEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LsmEngine").field("config", &self.config).finish()
+    }
+}
+
+impl Drop for LsmEngine {
+    fn drop(&mut self) {
+        for handle in self.collections.read().unwrap_or_else(|p| p.into_inner()).values() {
+            handle.stop();
+        }
+    }
+}
+
+/// Runs file work off tokio's workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("LSM task failed: {e}")))?
+}
+
+fn remove_dir(path: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::io(format!("cannot remove {}", path.display()), e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Deletes the manifest first (without it the directory is no collection), then the rest.
+fn remove_collection_files(dir: &Path) -> Result<()> {
+    match std::fs::remove_file(dir.join(manifest::MANIFEST)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io(format!("cannot remove the manifest in {}", dir.display()), e));
+        }
+        _ => {}
+    }
+    remove_dir(dir)
+}
+
+impl LsmEngine {
+    /// Opens every collection under the root (run files checked and loaded, log tails replayed).
+    pub async fn open(config: LsmConfig, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Self> {
+        let (options, builder) = (config.clone(), index_builder.clone());
+        let collections = blocking(move || {
+            let root = &options.root;
+            std::fs::create_dir_all(root).map_err(|e| Error::io(format!("cannot create {}", root.display()), e))?;
+            remove_dir(&root.join(STAGING))?;
+            let mut collections = BTreeMap::new();
+            let entries =
+                std::fs::read_dir(root).map_err(|e| Error::io(format!("cannot list {}", root.display()), e))?;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let path = entry.path();
+                if !path.is_dir() || proxima_core::validate::collection_name(&name).is_err() {
+                    continue;
+                }
+                match LsmCollection::open(&path, options.clone(), builder.clone())? {
+                    Some(c) => {
+                        collections.insert(name, Handle::new(c, builder.clone()));
+                    }
+                    None => remove_dir(&path)?,
+                }
+            }
+            Ok(collections)
+        })
+        .await?;
+        Ok(Self { config, index_builder, collections: RwLock::new(collections) })
+    }
+
+    fn collection(&self, name: &str) -> Result<Arc<Handle>> {
+        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
+        map.get(name).cloned().ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))
+    }
+
+    /// Runs of level 0 in `collection` (for tests and monitoring).
+    pub fn level0_runs(&self, collection: &str) -> Result<usize> {
+        Ok(self.collection(collection)?.lock().l0_runs())
+    }
+}
+
+#[async_trait]
+impl VectorStorage for LsmEngine {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            persistent: true,
+            object_storage: false,
+            zero_copy_reads: false,
+            write_throughput: 5,
+            scan_throughput: 3,
+            update_throughput: 5,
+        }
+    }
+
+    async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
+        config.validate()?;
+        if self.collections.read().unwrap_or_else(|p| p.into_inner()).contains_key(&config.name) {
+            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
+        }
+        let dir = self.config.root.join(&config.name);
+        let (c, options, builder) = (config.clone(), self.config.clone(), self.index_builder.clone());
+        let created = blocking(move || LsmCollection::create(&dir, c, options, builder)).await?;
+        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(&config.name) {
+            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
+        }
+        map.insert(config.name.clone(), Handle::new(created, self.index_builder.clone()));
+        Ok(())
+    }
+
+    async fn drop_collection(&self, name: &str) -> Result<()> {
+        let removed = self.collections.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+        let removed = removed.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
+        blocking(move || {
+            removed.stop();
+            let dir = removed.lock().dir().to_path_buf();
+            remove_collection_files(&dir)
+        })
+        .await
+    }
+
+    async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
+        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
+        Ok(map.values().map(|c| c.lock().config().clone()).collect())
+    }
+
+    async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
+        let handle = self.collection(collection)?;
+        let (stall_runs, stall_timeout) = (self.config.l0_stall_runs, self.config.stall_timeout);
+        blocking(move || {
+            let shared = &handle.shared;
+            let mut c = handle.lock();
+            // Compaction is behind: wait rather than let level 0 (and reads) grow without bound.
+            let deadline = Instant::now() + stall_timeout;
+            while c.l0_runs() >= stall_runs {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::unavailable(format!(
+                        "writes to `{}` are stalled: compaction is {} level-0 runs behind",
+                        c.config().name,
+                        c.l0_runs()
+                    )));
+                }
+                shared.changed.notify_all();
+                c = shared.changed.wait_timeout(c, left).unwrap_or_else(|p| p.into_inner()).0;
+            }
+            let receipt = c.write(batch, now_unix_secs())?;
+            if c.needs_flush() {
+                c.flush()?;
+                shared.changed.notify_all();
+            }
+            Ok(receipt)
+        })
+        .await
+    }
+
+    async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
+        let handle = self.collection(collection)?;
+        let c = handle.lock();
+        let now = now_unix_secs();
+        ids.iter().map(|id| c.get(id, now)).collect()
+    }
+
+    async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
+        self.collection(collection)?.lock().view()
+    }
+
+    async fn flush(&self, collection: &str) -> Result<()> {
+        let handle = self.collection(collection)?;
+        blocking(move || {
+            handle.lock().flush()?;
+            handle.shared.changed.notify_all();
+            Ok(())
+        })
+        .await
+    }
+
+    async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {
+        let handle = self.collection(collection)?;
+        let policy = *policy;
+        let builder = self.index_builder.clone();
+        blocking(move || {
+            let shared = &handle.shared;
+            let (segments_before, rows_before) = {
+                let mut c = handle.lock();
+                c.flush()?;
+                // Let a background job finish first: one compaction at a time.
+                while c.compacting {
+                    c = shared.changed.wait(c).unwrap_or_else(|p| p.into_inner());
+                }
+                let stats = c.stats(now_unix_secs());
+                let dead = stats.dead_rows as f32 / c.total_rows().max(1) as f32;
+                if dead < policy.min_dead_ratio && stats.segments <= 1 {
+                    return Ok(CompactionReport {
+                        segments_before: stats.segments,
+                        segments_after: stats.segments,
+                        rows_removed: 0,
+                    });
+                }
+                (c.segment_count(), c.total_rows())
+            };
+            run_job(shared, builder.as_ref(), true)?;
+            let c = handle.lock();
+            Ok(CompactionReport {
+                segments_before,
+                segments_after: c.segment_count(),
+                rows_removed: rows_before.saturating_sub(c.total_rows()),
+            })
+        })
+        .await
+    }
+
+    async fn stats(&self, collection: &str) -> Result<CollectionStats> {
+        Ok(self.collection(collection)?.lock().stats(now_unix_secs()))
+    }
+
+    async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
+        let handle = self.collection(collection)?;
+        let path = dir.join(CHECKPOINT_FILE);
+        blocking(move || handle.lock().portable_checkpoint()?.write_to(&path)).await
+    }
+
+    async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
+        let checkpoint = Checkpoint::read_from(&dir.join(CHECKPOINT_FILE), collection)?;
+        let target = self.config.root.join(collection);
+        let staging = self.config.root.join(STAGING).join(collection);
+        let (options, builder) = (self.config.clone(), self.index_builder.clone());
+        let built = {
+            let (staging, options, builder) = (staging.clone(), options.clone(), builder.clone());
+            blocking(move || LsmCollection::create_from_checkpoint(&staging, checkpoint, options, builder)).await?
+        };
+        let () = built;
+        let previous = self.collections.write().unwrap_or_else(|p| p.into_inner()).remove(collection);
+        let opened = blocking(move || {
+            if let Some(previous) = previous {
+                previous.stop();
+                drop(previous.lock());
+            }
+            remove_collection_files(&target)?;
+            std::fs::rename(&staging, &target)
+                .map_err(|e| Error::io(format!("cannot move {}", staging.display()), e))?;
+            LsmCollection::open(&target, options, builder.clone())?
+                .map(|c| Handle::new(c, builder))
+                .ok_or_else(|| Error::internal(format!("restored collection in {} has no manifest", target.display())))
+        })
+        .await?;
+        self.collections.write().unwrap_or_else(|p| p.into_inner()).insert(collection.to_string(), opened);
+        Ok(())
+    }
+}
