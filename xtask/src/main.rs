@@ -20,9 +20,10 @@ cargo xtask <task>
   features           checks the facade with each feature alone
   test               every test in the workspace (starts nothing; run `services up` first)
   deny               cargo deny check (installs cargo-deny on first use)
-  bench [wal|meta|ingest|kernels|coordinator]
+  bench [wal|meta|ingest|engines|kernels|coordinator]
                      criterion benchmarks: the WAL, the metadata backends, VIPER ingest,
-                     distance kernels vs simsimd, coordinator overhead (default: all)
+                     VIPER/LSM/mmap side by side, distance kernels vs simsimd,
+                     coordinator overhead (default: all but engines)
   bench ann --data DIR [--filtered] --out FILE.json
                      HNSW build and ef sweep on a TEXMEX dataset (../shared/bench/glove50.sh),
                      same settings and output shape as ../shared/bench/peers.sh

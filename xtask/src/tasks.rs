@@ -66,9 +66,13 @@ pub(crate) fn deny() -> Result<(), String> {
     run(cargo(&["deny", "--all-features", "check", "bans", "licenses", "sources"]))
 }
 
-/// Criterion benchmarks: `wal`, `meta`, `ingest` (VIPER), `kernels`, `coordinator`, or all of
+/// Criterion benchmarks: `wal`, `meta`, `ingest` (VIPER), `engines` (VIPER, LSM and mmap side by
+/// side), `kernels`, `coordinator`, or all of
 /// them; `ann --data DIR [--filtered] --out FILE` runs the ANN benchmark.
 pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
+    if args.first() == Some(&"engines") {
+        return run(cargo(&["bench", "-p", "proxima", "--features", "engine-lsm,engine-mmap", "--bench", "engines"]));
+    }
     if let Some(("ann", rest)) = args.split_first().map(|(a, r)| (*a, r)) {
         let mut command = vec!["run", "--release", "-p", "proxima-search", "--example", "ann", "--"];
         command.extend(rest);
@@ -89,7 +93,9 @@ pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
             "proxima",
         ],
         Some(other) => {
-            return Err(format!("unknown benchmark set `{other}`; use wal, meta, ingest, kernels, coordinator or ann"));
+            return Err(format!(
+                "unknown benchmark set `{other}`; use wal, meta, ingest, engines, kernels, coordinator or ann"
+            ));
         }
     };
     let mut command = vec!["bench"];

@@ -336,22 +336,23 @@ impl LsmCollection {
         for (i, op) in ops.into_iter().enumerate() {
             let op_seq = first_seq + i as u64;
             let previous = self.find(op.id());
-            // The replaced version, copied out before the memtable changes.
-            let old = previous.map(|loc| {
-                let rows = self.rows_at(loc.at);
-                let c = &rows.chunk;
-                (
-                    rows.kinds[loc.row],
-                    c.seqs[loc.row],
-                    c.vector(loc.row).to_vec(),
-                    c.metadata[loc.row].clone(),
-                    c.expires_at[loc.row],
-                )
-            });
-            let old_kind = old.as_ref().map(|o| o.0);
+            let old_kind = previous.map(|loc| self.rows_at(loc.at).kinds[loc.row]);
             if let Some(loc) = previous.filter(|_| old_kind != Some(Kind::Tombstone)) {
                 self.set_dead(loc);
             }
+            // The replaced version's data, copied out (only by the operations that keep it).
+            let old = |c: &Self| {
+                previous.map(|loc| {
+                    let rows = c.rows_at(loc.at);
+                    let ch = &rows.chunk;
+                    (
+                        ch.seqs[loc.row],
+                        ch.vector(loc.row).to_vec(),
+                        ch.metadata[loc.row].clone(),
+                        ch.expires_at[loc.row],
+                    )
+                })
+            };
             match op {
                 WriteOp::Upsert(r) => {
                     self.unhide(&r.id);
@@ -383,14 +384,14 @@ impl LsmCollection {
                     }
                 }
                 WriteOp::UpdateMetadata { id, metadata } => {
-                    if let Some((Kind::Put, _, vector, _, expires_at)) = old {
+                    if let (Some(Kind::Put), Some((_, vector, _, expires_at))) = (old_kind, old(self)) {
                         let version =
                             Version { id, seq: op_seq, op_seq, kind: Kind::Put, vector: &vector, metadata, expires_at };
                         self.push(version, true);
                     }
                 }
                 WriteOp::SoftDelete { id } => {
-                    if let Some((Kind::Put, seq, vector, metadata, expires_at)) = old {
+                    if let (Some(Kind::Put), Some((seq, vector, metadata, expires_at))) = (old_kind, old(self)) {
                         // The version keeps its sequence number; the operation's goes to the tombstone list.
                         let version = Version {
                             id: id.clone(),
@@ -406,7 +407,7 @@ impl LsmCollection {
                     }
                 }
                 WriteOp::Restore { id } => {
-                    if let Some((Kind::Soft, seq, vector, metadata, expires_at)) = old {
+                    if let (Some(Kind::Soft), Some((seq, vector, metadata, expires_at))) = (old_kind, old(self)) {
                         self.unhide(&id);
                         let version =
                             Version { id, seq, op_seq, kind: Kind::Put, vector: &vector, metadata, expires_at };
