@@ -616,7 +616,7 @@ impl LsmCollection {
         let parts: Vec<&PartData> = job.inputs.iter().map(|p| &**p).collect();
         let rows = merge_newest(&parts, config.dimension as usize, |rows, row| {
             // At the last level nothing older remains for a tombstone to hide, and expired rows go for good.
-            !job.last || (rows.kinds[row] != Kind::Tombstone && !rows.chunk.expires_at[row].is_some_and(|at| at <= now))
+            !job.last || (rows.kinds[row] != Kind::Tombstone && rows.chunk.expires_at[row].is_none_or(|at| at > now))
         });
         Self::build_run(dir, config, builder, job.output_id, rows)
     }
@@ -728,7 +728,7 @@ impl LsmCollection {
         for (rows, live) in parts {
             for row in live.ones() {
                 live_rows += 1;
-                live_records += u64::from(!rows.chunk.expires_at[row].is_some_and(|at| at <= now));
+                live_records += u64::from(rows.chunk.expires_at[row].is_none_or(|at| at > now));
             }
         }
         let soft = self.hidden.values().filter(|(_, soft)| *soft).count() as u64;
