@@ -65,6 +65,43 @@ fn viper(c: &mut Criterion) {
         });
     }
 
+    // Concurrent writers (batches of 1,000 each): fsyncs are shared between them.
+    for writers in [4usize, 16] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = engine_flushing_every(&rt, dir.path(), 50, 100_000);
+        let mut next = 0u64;
+        group.throughput(Throughput::Elements(BATCH as u64));
+        group.bench_function(format!("durable_ingest_50d_{writers}_writers"), |b| {
+            b.iter_custom(|iters| {
+                let per_writer = iters.div_ceil(writers as u64);
+                let mut plans: Vec<Vec<WriteBatch>> = Vec::new();
+                for _ in 0..writers {
+                    plans.push((0..per_writer).map(|i| batch(next + i * BATCH as u64, 50)).collect());
+                    next += per_writer * BATCH as u64;
+                }
+                let start = Instant::now();
+                rt.block_on(async {
+                    let tasks: Vec<_> = plans
+                        .into_iter()
+                        .map(|plan| {
+                            let engine = engine.clone();
+                            tokio::spawn(async move {
+                                for b in plan {
+                                    engine.write("bench", b).await.expect("write");
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.expect("writer");
+                    }
+                });
+                // Time per batch, as criterion expects for `iters` iterations.
+                start.elapsed().mul_f64(iters as f64 / (per_writer * writers as u64) as f64)
+            })
+        });
+    }
+
     // Flush: 20,000 buffered 50-d vectors (4 MB of floats) to one Parquet file.
     let rows = 20_000u64;
     group.throughput(Throughput::Bytes(rows * 50 * 4));

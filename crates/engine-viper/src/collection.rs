@@ -35,9 +35,12 @@ pub(crate) struct ViperCollection {
     /// Last use of each segment (a logical clock), for evicting the coldest first.
     last_used: HashMap<u64, u64>,
     clock: u64,
-    /// Set when a compaction rewrote the state but could not commit its manifest:
-    /// the files and the state disagree until the collection is reopened.
+    /// Set when a compaction rewrote the state but could not commit its manifest,
+    /// or when an applied batch could not be made durable: the state is not what
+    /// the files and the log hold until the collection is reopened.
     poisoned: Option<String>,
+    /// The log position covering every batch applied to the state.
+    applied: proxima_wal::SyncPoint,
 }
 
 fn wal_options(config: &proxima_core::CollectionConfig) -> WalOptions {
@@ -82,6 +85,7 @@ impl ViperCollection {
             last_used: HashMap::new(),
             clock: 0,
             poisoned: None,
+            applied: Default::default(),
         })
     }
 
@@ -165,6 +169,7 @@ impl ViperCollection {
             last_used: HashMap::new(),
             clock: 0,
             poisoned: None,
+            applied: Default::default(),
         };
         collection.remove_orphans(store).await?;
         Ok(Some(collection))
@@ -241,20 +246,24 @@ impl ViperCollection {
     fn usable(&self) -> Result<()> {
         match &self.poisoned {
             Some(why) => Err(Error::unavailable(format!(
-                "collection `{}` must be reopened after a failed compaction: {why}",
+                "collection `{}` must be reopened after a failed compaction or log sync: {why}",
                 self.name
             ))),
             None => Ok(()),
         }
     }
 
-    /// Logs a batch (durable under the fsync policy), applies it, flushes when due.
-    pub(crate) async fn write(
+    /// Checks a batch, writes it to the log and applies it, without waiting for
+    /// the log's fsync: the caller waits on the returned point (outside the
+    /// collection's lock, so concurrent writers share fsyncs) before
+    /// acknowledging. Until then no read is served: reads wait for everything
+    /// applied to be durable first (`make_durable`), so nothing that a crash could
+    /// lose is ever seen.
+    pub(crate) async fn log_and_apply(
         &mut self,
         mut batch: WriteBatch,
-        engine: &ViperConfig,
         store: &Store,
-    ) -> Result<WriteReceipt> {
+    ) -> Result<(WriteReceipt, proxima_wal::SyncPoint)> {
         self.usable()?;
         let now = now_unix_secs();
         let config = self.state.config().clone();
@@ -268,23 +277,37 @@ impl ViperCollection {
         self.state.check(&batch, now)?;
         if batch.is_empty() {
             let next = self.state.next_seq();
-            return Ok(WriteReceipt { first_seq: next, last_seq: next - 1 });
+            return Ok((WriteReceipt { first_seq: next, last_seq: next - 1 }, self.applied));
         }
-        let wal = Arc::clone(&self.wal);
-        let ops = batch.ops.clone();
-        let range = blocking(move || wal.append(&ops)).await?;
+        // The frame is encoded from the ops before `apply` consumes them: no copy of the batch.
+        let (range, point) = self.wal.append_unsynced(&batch.ops)?;
         let receipt = self.state.apply(batch, range.first);
-        let since = *self.buffer_since.get_or_insert_with(Instant::now);
+        self.applied = point;
+        self.buffer_since.get_or_insert_with(Instant::now);
         self.unflushed_ops += (receipt.last_seq + 1 - receipt.first_seq) as usize;
-        let due =
-            self.unflushed_ops >= engine.flush_rows || since.elapsed().as_millis() as u64 >= engine.flush_interval_ms;
-        if due {
-            // The write is durable in the log already. A failed flush changes no
-            // file the manifest names; it is retried by the next flush, and an
-            // explicit `flush` reports the error.
-            let _ = self.flush(engine, store).await;
+        Ok((receipt, point))
+    }
+
+    /// The log, for waiting on a sync point without the collection's lock.
+    pub(crate) fn wal(&self) -> Arc<Wal<WriteOp>> {
+        Arc::clone(&self.wal)
+    }
+
+    /// Waits until every applied batch is durable (under the fsync policy), so
+    /// that a read never shows what a crash could lose.
+    pub(crate) async fn make_durable(&mut self) -> Result<()> {
+        let (wal, point) = (Arc::clone(&self.wal), self.applied);
+        if let Err(e) = blocking(move || wal.wait_durable(point)).await {
+            self.poisoned = Some(e.to_string());
+            return Err(e);
         }
-        Ok(receipt)
+        Ok(())
+    }
+
+    /// Whether the buffer passed its size or age threshold.
+    pub(crate) fn flush_due(&self, engine: &ViperConfig) -> bool {
+        self.unflushed_ops >= engine.flush_rows
+            || self.buffer_since.is_some_and(|since| since.elapsed().as_millis() as u64 >= engine.flush_interval_ms)
     }
 
     /// Writes one segment file (and its index) and returns its manifest entry.
@@ -340,6 +363,7 @@ impl ViperCollection {
     /// Seals the buffer and everything not yet in a file into one new segment file.
     pub(crate) async fn flush(&mut self, engine: &ViperConfig, store: &Store) -> Result<()> {
         self.usable()?;
+        self.make_durable().await?;
         self.state.seal()?;
         let persisted: HashSet<u64> = self.manifest.segments.iter().map(|s| s.segment_id).collect();
         let pending: Vec<u64> = self.state.segment_ids().into_iter().filter(|id| !persisted.contains(id)).collect();

@@ -151,16 +151,36 @@ impl VectorStorage for ViperEngine {
     }
 
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
-        let c = self.collection(collection)?;
-        let mut c = c.lock().await;
-        let receipt = c.write(batch, &self.config, &self.store).await;
+        let shared = self.collection(collection)?;
+        let (receipt, point, wal) = {
+            let mut c = shared.lock().await;
+            let (receipt, point) = c.log_and_apply(batch, &self.store).await?;
+            (receipt, point, c.wal())
+        };
+        // The fsync runs without the collection's lock: writers arriving meanwhile
+        // log and apply their batches, and one fsync covers them all.
+        let synced = tokio::task::spawn_blocking(move || wal.wait_durable(point))
+            .await
+            .map_err(|e| Error::internal(format!("log task failed: {e}")))?;
+        let mut c = shared.lock().await;
+        if let Err(e) = synced {
+            c.make_durable().await?; // poisons the collection with the log's error
+            return Err(e);
+        }
+        if c.flush_due(&self.config) {
+            // The write is durable in the log already. A failed flush changes no
+            // file the manifest names; it is retried by the next flush, and an
+            // explicit `flush` reports the error.
+            let _ = c.flush(&self.config, &self.store).await;
+        }
         c.enforce_budget(self.config.resident_budget_bytes);
-        receipt
+        Ok(receipt)
     }
 
     async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
         let c = self.collection(collection)?;
         let mut c = c.lock().await;
+        c.make_durable().await?;
         let needed = c.state.segments_of(ids.iter().map(String::as_str));
         c.ensure_loaded(&needed, &self.store).await?;
         let now = now_unix_secs();
@@ -172,6 +192,7 @@ impl VectorStorage for ViperEngine {
     async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
         let c = self.collection(collection)?;
         let mut c = c.lock().await;
+        c.make_durable().await?;
         c.ensure_all_loaded(&self.store).await?;
         let view = c.state.view();
         c.enforce_budget(self.config.resident_budget_bytes);
@@ -196,7 +217,8 @@ impl VectorStorage for ViperEngine {
 
     async fn stats(&self, collection: &str) -> Result<CollectionStats> {
         let c = self.collection(collection)?;
-        let c = c.lock().await;
+        let mut c = c.lock().await;
+        c.make_durable().await?;
         let mut stats = c.state.stats(now_unix_secs());
         stats.bytes = c.file_bytes();
         Ok(stats)
@@ -206,6 +228,7 @@ impl VectorStorage for ViperEngine {
         let checkpoint = {
             let c = self.collection(collection)?;
             let mut c = c.lock().await;
+            c.make_durable().await?;
             c.ensure_all_loaded(&self.store).await?;
             let checkpoint = c.state.checkpoint();
             c.enforce_budget(self.config.resident_budget_bytes);

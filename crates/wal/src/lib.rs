@@ -5,4 +5,4 @@ mod frame;
 mod segment;
 mod wal;
 
-pub use wal::{SeqRange, Wal, WalOptions, WalStats};
+pub use wal::{SeqRange, SyncPoint, Wal, WalOptions, WalStats};

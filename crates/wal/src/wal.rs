@@ -29,6 +29,10 @@ impl Default for WalOptions {
     }
 }
 
+/// A position in the log for [`Wal::wait_durable`]: everything appended before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct SyncPoint(u64);
+
 /// The sequence numbers given to one append, `first..=last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeqRange {
@@ -154,40 +158,55 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
     /// Appends `records` as one frame (replayed whole or not at all) and returns
     /// their sequence numbers once durable under the fsync policy.
     pub fn append(&self, records: &[R]) -> Result<SeqRange> {
+        let (range, point) = self.append_unsynced(records)?;
+        self.wait_durable(point)?;
+        Ok(range)
+    }
+
+    /// Writes `records` as one frame without waiting for the fsync; the caller
+    /// must [`Wal::wait_durable`] on the returned point before acknowledging.
+    /// Lets a caller do other work (or let other writers join the same fsync)
+    /// while the frame reaches the disk.
+    pub fn append_unsynced(&self, records: &[R]) -> Result<(SeqRange, SyncPoint)> {
         if records.is_empty() {
             // No frame: every frame holds a record, so a segment's name is never reused.
             let next = self.next_seq();
-            return Ok(SeqRange { first: next, last: next - 1 });
+            return Ok((SeqRange { first: next, last: next - 1 }, SyncPoint(0)));
         }
         let mut frame = PendingFrame::encode(records)?;
-        let (range, end) = {
-            let mut state = self.shared.lock_state();
-            if let Some(why) = &state.poisoned {
-                return Err(Error::unavailable(format!("write-ahead log is unusable after an I/O failure: {why}")));
-            }
-            if state.active_len > 0 && state.active_len + frame.bytes.len() as u64 > self.shared.options.segment_bytes {
-                self.shared.roll(&mut state)?;
-            }
-            let first = state.next_seq;
-            frame.seal(first);
-            if let Err(e) = (&*state.active).write_all(&frame.bytes) {
-                // Cut the partial frame so later appends do not follow garbage.
-                let len = state.active_len;
-                if state.active.set_len(len).is_err() {
-                    state.poisoned = Some(e.to_string());
-                }
-                return Err(Error::io("write-ahead log append failed", e));
-            }
-            state.active_len += frame.bytes.len() as u64;
-            state.written += frame.bytes.len() as u64;
-            state.next_seq += u64::from(frame.count);
-            self.shared.frames.fetch_add(1, Ordering::Relaxed);
-            (SeqRange { first, last: state.next_seq - 1 }, state.written)
-        };
-        if self.shared.options.fsync == FsyncPolicy::Always {
-            self.shared.sync_to(end)?;
+        let mut state = self.shared.lock_state();
+        if let Some(why) = &state.poisoned {
+            return Err(Error::unavailable(format!("write-ahead log is unusable after an I/O failure: {why}")));
         }
-        Ok(range)
+        if state.active_len > 0 && state.active_len + frame.bytes.len() as u64 > self.shared.options.segment_bytes {
+            self.shared.roll(&mut state)?;
+        }
+        let first = state.next_seq;
+        frame.seal(first);
+        if let Err(e) = (&*state.active).write_all(&frame.bytes) {
+            // Cut the partial frame so later appends do not follow garbage.
+            let len = state.active_len;
+            if state.active.set_len(len).is_err() {
+                state.poisoned = Some(e.to_string());
+            }
+            return Err(Error::io("write-ahead log append failed", e));
+        }
+        state.active_len += frame.bytes.len() as u64;
+        state.written += frame.bytes.len() as u64;
+        state.next_seq += u64::from(frame.count);
+        self.shared.frames.fetch_add(1, Ordering::Relaxed);
+        Ok((SeqRange { first, last: state.next_seq - 1 }, SyncPoint(state.written)))
+    }
+
+    /// Returns once everything appended up to `point` is durable under the fsync
+    /// policy (one fsync covers every writer waiting at the time: group commit).
+    pub fn wait_durable(&self, point: SyncPoint) -> Result<()> {
+        if self.shared.options.fsync == FsyncPolicy::Always { self.shared.sync_to(point.0) } else { Ok(()) }
+    }
+
+    /// The point covering everything appended so far.
+    pub fn written(&self) -> SyncPoint {
+        SyncPoint(self.shared.lock_state().written)
     }
 
     /// Appends one record and returns its sequence number.
