@@ -41,6 +41,9 @@ pub(crate) struct ViperCollection {
     poisoned: Option<String>,
     /// The log position covering every batch applied to the state.
     applied: proxima_wal::SyncPoint,
+    /// Held for the whole of a flush or compaction, so they run one at a time
+    /// while a background flush writes its file without the collection's lock.
+    flush_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn wal_options(config: &proxima_core::CollectionConfig) -> WalOptions {
@@ -86,6 +89,7 @@ impl ViperCollection {
             clock: 0,
             poisoned: None,
             applied: Default::default(),
+            flush_lock: Default::default(),
         })
     }
 
@@ -97,6 +101,12 @@ impl ViperCollection {
         index_builder: Option<Arc<dyn IndexBuilder>>,
     ) -> Result<Option<Self>> {
         let manifest_path = format!("{name}/{MANIFEST}");
+        let Some((bytes, _)) = store.get_manifest(&manifest_path).await? else { return Ok(None) };
+        let options = wal_options(&Manifest::decode(&bytes, &store.describe(&manifest_path))?.config);
+        // The log's lock first: a previous handle's background flush may still be
+        // committing a manifest; once we hold the lock, nothing else changes it.
+        let wal_dir = engine.wal_dir.join(name);
+        let wal = blocking(move || Wal::<WriteOp>::open(&wal_dir, options)).await?;
         let Some((bytes, manifest_version)) = store.get_manifest(&manifest_path).await? else { return Ok(None) };
         let manifest = Manifest::decode(&bytes, &store.describe(&manifest_path))?;
         let config = manifest.config.clone();
@@ -137,11 +147,8 @@ impl ViperCollection {
             &manifest.soft_deleted,
             manifest.flushed_seq + 1,
         );
-        let wal_dir = engine.wal_dir.join(name);
-        let options = wal_options(&config);
         let flushed = manifest.flushed_seq;
         let (wal, replayed) = blocking(move || {
-            let wal = Wal::<WriteOp>::open(&wal_dir, options)?;
             // The files hold everything up to `flushed`; a log behind them (lost, or
             // emptied by a restore) starts after it.
             wal.advance_to(flushed + 1)?;
@@ -170,6 +177,7 @@ impl ViperCollection {
             clock: 0,
             poisoned: None,
             applied: Default::default(),
+            flush_lock: Default::default(),
         };
         collection.remove_orphans(store).await?;
         Ok(Some(collection))
@@ -304,6 +312,11 @@ impl ViperCollection {
         Ok(())
     }
 
+    /// Operations logged since the last flush began.
+    pub(crate) fn unflushed_ops(&self) -> usize {
+        self.unflushed_ops
+    }
+
     /// Whether the buffer passed its size or age threshold.
     pub(crate) fn flush_due(&self, engine: &ViperConfig) -> bool {
         self.unflushed_ops >= engine.flush_rows
@@ -317,35 +330,65 @@ impl ViperCollection {
         engine: &ViperConfig,
         store: &Store,
     ) -> Result<Option<SegmentEntry>> {
-        if segment.chunk.is_empty() {
-            return Ok(None);
-        }
-        let chunk = Arc::clone(&segment.chunk);
-        let config = self.state.config().clone();
-        let row_group_rows = engine.row_group_rows;
-        let (bytes, zones) = blocking(move || encode(&chunk, &config, row_group_rows)).await?;
-        let id = segment.chunk.segment_id;
-        let entry = SegmentEntry {
-            segment_id: id,
-            file: segment_file(id),
-            rows: segment.chunk.len() as u64,
-            bytes: bytes.len() as u64,
-            min_seq: segment.chunk.seqs.iter().copied().min().unwrap_or(0),
-            max_seq: segment.chunk.seqs.iter().copied().max().unwrap_or(0),
-            index_file: segment.index.as_ref().map(|_| index_file(id)),
-        };
-        store.put(&format!("{}/{}", self.name, entry.file), bytes).await?;
-        if let Some(index) = &segment.index {
-            store.put(&format!("{}/{}", self.name, index_file(id)), Bytes::copy_from_slice(index)).await?;
-        }
-        self.state.set_zones(id, zones);
-        Ok(Some(entry))
+        let written = write_segment_files(&self.name, self.state.config(), &segment, engine, store).await?;
+        Ok(written.map(|(entry, zones)| {
+            self.state.set_zones(entry.segment_id, zones);
+            entry
+        }))
     }
 
-    /// Replaces the manifest, then lets the log go below what it covers.
+    /// The lock a flush holds from start to end (one flush or compaction at a time).
+    pub(crate) fn flush_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(&self.flush_lock)
+    }
+
+    /// The first step of a background flush, under the collection's lock: seals
+    /// the buffer and merges everything not yet in a file into one segment, as of
+    /// one sequence number. `None` when there is nothing to write.
+    pub(crate) async fn prepare_flush(&mut self) -> Result<Option<PendingFlush>> {
+        self.usable()?;
+        self.make_durable().await?;
+        self.state.seal()?;
+        let persisted: HashSet<u64> = self.manifest.segments.iter().map(|s| s.segment_id).collect();
+        let pending: Vec<u64> = self.state.segment_ids().into_iter().filter(|id| !persisted.contains(id)).collect();
+        if pending.is_empty() && self.manifest.flushed_seq + 1 == self.state.next_seq() {
+            return Ok(None);
+        }
+        let merged = self.state.merge(&pending)?;
+        let (deleted, soft_deleted) = self.state.hidden();
+        self.buffer_since = None;
+        self.unflushed_ops = 0;
+        Ok(Some(PendingFlush { merged, flushed_seq: self.state.next_seq() - 1, deleted, soft_deleted }))
+    }
+
+    /// The last step of a background flush, under the lock again: the manifest
+    /// names the new file, then the log lets go of what it covers.
+    pub(crate) async fn commit_flush(
+        &mut self,
+        pending: PendingFlush,
+        written: Option<(SegmentEntry, Vec<proxima_engine::Zone>)>,
+        store: &Store,
+    ) -> Result<()> {
+        let mut manifest = self.manifest.clone();
+        if let Some((entry, zones)) = written {
+            self.state.set_zones(entry.segment_id, zones);
+            manifest.segments.push(entry);
+        }
+        manifest.flushed_seq = pending.flushed_seq;
+        (manifest.deleted, manifest.soft_deleted) = (pending.deleted, pending.soft_deleted);
+        self.publish(manifest, store).await
+    }
+
+    /// Replaces the manifest (as of the state now), then lets the log go below what it covers.
     async fn commit(&mut self, mut manifest: Manifest, store: &Store) -> Result<()> {
         manifest.flushed_seq = self.state.next_seq() - 1;
         (manifest.deleted, manifest.soft_deleted) = self.state.hidden();
+        self.buffer_since = None;
+        self.unflushed_ops = 0;
+        self.publish(manifest, store).await
+    }
+
+    async fn publish(&mut self, mut manifest: Manifest, store: &Store) -> Result<()> {
         manifest.version += 1;
         let bytes = Bytes::from(manifest.encode()?);
         let path = format!("{}/{MANIFEST}", self.name);
@@ -354,27 +397,17 @@ impl ViperCollection {
         let (wal, below) = (Arc::clone(&self.wal), self.manifest.flushed_seq + 1);
         // Everything below `below` is in the files now. `advance_to` also moves a
         // log that is behind the state (after a restore) past it.
-        blocking(move || wal.truncate_before(below).and_then(|_| wal.advance_to(below))).await?;
-        self.buffer_since = None;
-        self.unflushed_ops = 0;
-        Ok(())
+        blocking(move || wal.truncate_before(below).and_then(|_| wal.advance_to(below))).await
     }
 
     /// Seals the buffer and everything not yet in a file into one new segment file.
     pub(crate) async fn flush(&mut self, engine: &ViperConfig, store: &Store) -> Result<()> {
-        self.usable()?;
-        self.make_durable().await?;
-        self.state.seal()?;
-        let persisted: HashSet<u64> = self.manifest.segments.iter().map(|s| s.segment_id).collect();
-        let pending: Vec<u64> = self.state.segment_ids().into_iter().filter(|id| !persisted.contains(id)).collect();
-        if pending.is_empty() && self.manifest.flushed_seq + 1 == self.state.next_seq() {
-            return Ok(());
-        }
-        let mut manifest = self.manifest.clone();
-        if let Some(merged) = self.state.merge(&pending)? {
-            manifest.segments.extend(self.write_segment(merged, engine, store).await?);
-        }
-        self.commit(manifest, store).await
+        let Some(pending) = self.prepare_flush().await? else { return Ok(()) };
+        let written = match &pending.merged {
+            Some(merged) => write_segment_files(&self.name, self.state.config(), merged, engine, store).await?,
+            None => None,
+        };
+        self.commit_flush(pending, written, store).await
     }
 
     /// Rewrites segments that are small or carry many dead rows into one.
@@ -396,7 +429,11 @@ impl ViperCollection {
         let old = std::mem::take(&mut self.manifest.segments);
         let mut manifest = self.manifest.clone();
         if let Some(merged) = self.state.segment_ids().last().and_then(|id| self.state.sealed_segment(*id)) {
-            manifest.segments.extend(self.write_segment(merged, engine, store).await?);
+            match old.iter().find(|s| s.segment_id == merged.chunk.segment_id) {
+                // Nothing to rewrite: the one segment was all live rows already.
+                Some(unchanged) => manifest.segments.push(unchanged.clone()),
+                None => manifest.segments.extend(self.write_segment(merged, engine, store).await?),
+            }
         }
         if let Err(e) = self.commit(manifest, store).await {
             // The old manifest and files are intact and, with the log, complete;
@@ -407,7 +444,9 @@ impl ViperCollection {
         }
         // Views hold decoded data, not files: the replaced files can go now. A file
         // that cannot be deleted is an orphan, removed when the collection next opens.
-        for s in old {
+        // (A segment that needed no rewrite keeps its id, and its file stays.)
+        let kept: HashSet<u64> = self.manifest.segments.iter().map(|s| s.segment_id).collect();
+        for s in old.into_iter().filter(|s| !kept.contains(&s.segment_id)) {
             let _ = store.delete(&format!("{}/{}", self.name, s.file)).await;
             if let Some(index) = s.index_file {
                 let _ = store.delete(&format!("{}/{index}", self.name)).await;
@@ -424,4 +463,45 @@ impl ViperCollection {
     pub(crate) fn file_bytes(&self) -> u64 {
         self.manifest.segments.iter().map(|s| s.bytes).sum()
     }
+}
+
+/// A flush between its steps: the merged segment and the state it was taken at.
+pub(crate) struct PendingFlush {
+    pub(crate) merged: Option<MergedSegment>,
+    flushed_seq: u64,
+    deleted: Vec<proxima_engine::Tombstone>,
+    soft_deleted: Vec<proxima_engine::Tombstone>,
+}
+
+/// Encodes a segment as Parquet (on a blocking thread) and stores it and its
+/// index bytes; returns its manifest entry and zone bounds. Needs no lock.
+pub(crate) async fn write_segment_files(
+    name: &str,
+    config: &proxima_core::CollectionConfig,
+    segment: &MergedSegment,
+    engine: &ViperConfig,
+    store: &Store,
+) -> Result<Option<(SegmentEntry, Vec<proxima_engine::Zone>)>> {
+    if segment.chunk.is_empty() {
+        return Ok(None);
+    }
+    let chunk = Arc::clone(&segment.chunk);
+    let config = config.clone();
+    let row_group_rows = engine.row_group_rows;
+    let (bytes, zones) = blocking(move || encode(&chunk, &config, row_group_rows)).await?;
+    let id = segment.chunk.segment_id;
+    let entry = SegmentEntry {
+        segment_id: id,
+        file: segment_file(id),
+        rows: segment.chunk.len() as u64,
+        bytes: bytes.len() as u64,
+        min_seq: segment.chunk.seqs.iter().copied().min().unwrap_or(0),
+        max_seq: segment.chunk.seqs.iter().copied().max().unwrap_or(0),
+        index_file: segment.index.as_ref().map(|_| index_file(id)),
+    };
+    store.put(&format!("{name}/{}", entry.file), bytes).await?;
+    if let Some(index) = &segment.index {
+        store.put(&format!("{name}/{}", index_file(id)), Bytes::copy_from_slice(index)).await?;
+    }
+    Ok(Some((entry, zones)))
 }

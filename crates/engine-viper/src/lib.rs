@@ -39,6 +39,39 @@ pub fn register(registry: &EngineRegistry) {
 
 type Shared = Arc<Mutex<ViperCollection>>;
 
+/// A writer that finds this many flushes' worth of rows unflushed waits for a
+/// flush itself instead of leaving it to the background.
+const MAX_BACKLOG_FLUSHES: usize = 4;
+
+/// Flushes with the collection's lock held only to seal (before) and to
+/// commit the manifest (after): writes continue while the Parquet file is
+/// encoded and stored. The caller holds the collection's flush lock.
+async fn background_flush(
+    shared: &std::sync::Weak<Mutex<ViperCollection>>,
+    config: &ViperConfig,
+    store: &Store,
+) -> Result<()> {
+    // Only a weak reference between the steps: a dropped engine lets go of the
+    // collection (and its log's lock) without waiting for the file; a flush that
+    // cannot finish leaves an orphan file, removed at the next open.
+    let gone = || Error::unavailable("the collection was closed during a background flush");
+    let (pending, name, collection) = {
+        let shared = shared.upgrade().ok_or_else(gone)?;
+        let mut c = shared.lock().await;
+        match c.prepare_flush().await? {
+            Some(pending) => (pending, c.name.clone(), c.state.config().clone()),
+            None => return Ok(()),
+        }
+    };
+    let written = match &pending.merged {
+        Some(merged) => collection::write_segment_files(&name, &collection, merged, config, store).await?,
+        None => None,
+    };
+    let shared = shared.upgrade().ok_or_else(gone)?;
+    let mut c = shared.lock().await;
+    c.commit_flush(pending, written, store).await
+}
+
 /// The VIPER engine: one directory (or key prefix) per collection.
 pub struct ViperEngine {
     config: ViperConfig,
@@ -136,7 +169,9 @@ impl VectorStorage for ViperEngine {
     async fn drop_collection(&self, name: &str) -> Result<()> {
         let removed = self.collections.write().unwrap_or_else(|p| p.into_inner()).remove(name);
         let removed = removed.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
-        // Wait for in-flight operations on it before deleting its files.
+        // Wait for in-flight operations (a background flush among them) before deleting its files.
+        let flush_lock = removed.lock().await.flush_lock();
+        let _only = flush_lock.lock().await;
         let _guard = removed.lock().await;
         self.remove_files(name).await
     }
@@ -167,13 +202,28 @@ impl VectorStorage for ViperEngine {
             c.make_durable().await?; // poisons the collection with the log's error
             return Err(e);
         }
-        if c.flush_due(&self.config) {
-            // The write is durable in the log already. A failed flush changes no
-            // file the manifest names; it is retried by the next flush, and an
-            // explicit `flush` reports the error.
-            let _ = c.flush(&self.config, &self.store).await;
-        }
         c.enforce_budget(self.config.resident_budget_bytes);
+        if c.flush_due(&self.config) {
+            let flush_lock = c.flush_lock();
+            let backlog = c.unflushed_ops() >= self.config.flush_rows.saturating_mul(MAX_BACKLOG_FLUSHES);
+            drop(c);
+            if backlog {
+                // Flushing is behind: this writer waits and flushes, so the buffer stays bounded.
+                let _only = flush_lock.lock().await;
+                shared.lock().await.flush(&self.config, &self.store).await?;
+            } else if let Ok(only) = flush_lock.try_lock_owned() {
+                // The write is durable in the log already; the flush runs in the
+                // background. A failed flush changes no file the manifest names,
+                // and the next flush retries it.
+                let (shared, config, store) = (Arc::downgrade(&shared), self.config.clone(), self.store.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = background_flush(&shared, &config, &store).await {
+                        tracing::warn!(error = %e, "background flush failed; the next flush retries");
+                    }
+                    drop(only);
+                });
+            }
+        }
         Ok(receipt)
     }
 
@@ -201,6 +251,8 @@ impl VectorStorage for ViperEngine {
 
     async fn flush(&self, collection: &str) -> Result<()> {
         let c = self.collection(collection)?;
+        let flush_lock = c.lock().await.flush_lock();
+        let _only = flush_lock.lock().await;
         let mut c = c.lock().await;
         let flushed = c.flush(&self.config, &self.store).await;
         c.enforce_budget(self.config.resident_budget_bytes);
@@ -209,6 +261,8 @@ impl VectorStorage for ViperEngine {
 
     async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {
         let c = self.collection(collection)?;
+        let flush_lock = c.lock().await.flush_lock();
+        let _only = flush_lock.lock().await;
         let mut c = c.lock().await;
         let report = c.compact(policy, &self.config, &self.store).await;
         c.enforce_budget(self.config.resident_budget_bytes);

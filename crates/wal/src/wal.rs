@@ -388,15 +388,30 @@ fn lock_dir(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::unavailable(format!(
-            "the write-ahead log in {} is already open (in this or another process)",
-            dir.display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", path.display()), e)),
+    // A previous handle in this process may be finishing background work (a
+    // flush committing its manifest): give it a moment before refusing.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::unavailable(format!(
+                    "the write-ahead log in {} is already open (in this or another process)",
+                    dir.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("cannot lock {}", path.display()), e));
+            }
+        }
     }
 }
+
+/// How long `open` waits for another handle to let go of the log.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 fn open_append(path: &Path) -> Result<File> {
     OpenOptions::new()

@@ -33,11 +33,9 @@ use crate::{
 /// Views freeze the write buffer; past this many chunks they are merged.
 const MAX_CHUNKS: usize = 64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    Sealed(u64),
-    Active,
-}
+/// A segment id. The write buffer has its id from the start (the one it keeps
+/// when sealed), so sealing repoints nothing in the id index.
+type Slot = u64;
 
 /// Where the newest version of an id lives.
 #[derive(Debug, Clone, Copy)]
@@ -125,9 +123,9 @@ impl CollectionState {
         Self {
             config,
             next_seq: 1,
-            next_segment_id: 1,
+            next_segment_id: 2,
             sealed: BTreeMap::new(),
-            active: Chunk::new(0, dimension),
+            active: Chunk::new(1, dimension),
             active_live: Bitmap::default(),
             locate: HashMap::default(),
             hidden: HashMap::default(),
@@ -148,16 +146,19 @@ impl CollectionState {
     ) -> Self {
         let mut state = Self::new(config, index_builder);
         state.next_seq = next_seq;
+        // The write buffer takes an id after every persisted one.
+        let last = segments.iter().map(|(c, _)| c.segment_id).max().unwrap_or(0);
+        state.active.segment_id = last + 1;
+        state.next_segment_id = last + 2;
         for (chunk, index) in segments {
             let segment_id = chunk.segment_id;
-            state.next_segment_id = state.next_segment_id.max(segment_id + 1);
             let live = Bitmap::all_set(chunk.len());
             state.sealed.insert(segment_id, Sealed { data: Arc::new(chunk), live: Arc::new(live), index });
             let rows = state.sealed[&segment_id].data.seqs.clone();
             for (row, seq) in rows.into_iter().enumerate() {
                 let id = state.sealed[&segment_id].data.ids[row].clone();
                 let newer = state.locate.get(&id).is_some_and(|l| state.seq_at(*l) > seq);
-                let loc = Loc { slot: Slot::Sealed(segment_id), row, soft_deleted: false };
+                let loc = Loc { slot: segment_id, row, soft_deleted: false };
                 if newer {
                     state.set_live(loc, false);
                 } else if let Some(old) = state.locate.insert(id, loc) {
@@ -194,10 +195,7 @@ impl CollectionState {
     }
 
     fn chunk(&self, slot: Slot) -> &Chunk {
-        match slot {
-            Slot::Active => &self.active,
-            Slot::Sealed(id) => &self.sealed[&id].data,
-        }
+        if slot == self.active.segment_id { &self.active } else { &self.sealed[&slot].data }
     }
 
     fn seq_at(&self, loc: Loc) -> u64 {
@@ -314,7 +312,7 @@ impl CollectionState {
         }
         let row = self.active.push(id.clone(), seq, &vector, metadata, expires_at);
         self.active_live.push(true);
-        let loc = Loc { slot: Slot::Active, row, soft_deleted: false };
+        let loc = Loc { slot: self.active.segment_id, row, soft_deleted: false };
         match self.locate.get_mut(&id) {
             Some(existing) => *existing = loc,
             None => {
@@ -324,14 +322,11 @@ impl CollectionState {
     }
 
     fn set_live(&mut self, loc: Loc, live: bool) {
-        match loc.slot {
-            Slot::Active => self.active_live.set(loc.row, live),
+        if loc.slot == self.active.segment_id {
+            self.active_live.set(loc.row, live);
+        } else if let Some(s) = self.sealed.get_mut(&loc.slot) {
             // Copy-on-write: views holding the old bitmap keep their snapshot.
-            Slot::Sealed(id) => {
-                if let Some(s) = self.sealed.get_mut(&id) {
-                    Arc::make_mut(&mut s.live).set(loc.row, live);
-                }
-            }
+            Arc::make_mut(&mut s.live).set(loc.row, live);
         }
     }
 
@@ -371,10 +366,12 @@ impl CollectionState {
     }
 
     fn require_vectors(&self, slot: Slot) -> Result<()> {
-        match slot {
-            Slot::Sealed(id) if Self::is_evicted(&self.sealed[&id].data) => Err(proxima_core::Error::internal(
-                format!("the vectors of segment {id} are evicted; the engine must provide them first"),
-            )),
+        match self.sealed.get(&slot) {
+            Some(sealed) if slot != self.active.segment_id && Self::is_evicted(&sealed.data) => {
+                Err(proxima_core::Error::internal(format!(
+                    "the vectors of segment {slot} are evicted; the engine must provide them first"
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -388,10 +385,7 @@ impl CollectionState {
     pub fn segments_of<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
         let mut out: Vec<u64> = ids
             .into_iter()
-            .filter_map(|id| match self.locate.get(id)?.slot {
-                Slot::Sealed(s) => Some(s),
-                Slot::Active => None,
-            })
+            .filter_map(|id| Some(self.locate.get(id)?.slot).filter(|s| *s != self.active.segment_id))
             .collect();
         out.sort_unstable();
         out.dedup();
@@ -439,13 +433,21 @@ impl CollectionState {
         if self.active.is_empty() {
             return Ok(None);
         }
-        let segment_id = self.next_segment_id;
-        let mut data = std::mem::replace(&mut self.active, Chunk::new(0, self.config.dimension as usize));
-        data.segment_id = segment_id;
-        let live = std::mem::take(&mut self.active_live);
-        let index = self.build_index(&data, &live)?;
-        self.install(data, live, index, |slot, _| *slot == Slot::Active);
+        // The index first: if the hook fails, nothing has changed.
+        let index = self.build_index(&self.active, &self.active_live)?;
+        // The next buffer starts with room for as many rows as this one took.
+        let mut next = Chunk::new(self.next_segment_id, self.config.dimension as usize);
         self.next_segment_id += 1;
+        let rows = self.active.len();
+        next.ids.reserve(rows);
+        next.seqs.reserve(rows);
+        next.vectors.reserve(rows * next.dimension);
+        next.metadata.reserve(rows);
+        next.expires_at.reserve(rows);
+        let data = std::mem::replace(&mut self.active, next);
+        let live = std::mem::take(&mut self.active_live);
+        let segment_id = data.segment_id;
+        self.sealed.insert(segment_id, Sealed { data: Arc::new(data), live: Arc::new(live), index });
         Ok(Some(segment_id))
     }
 
@@ -454,20 +456,6 @@ impl CollectionState {
         // The hook sees the segment as a view would.
         let probe = Sealed { data: Arc::new(data.clone()), live: Arc::new(live.clone()), index: None };
         Ok(builder.build(&self.config, &probe)?.map(Arc::from))
-    }
-
-    /// Adds a sealed chunk; ids whose newest row is in it, at a slot `moved` accepts, are repointed.
-    fn install(&mut self, data: Chunk, live: Bitmap, index: Option<Arc<[u8]>>, moved: impl Fn(&Slot, usize) -> bool) {
-        let segment_id = data.segment_id;
-        for (row, id) in data.ids.iter().enumerate() {
-            if let Some(loc) = self.locate.get_mut(id)
-                && moved(&loc.slot, row)
-                && loc.row == row
-            {
-                loc.slot = Slot::Sealed(segment_id);
-            }
-        }
-        self.sealed.insert(segment_id, Sealed { data: Arc::new(data), live: Arc::new(live), index });
     }
 
     /// A snapshot for readers; later writes never show in it.
@@ -517,20 +505,29 @@ impl CollectionState {
     /// not expired, in sequence order. Returns `None` when no segment was given.
     pub fn merge(&mut self, segment_ids: &[u64]) -> Result<Option<MergedSegment>> {
         let merging: Vec<u64> = segment_ids.iter().copied().filter(|id| self.sealed.contains_key(id)).collect();
-        merging.iter().try_for_each(|id| self.require_vectors(Slot::Sealed(*id)))?;
+        merging.iter().try_for_each(|id| self.require_vectors(*id))?;
         if merging.is_empty() {
             return Ok(None);
+        }
+        let now = proxima_core::now_unix_secs();
+        // One segment whose every row is visible and unexpired is its own merge:
+        // nothing to copy, and the id index stays as it is.
+        if let [only] = merging[..] {
+            let sealed = &self.sealed[&only];
+            let expired = sealed.data.expires_at.iter().any(|e| e.is_some_and(|at| at <= now));
+            if sealed.live.count_ones() == sealed.data.len() && !expired {
+                return Ok(Some(MergedSegment { chunk: Arc::clone(&sealed.data), index: sealed.index.clone() }));
+            }
         }
         // Walk the merged chunks' rows (not the whole id index): a row is kept
         // when it is still its id's newest version.
         // Expired records are invisible already; the merge removes them for good.
-        let now = proxima_core::now_unix_secs();
         let mut keep: Vec<(String, Loc)> = Vec::new();
         let mut expired: Vec<String> = Vec::new();
         for segment_id in &merging {
             let chunk = &self.sealed[segment_id].data;
             for (row, id) in chunk.ids.iter().enumerate() {
-                if let Some(loc) = self.locate.get(id).filter(|l| l.slot == Slot::Sealed(*segment_id) && l.row == row) {
+                if let Some(loc) = self.locate.get(id).filter(|l| l.slot == *segment_id && l.row == row) {
                     if chunk.expires_at[row].is_some_and(|at| at <= now) {
                         expired.push(id.clone());
                     } else {
@@ -560,7 +557,7 @@ impl CollectionState {
         }
         let index = self.build_index(&data, &live)?;
         for (row, (id, loc)) in keep.into_iter().enumerate() {
-            self.locate.insert(id, Loc { slot: Slot::Sealed(segment_id), row, soft_deleted: loc.soft_deleted });
+            self.locate.insert(id, Loc { slot: segment_id, row, soft_deleted: loc.soft_deleted });
         }
         for id in &merging {
             self.sealed.remove(id);
