@@ -113,12 +113,11 @@ impl Handle {
     }
 }
 
-/// Runs one planned job: merge without the lock, install with it.
-fn run_job(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>, everything: bool) -> Result<bool> {
-    let (job, dir, config) = {
-        let mut c = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(job) = c.plan(everything) else { return Ok(false) };
-        (job, c.dir().to_path_buf(), c.config().clone())
+/// Runs a planned job: merge without the lock, install with it.
+fn execute(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>, job: collection::Job) -> Result<()> {
+    let (dir, config) = {
+        let c = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        (c.dir().to_path_buf(), c.config().clone())
     };
     let built = LsmCollection::run(&job, &dir, &config, builder);
     let mut c = shared.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -127,13 +126,22 @@ fn run_job(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>, everything:
         c.abandon();
     }
     shared.changed.notify_all();
-    installed.map(|()| true)
+    installed
+}
+
+/// Plans and runs the next due compaction; false when none is due.
+fn run_job(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>) -> Result<bool> {
+    let job = shared.state.lock().unwrap_or_else(|p| p.into_inner()).plan(false);
+    match job {
+        Some(job) => execute(shared, builder, job).map(|()| true),
+        None => Ok(false),
+    }
 }
 
 /// The background compactor of one collection.
 fn compactor(shared: &Shared, builder: Option<Arc<dyn IndexBuilder>>) {
     while !shared.stop.load(Ordering::SeqCst) {
-        match run_job(shared, builder.as_ref(), false) {
+        match run_job(shared, builder.as_ref()) {
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "background compaction failed; retrying"),
@@ -336,10 +344,11 @@ impl VectorStorage for LsmEngine {
         let builder = self.index_builder.clone();
         blocking(move || {
             let shared = &handle.shared;
-            let (segments_before, rows_before) = {
+            let (job, segments_before, rows_before) = {
                 let mut c = handle.lock();
                 c.flush()?;
-                // Let a background job finish first: one compaction at a time.
+                // Let a background job finish first, then plan in the same hold of
+                // the lock, so the compactor cannot start another in between.
                 while c.compacting {
                     c = shared.changed.wait(c).unwrap_or_else(|p| p.into_inner());
                 }
@@ -352,9 +361,11 @@ impl VectorStorage for LsmEngine {
                         rows_removed: 0,
                     });
                 }
-                (c.segment_count(), c.total_rows())
+                (c.plan(true), c.segment_count(), c.total_rows())
             };
-            run_job(shared, builder.as_ref(), true)?;
+            if let Some(job) = job {
+                execute(shared, builder.as_ref(), job)?;
+            }
             let c = handle.lock();
             Ok(CompactionReport {
                 segments_before,
