@@ -163,10 +163,15 @@ pub enum Presence {
 /// metadata updates and soft deletes need a live record, restores a soft-deleted
 /// one. `current` reports an id's state before the batch.
 pub fn check_presence(batch: &WriteBatch, mut current: impl FnMut(&str) -> Presence) -> Result<()> {
+    // Upserts and deletes apply whatever the state: a batch of only those (the
+    // usual ingest) needs no lookups.
+    if batch.ops.iter().all(|op| matches!(op, WriteOp::Upsert(_) | WriteOp::Delete { .. })) {
+        return Ok(());
+    }
     let mut overlay: HashMap<&str, Presence, ahash::RandomState> = HashMap::default();
     for (i, op) in batch.ops.iter().enumerate() {
         let id = op.id();
-        let before = match overlay.get(id) {
+        let mut before = || match overlay.get(id) {
             Some(p) => *p,
             None => current(id),
         };
@@ -178,7 +183,7 @@ pub fn check_presence(batch: &WriteBatch, mut current: impl FnMut(&str) -> Prese
             WriteOp::Restore { .. } => (Some(Presence::SoftDeleted), Presence::Live),
         };
         if let Some(required) = required
-            && before != required
+            && before() != required
         {
             let what = if required == Presence::Live { "live" } else { "soft-deleted" };
             return Err(Error::not_found(format!("no {what} record with id `{id}`"))

@@ -301,24 +301,28 @@ impl CollectionState {
         expires_at: Option<u64>,
         vector: Option<Vec<f32>>,
     ) {
-        let old = self.locate.get(&id).copied();
-        let vector = match (vector, old) {
-            (Some(v), _) => v,
-            (None, Some(loc)) => self.chunk(loc.slot).vector(loc.row).to_vec(),
-            (None, None) => return, // refused by `check`; nothing to copy
+        let vector = match vector {
+            Some(v) => v,
+            None => match self.locate.get(&id) {
+                Some(loc) => self.chunk(loc.slot).vector(loc.row).to_vec(),
+                None => return, // refused by `check`; nothing to copy
+            },
         };
-        if let Some(loc) = old {
-            self.set_live(loc, false);
-        }
-        let row = self.active.push(id.clone(), seq, &vector, metadata, expires_at);
-        self.active_live.push(true);
-        let loc = Loc { slot: self.active.segment_id, row, soft_deleted: false };
-        match self.locate.get_mut(&id) {
-            Some(existing) => *existing = loc,
-            None => {
-                self.locate.insert(id, loc);
+        // One lookup in the id index: the new row's place is known in advance.
+        let loc = Loc { slot: self.active.segment_id, row: self.active.len(), soft_deleted: false };
+        let (key, old) = match self.locate.entry(id) {
+            std::collections::hash_map::Entry::Occupied(mut e) => (e.key().clone(), Some(e.insert(loc))),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let key = e.key().clone();
+                e.insert(loc);
+                (key, None)
             }
+        };
+        if let Some(old) = old {
+            self.set_live(old, false);
         }
+        self.active.push(key, seq, &vector, metadata, expires_at);
+        self.active_live.push(true);
     }
 
     fn set_live(&mut self, loc: Loc, live: bool) {
@@ -336,7 +340,8 @@ impl CollectionState {
     }
 
     fn unhide(&mut self, id: &str) {
-        if self.hidden.remove(id).is_some() {
+        // Hashing is the cost here; most collections hide nothing.
+        if !self.hidden.is_empty() && self.hidden.remove(id).is_some() {
             self.tombstones = None;
         }
     }
