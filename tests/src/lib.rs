@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 
 pub mod crash;
+pub mod engine_crash;
 pub use proxima_client as http;
 mod proxy;
 pub mod server;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+use proxima_engine::files::{blocking, remove_collection_dir, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint};
 use proxima_engine::{
     Capabilities, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder, ReadView,
@@ -172,31 +173,6 @@ impl Drop for LsmEngine {
     }
 }
 
-/// Runs file work off tokio's workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("LSM task failed: {e}")))?
-}
-
-fn remove_dir(path: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(Error::io(format!("cannot remove {}", path.display()), e))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Deletes the manifest first (without it the directory is no collection), then the rest.
-fn remove_collection_files(dir: &Path) -> Result<()> {
-    match std::fs::remove_file(dir.join(manifest::MANIFEST)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(Error::io(format!("cannot remove the manifest in {}", dir.display()), e));
-        }
-        _ => {}
-    }
-    remove_dir(dir)
-}
-
 impl LsmEngine {
     /// Opens every collection under the root (run files checked and loaded, log tails replayed).
     pub async fn open(config: LsmConfig, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Self> {
@@ -204,7 +180,7 @@ impl LsmEngine {
         let collections = blocking(move || {
             let root = &options.root;
             std::fs::create_dir_all(root).map_err(|e| Error::io(format!("cannot create {}", root.display()), e))?;
-            remove_dir(&root.join(STAGING))?;
+            remove_dir_if_exists(&root.join(STAGING))?;
             let mut collections = BTreeMap::new();
             let entries =
                 std::fs::read_dir(root).map_err(|e| Error::io(format!("cannot list {}", root.display()), e))?;
@@ -218,7 +194,7 @@ impl LsmEngine {
                     Some(c) => {
                         collections.insert(name, Handle::new(c, builder.clone()));
                     }
-                    None => remove_dir(&path)?,
+                    None => remove_dir_if_exists(&path)?,
                 }
             }
             Ok(collections)
@@ -277,7 +253,7 @@ impl VectorStorage for LsmEngine {
         blocking(move || {
             removed.stop();
             let dir = removed.lock().dir().to_path_buf();
-            remove_collection_files(&dir)
+            remove_collection_dir(&dir, manifest::MANIFEST)
         })
         .await
     }
@@ -402,7 +378,7 @@ impl VectorStorage for LsmEngine {
                 previous.stop();
                 drop(previous.lock());
             }
-            remove_collection_files(&target)?;
+            remove_collection_dir(&target, manifest::MANIFEST)?;
             std::fs::rename(&staging, &target)
                 .map_err(|e| Error::io(format!("cannot move {}", staging.display()), e))?;
             LsmCollection::open(&target, options, builder.clone())?

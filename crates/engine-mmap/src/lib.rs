@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+use proxima_engine::files::{blocking, remove_collection_dir, remove_dir_if_exists};
 use proxima_engine::state::Checkpoint;
 use proxima_engine::{
     Capabilities, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder, ReadView,
@@ -72,11 +73,6 @@ impl std::fmt::Debug for MmapEngine {
     }
 }
 
-/// Runs file work (fsyncs, page faults on cold rows) off tokio's workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("mmap task failed: {e}")))?
-}
-
 fn lock(c: &Shared) -> MutexGuard<'_, MmapCollection> {
     c.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -88,7 +84,7 @@ impl MmapEngine {
         let builder = index_builder.clone();
         let collections = blocking(move || {
             std::fs::create_dir_all(&root).map_err(|e| Error::io(format!("cannot create {}", root.display()), e))?;
-            remove_dir(&root.join(STAGING))?;
+            remove_dir_if_exists(&root.join(STAGING))?;
             let mut collections = BTreeMap::new();
             let entries =
                 std::fs::read_dir(&root).map_err(|e| Error::io(format!("cannot list {}", root.display()), e))?;
@@ -104,7 +100,7 @@ impl MmapEngine {
                         collections.insert(name, Arc::new(Mutex::new(c)));
                     }
                     // No slot table: a create or drop that did not finish.
-                    None => remove_dir(&path)?,
+                    None => remove_dir_if_exists(&path)?,
                 }
             }
             Ok(collections)
@@ -121,26 +117,6 @@ impl MmapEngine {
     fn dir_of(&self, name: &str) -> PathBuf {
         self.config.root.join(name)
     }
-}
-
-fn remove_dir(path: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(Error::io(format!("cannot remove {}", path.display()), e))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Deletes a collection's slot table first (without it the directory is no collection), then the rest.
-fn remove_collection_files(dir: &Path) -> Result<()> {
-    match std::fs::remove_file(dir.join(slot_file::SLOTS_FILE)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(Error::io(format!("cannot remove the slot table in {}", dir.display()), e));
-        }
-        _ => {}
-    }
-    remove_dir(dir)
 }
 
 #[async_trait]
@@ -180,7 +156,7 @@ impl VectorStorage for MmapEngine {
         let removed = removed.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
         let dir = lock(&removed).dir().to_path_buf();
         drop(removed);
-        blocking(move || remove_collection_files(&dir)).await
+        blocking(move || remove_collection_dir(&dir, slot_file::SLOTS_FILE)).await
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
@@ -251,7 +227,7 @@ impl VectorStorage for MmapEngine {
             drop(lock(&previous));
         }
         let opened = blocking(move || {
-            remove_collection_files(&target)?;
+            remove_collection_dir(&target, slot_file::SLOTS_FILE)?;
             std::fs::rename(&built, &target).map_err(|e| Error::io(format!("cannot move {}", built.display()), e))?;
             MmapCollection::open(&target, builder)?.ok_or_else(|| {
                 Error::internal(format!("restored collection in {} has no slot table", target.display()))

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use proxima_core::{Error, ErrorKind, Result, now_unix_secs};
+use proxima_engine::files::blocking;
 use proxima_engine::state::{Chunk, CollectionState, MergedSegment};
 use proxima_engine::{
     CompactionPolicy, CompactionReport, IndexBuilder, WriteBatch, WriteOp, WriteReceipt, prepare_batch,
@@ -16,11 +17,6 @@ use crate::ViperConfig;
 use crate::manifest::{MANIFEST, Manifest, SegmentEntry, index_file, segment_file};
 use crate::segment_file::{decode, encode};
 use crate::store::{ManifestVersion, Store};
-
-/// Runs blocking work (log appends, fsyncs, encoding) off tokio's workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("VIPER task failed: {e}")))?
-}
 
 pub(crate) struct ViperCollection {
     pub(crate) name: String,

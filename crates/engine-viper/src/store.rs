@@ -8,6 +8,7 @@ use bytes::Bytes;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use proxima_core::{Error, Result};
+use proxima_engine::files::blocking;
 
 use crate::config::Root;
 
@@ -32,10 +33,6 @@ pub(crate) enum Store {
         store: Arc<dyn ObjectStore>,
         prefix: String,
     },
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("I/O task failed: {e}")))?
 }
 
 fn object_error(what: &str, e: object_store::Error) -> Error {

@@ -3,6 +3,7 @@
 
 mod batch;
 mod bitmap;
+pub mod files;
 mod memory;
 mod registry;
 pub mod state;

@@ -13,6 +13,7 @@ use proxima_core::{CollectionConfig, DistanceMetric, Metadata, Result, VectorRec
 
 use crate::{IndexBuilder, ReadView, Segment, VectorStorage, WriteBatch, WriteOp, prepare_batch};
 
+mod actions;
 mod crud;
 mod durability;
 mod model;
@@ -21,6 +22,7 @@ mod views;
 #[cfg(test)]
 mod broken;
 
+pub use actions::{Action, actions, agrees_with_the_model};
 pub use crud::*;
 pub use durability::*;
 pub use model::{Model, Rng, random_batch};
