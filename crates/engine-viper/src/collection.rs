@@ -300,6 +300,9 @@ impl ViperCollection {
     /// Waits until every applied batch is durable (under the fsync policy), so
     /// that a read never shows what a crash could lose.
     pub(crate) async fn make_durable(&mut self) -> Result<()> {
+        if self.wal.is_durable(self.applied) {
+            return Ok(()); // the usual case for a read: no hop to the blocking pool
+        }
         let (wal, point) = (Arc::clone(&self.wal), self.applied);
         if let Err(e) = blocking(move || wal.wait_durable(point)).await {
             self.poisoned = Some(e.to_string());

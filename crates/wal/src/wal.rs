@@ -204,6 +204,11 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         if self.shared.options.fsync == FsyncPolicy::Always { self.shared.sync_to(point.0) } else { Ok(()) }
     }
 
+    /// Whether `point` is durable under the fsync policy already (no waiting, no syscall).
+    pub fn is_durable(&self, point: SyncPoint) -> bool {
+        self.shared.options.fsync != FsyncPolicy::Always || self.shared.durable.load(Ordering::Acquire) >= point.0
+    }
+
     /// The point covering everything appended so far.
     pub fn written(&self) -> SyncPoint {
         SyncPoint(self.shared.lock_state().written)
