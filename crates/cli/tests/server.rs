@@ -352,3 +352,46 @@ fn openapi_document_describes_every_route_with_schemas_from_the_types() {
         }
     }
 }
+
+/// With `[storage] engines` naming LSM and mmap, collections placed on each
+/// take writes and searches over HTTP and keep acknowledged writes across kill -9.
+#[test]
+fn lsm_and_mmap_collections_over_http_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proximadb.toml");
+    std::fs::write(&config, "[storage]\nengines = [\"viper\", \"lsm\", \"mmap\"]\n").unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let server = ServerProcess::start(BIN, &dir.path().join("data"), &["--config", &config], &[]);
+    for engine in ["lsm", "mmap"] {
+        let r = call(
+            &server.addr,
+            "POST",
+            "/v1/collections",
+            Some(json!({"name": engine, "dimension": 3, "metric": "euclidean", "engine": engine})),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let vectors: Vec<Value> =
+            (0..40).map(|i| json!({"id": format!("{engine}{i}"), "vector": [i as f32, 1.0, 0.0]})).collect();
+        let r =
+            call(&server.addr, "POST", &format!("/v1/collections/{engine}/vectors"), Some(json!({"vectors": vectors})));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    server.kill_hard();
+    let server = ServerProcess::start(BIN, &dir.path().join("data"), &["--config", &config], &[]);
+    for engine in ["lsm", "mmap"] {
+        let r = call(&server.addr, "GET", &format!("/v1/collections/{engine}"), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["stats"]["live_records"], 40, "{engine}: {}", r.body);
+        assert_eq!(r.json()["config"]["engine"], engine, "{}", r.body);
+        let r = call(
+            &server.addr,
+            "POST",
+            &format!("/v1/collections/{engine}/search"),
+            Some(json!({"vector": [7.2, 1.0, 0.0], "k": 2})),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let hits = r.json()["hits"].clone();
+        let ids: Vec<&str> = hits.as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [format!("{engine}7"), format!("{engine}8")], "{engine}");
+    }
+}
