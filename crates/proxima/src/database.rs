@@ -87,7 +87,12 @@ pub struct Proxima {
     search: Arc<VectorSearchHandler>,
     pub(crate) data_dir: PathBuf,
     pub(crate) analytics: Recorder,
+    /// When each collection's figures were last written to the catalogue.
+    stats_written: std::sync::Mutex<HashMap<String, Instant>>,
 }
+
+/// Writes refresh a collection's figures in the catalogue at most this often.
+const STATS_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Proxima {
     /// Opens the catalogue and every configured engine (indexes built by
@@ -116,6 +121,7 @@ impl Proxima {
             search,
             data_dir: config.data_dir,
             analytics: Recorder::default(),
+            stats_written: Default::default(),
         })
     }
 
@@ -248,11 +254,36 @@ impl Proxima {
         let gate = self.gates.of(collection);
         let _open = gate.read().await;
         let (holders, config) = self.holders(collection).await?;
-        if !config.partitions.is_empty() {
-            return self.write_partitioned(&config, &holders, batch).await;
+        let receipt = if config.partitions.is_empty() {
+            let engine = &holders[0].1;
+            self.timed(collection, &**engine, "write", engine.write(collection, batch)).await?
+        } else {
+            self.write_partitioned(&config, &holders, batch).await?
+        };
+        if self.stats_due(collection) {
+            // The write is acknowledged whatever happens here; the next refresh retries.
+            if let Err(e) = self.record_stats(collection).await {
+                tracing::debug!(collection, error = %e, "could not refresh the catalogue's figures");
+            }
         }
-        let engine = &holders[0].1;
-        self.timed(collection, &**engine, "write", engine.write(collection, batch)).await
+        Ok(receipt)
+    }
+
+    /// Whether the collection's figures in the catalogue are older than `STATS_REFRESH`
+    /// (and if so, marks them refreshed now).
+    fn stats_due(&self, collection: &str) -> bool {
+        let mut written = self.stats_written.lock().unwrap_or_else(|e| e.into_inner());
+        match written.get_mut(collection) {
+            Some(at) if at.elapsed() < STATS_REFRESH => false,
+            Some(at) => {
+                *at = Instant::now();
+                true
+            }
+            None => {
+                written.insert(collection.to_string(), Instant::now());
+                true
+            }
+        }
     }
 
     /// Inserts or replaces records.

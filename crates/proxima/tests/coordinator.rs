@@ -155,3 +155,20 @@ async fn ttl_hides_at_once_and_auto_compaction_removes_expired_rows() {
     let got = ids_and_vectors(&db, "c", &["t0", "t4", "forever"]).await;
     assert_eq!(got.iter().map(Option::is_some).collect::<Vec<_>>(), [false, true, true]);
 }
+
+#[tokio::test]
+async fn writes_keep_the_catalogue_figures_fresh_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    let count = |db: &Proxima| {
+        let catalogue = db.catalogue().clone();
+        async move { catalogue.get("c").await.unwrap().unwrap().vector_count }
+    };
+    db.upsert("c", (0..5).map(|i| record(&format!("r{i}"), i as f32)).collect()).await.unwrap();
+    assert_eq!(count(&db).await, 5, "the first write refreshes the figures");
+    db.upsert("c", vec![record("r5", 5.0)]).await.unwrap();
+    assert_eq!(count(&db).await, 5, "at most one refresh a second");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    db.upsert("c", vec![record("r6", 6.0)]).await.unwrap();
+    assert_eq!(count(&db).await, 7);
+}
