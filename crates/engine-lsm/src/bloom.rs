@@ -11,7 +11,8 @@ pub(crate) struct Bloom {
     bits: Vec<u64>,
 }
 
-fn hashes(id: &str) -> (u64, u64) {
+/// The two hashes every probe of `id` derives from (computed once per lookup, shared by the runs).
+pub(crate) fn hashes(id: &str) -> (u64, u64) {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in id.as_bytes() {
         h ^= u64::from(*b);
@@ -36,14 +37,23 @@ impl Bloom {
     }
 
     fn probes(&self, id: &str) -> impl Iterator<Item = usize> + use<> {
-        let (h1, h2) = hashes(id);
+        self.probes_of(hashes(id))
+    }
+
+    fn probes_of(&self, (h1, h2): (u64, u64)) -> impl Iterator<Item = usize> + use<> {
         let m = self.bits.len() as u64 * 64;
         (0..PROBES).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) % m) as usize)
     }
 
     /// False means the id is certainly not in the run.
+    #[cfg(test)]
     pub(crate) fn may_contain(&self, id: &str) -> bool {
-        self.probes(id).all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
+        self.may_contain_hashed(hashes(id))
+    }
+
+    /// Whether the id whose `hashes` these are may be in the run.
+    pub(crate) fn may_contain_hashed(&self, hashed: (u64, u64)) -> bool {
+        self.probes_of(hashed).all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
     }
 
     pub(crate) fn to_bytes(&self) -> Vec<u8> {

@@ -66,6 +66,13 @@ pub(crate) struct Job {
     output_id: u64,
 }
 
+/// A background flush: the frozen memtables (oldest first) and the last operation they hold.
+pub(crate) struct FlushJob {
+    parts: Vec<Arc<PartData>>,
+    upto: u64,
+    id: u64,
+}
+
 /// What a job produced, ready to install.
 pub(crate) struct Built {
     data: PartData,
@@ -79,6 +86,8 @@ pub(crate) struct LsmCollection {
     wal: Wal<WriteOp>,
     active: Memtable,
     frozen: Vec<Part>,
+    /// The last operation in each frozen memtable (aligned with `frozen`).
+    frozen_upto: Vec<u64>,
     l0: Vec<Part>,
     levels: Vec<Option<Part>>,
     manifest: Manifest,
@@ -89,6 +98,11 @@ pub(crate) struct LsmCollection {
     /// Files of replaced runs, deleted once no view holds the run.
     obsolete: Vec<(Weak<PartData>, Vec<PathBuf>)>,
     pub(crate) compacting: bool,
+    /// A background flush of the frozen memtables is running.
+    pub(crate) flushing: bool,
+    /// The memtables passed their budget: the worker should write them out.
+    /// (Memtables frozen by views alone stay in memory until then.)
+    flush_wanted: bool,
     index_builder: Option<Arc<dyn IndexBuilder>>,
     poisoned: Option<String>,
 }
@@ -143,6 +157,7 @@ impl LsmCollection {
             options,
             wal,
             frozen: Vec::new(),
+            frozen_upto: Vec::new(),
             l0: Vec::new(),
             levels: Vec::new(),
             manifest,
@@ -150,6 +165,8 @@ impl LsmCollection {
             tombstones: None,
             obsolete: Vec::new(),
             compacting: false,
+            flushing: false,
+            flush_wanted: false,
             index_builder,
             poisoned: None,
         }
@@ -284,7 +301,11 @@ impl LsmCollection {
         let frozen = self.frozen.iter().enumerate().rev().map(|(i, p)| (Where::Frozen(i), p));
         let l0 = self.l0.iter().enumerate().rev().map(|(i, p)| (Where::L0(i), p));
         let levels = self.levels.iter().enumerate().filter_map(|(i, p)| p.as_ref().map(|p| (Where::Level(i), p)));
-        frozen.chain(l0).chain(levels).find_map(|(at, part)| part.data.find(id).map(|row| Loc { at, row }))
+        let mut hashed = None;
+        frozen
+            .chain(l0)
+            .chain(levels)
+            .find_map(|(at, part)| part.data.find_hashed(id, &mut hashed).map(|row| Loc { at, row }))
     }
 
     fn set_dead(&mut self, loc: Loc) {
@@ -318,10 +339,20 @@ impl LsmCollection {
         Ok(WriteReceipt { first_seq: range.first, last_seq: range.last })
     }
 
-    /// Whether the memtables passed their size budget.
-    pub(crate) fn needs_flush(&self) -> bool {
-        let frozen: usize = self.frozen.iter().map(|p| p.data.rows.approx_bytes()).sum();
-        self.active.rows.approx_bytes() + frozen >= self.options.memtable_bytes
+    /// Freezes the memtable once it passes its size budget; true if it did
+    /// (the compactor then writes it out as a run).
+    pub(crate) fn freeze_if_full(&mut self) -> bool {
+        let full = self.active.rows.approx_bytes() + self.frozen_bytes() >= self.options.memtable_bytes;
+        if full {
+            self.freeze();
+            self.flush_wanted = true;
+        }
+        full
+    }
+
+    /// Bytes held by frozen memtables not yet written out.
+    pub(crate) fn frozen_bytes(&self) -> usize {
+        self.frozen.iter().map(|p| p.data.rows.approx_bytes()).sum()
     }
 
     fn push(&mut self, version: Version<'_>, live: bool) {
@@ -464,6 +495,7 @@ impl LsmCollection {
         let id = self.next_part_id();
         let data = PartData { id, rows: table.rows, lookup: Lookup::Hashed(table.newest), index: None };
         self.frozen.push(Part { data: Arc::new(data), live: Arc::new(table.live) });
+        self.frozen_upto.push(self.next_seq - 1);
     }
 
     fn all_parts(&self) -> impl Iterator<Item = &Part> {
@@ -473,7 +505,7 @@ impl LsmCollection {
     pub(crate) fn view(&mut self) -> Result<Arc<dyn ReadView>> {
         self.usable()?;
         self.freeze();
-        if self.frozen.len() > MAX_FROZEN {
+        if self.frozen.len() > MAX_FROZEN && !self.flushing {
             self.flush()?;
         }
         let segments: Vec<Arc<dyn Segment>> = self.all_parts().map(Part::segment).collect();
@@ -561,9 +593,74 @@ impl LsmCollection {
         }));
         self.l0.push(Part { data: Arc::new(built.data), live });
         self.frozen.clear();
+        self.frozen_upto.clear();
+        self.flush_wanted = false;
         self.wal.truncate_before(self.next_seq)?;
         self.remove_unheld_files();
         Ok(())
+    }
+
+    /// Takes the frozen memtables for a background flush, if there are any.
+    pub(crate) fn plan_flush(&mut self) -> Option<FlushJob> {
+        if self.flushing || !self.flush_wanted || self.frozen.is_empty() {
+            return None;
+        }
+        self.flushing = true;
+        self.flush_wanted = false;
+        let parts = self.frozen.iter().map(|p| p.data.clone()).collect();
+        let upto = *self.frozen_upto.last().expect("aligned with `frozen`");
+        Some(FlushJob { parts, upto, id: self.next_part_id() })
+    }
+
+    /// Writes a flush job's run without the collection's lock.
+    pub(crate) fn run_flush(
+        job: &FlushJob,
+        dir: &Path,
+        config: &CollectionConfig,
+        builder: Option<&Arc<dyn IndexBuilder>>,
+    ) -> Result<Built> {
+        let parts: Vec<&PartData> = job.parts.iter().map(|p| &**p).collect();
+        let rows = merge_newest(&parts, config.dimension as usize, |_, _| true);
+        Self::build_run(dir, config, builder, job.id, rows)
+    }
+
+    /// Puts a flushed run in place of the frozen memtables it holds, then lets
+    /// the log go below what it covers.
+    pub(crate) fn install_flush(&mut self, job: FlushJob, built: Built) -> Result<()> {
+        self.flushing = false;
+        let flushed = job.parts.len();
+        // Explicit flushes wait for this one, so the frozen memtables are still the oldest.
+        let still_there =
+            self.frozen.len() >= flushed && self.frozen.iter().zip(&job.parts).all(|(p, j)| Arc::ptr_eq(&p.data, j));
+        if !still_there {
+            return Err(Error::internal("frozen memtables changed during their flush"));
+        }
+        let mut manifest = self.manifest.clone();
+        manifest.l0.push(built.entry.clone());
+        manifest.flushed_seq = job.upto;
+        manifest.write(&self.dir)?;
+        self.manifest = manifest;
+        self.frozen.drain(..flushed);
+        self.frozen_upto.drain(..flushed);
+        // A row stays visible if it is a put that nothing newer (the memtable,
+        // memtables frozen since) replaced.
+        let data = built.data;
+        let mut live = Bitmap::default();
+        for row in 0..data.rows.len() {
+            let id = &data.rows.chunk.ids[row];
+            let replaced = self.active.newest.contains_key(id) || self.frozen.iter().any(|p| p.data.find(id).is_some());
+            live.push(data.rows.kinds[row] == Kind::Put && !replaced);
+        }
+        self.l0.push(Part { data: Arc::new(data), live: Arc::new(live) });
+        self.wal.truncate_before(job.upto + 1)?;
+        self.remove_unheld_files();
+        Ok(())
+    }
+
+    /// A flush job that failed: the memtables stay frozen and are retried.
+    pub(crate) fn abandon_flush(&mut self) {
+        self.flushing = false;
+        self.flush_wanted = true;
     }
 
     fn level_target_rows(&self, level: usize) -> u64 {

@@ -28,6 +28,9 @@ use self::collection::LsmCollection;
 /// The registered engine name.
 pub const NAME: &str = "lsm";
 
+/// Writes wait while frozen memtables hold this many memtables' worth of bytes.
+const MAX_FROZEN_BUDGETS: usize = 4;
+
 /// Where restores build a collection before swapping it in (`#` is no collection name).
 const STAGING: &str = "#restore";
 
@@ -130,6 +133,23 @@ fn execute(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>, job: collec
     installed
 }
 
+/// Writes the frozen memtables out as a level-0 run; false when there are none.
+fn run_flush(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>) -> Result<bool> {
+    let (job, dir, config) = {
+        let mut c = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(job) = c.plan_flush() else { return Ok(false) };
+        (job, c.dir().to_path_buf(), c.config().clone())
+    };
+    let built = LsmCollection::run_flush(&job, &dir, &config, builder);
+    let mut c = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    let installed = built.and_then(|built| c.install_flush(job, built));
+    if installed.is_err() {
+        c.abandon_flush();
+    }
+    shared.changed.notify_all();
+    installed.map(|()| true)
+}
+
 /// Plans and runs the next due compaction; false when none is due.
 fn run_job(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>) -> Result<bool> {
     let job = shared.state.lock().unwrap_or_else(|p| p.into_inner()).plan(false);
@@ -139,13 +159,14 @@ fn run_job(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>) -> Result<b
     }
 }
 
-/// The background compactor of one collection.
+/// The background worker of one collection: flushes frozen memtables and compacts.
 fn compactor(shared: &Shared, builder: Option<Arc<dyn IndexBuilder>>) {
     while !shared.stop.load(Ordering::SeqCst) {
-        match run_job(shared, builder.as_ref()) {
+        // Flushes first: writers stall on frozen memtables, reads only slow on level 0.
+        match run_flush(shared, builder.as_ref()).and_then(|f| Ok(f || run_job(shared, builder.as_ref())?)) {
             Ok(true) => continue,
             Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "background compaction failed; retrying"),
+            Err(e) => tracing::warn!(error = %e, "background flush or compaction failed; retrying"),
         }
         let guard = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         let _ = shared.changed.wait_timeout(guard, Duration::from_millis(500));
@@ -266,27 +287,29 @@ impl VectorStorage for LsmEngine {
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
         let handle = self.collection(collection)?;
         let (stall_runs, stall_timeout) = (self.config.l0_stall_runs, self.config.stall_timeout);
+        let memtable_bytes = self.config.memtable_bytes;
         blocking(move || {
             let shared = &handle.shared;
             let mut c = handle.lock();
-            // Compaction is behind: wait rather than let level 0 (and reads) grow without bound.
+            // Flushing or compaction is behind: wait rather than let memory or
+            // level 0 (and reads) grow without bound.
             let deadline = Instant::now() + stall_timeout;
-            while c.l0_runs() >= stall_runs {
+            while c.l0_runs() >= stall_runs || c.frozen_bytes() >= memtable_bytes.saturating_mul(MAX_FROZEN_BUDGETS) {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(Error::unavailable(format!(
-                        "writes to `{}` are stalled: compaction is {} level-0 runs behind",
+                        "writes to `{}` are stalled: {} level-0 runs and {} bytes of memtables wait to be written",
                         c.config().name,
-                        c.l0_runs()
+                        c.l0_runs(),
+                        c.frozen_bytes()
                     )));
                 }
                 shared.changed.notify_all();
                 c = shared.changed.wait_timeout(c, left).unwrap_or_else(|p| p.into_inner()).0;
             }
             let receipt = c.write(batch, now_unix_secs())?;
-            if c.needs_flush() {
-                c.flush()?;
-                shared.changed.notify_all();
+            if c.freeze_if_full() {
+                shared.changed.notify_all(); // the worker writes it out
             }
             Ok(receipt)
         })
@@ -307,7 +330,12 @@ impl VectorStorage for LsmEngine {
     async fn flush(&self, collection: &str) -> Result<()> {
         let handle = self.collection(collection)?;
         blocking(move || {
-            handle.lock().flush()?;
+            let mut c = handle.lock();
+            // One flush at a time: a background one finishes first.
+            while c.flushing {
+                c = handle.shared.changed.wait(c).unwrap_or_else(|p| p.into_inner());
+            }
+            c.flush()?;
             handle.shared.changed.notify_all();
             Ok(())
         })
@@ -322,12 +350,12 @@ impl VectorStorage for LsmEngine {
             let shared = &handle.shared;
             let (job, segments_before, rows_before) = {
                 let mut c = handle.lock();
-                c.flush()?;
-                // Let a background job finish first, then plan in the same hold of
-                // the lock, so the compactor cannot start another in between.
-                while c.compacting {
+                // Let background jobs finish first, then flush and plan in the same
+                // hold of the lock, so the worker cannot start another in between.
+                while c.compacting || c.flushing {
                     c = shared.changed.wait(c).unwrap_or_else(|p| p.into_inner());
                 }
+                c.flush()?;
                 let stats = c.stats(now_unix_secs());
                 let dead = stats.dead_rows as f32 / c.total_rows().max(1) as f32;
                 if dead < policy.min_dead_ratio && stats.segments <= 1 {

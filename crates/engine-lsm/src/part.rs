@@ -33,6 +33,8 @@ pub(crate) struct Rows {
     pub(crate) chunk: Chunk,
     pub(crate) kinds: Vec<Kind>,
     pub(crate) op_seqs: Vec<u64>,
+    /// Approximate bytes held, kept as rows are pushed (the memtable checks it on every write).
+    bytes: usize,
 }
 
 /// One version, as pushed into rows.
@@ -48,7 +50,7 @@ pub(crate) struct Version<'a> {
 
 impl Rows {
     pub(crate) fn new(dimension: usize) -> Self {
-        Self { chunk: Chunk::new(0, dimension), kinds: Vec::new(), op_seqs: Vec::new() }
+        Self { chunk: Chunk::new(0, dimension), kinds: Vec::new(), op_seqs: Vec::new(), bytes: 0 }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -56,6 +58,7 @@ impl Rows {
     }
 
     pub(crate) fn push(&mut self, v: Version<'_>) -> usize {
+        self.bytes += v.id.len() + v.vector.len() * 4 + 33;
         self.kinds.push(v.kind);
         self.op_seqs.push(v.op_seq);
         self.chunk.push(v.id, v.seq, v.vector, v.metadata, v.expires_at)
@@ -75,8 +78,9 @@ impl Rows {
         })
     }
 
+    /// Ids, vectors, sequence numbers and kinds (metadata not counted).
     pub(crate) fn approx_bytes(&self) -> usize {
-        self.chunk.approx_bytes() as usize + self.len() * 9
+        self.bytes
     }
 }
 
@@ -102,9 +106,14 @@ pub(crate) struct PartData {
 impl PartData {
     /// The row holding `id` in this part, if any.
     pub(crate) fn find(&self, id: &str) -> Option<usize> {
+        self.find_hashed(id, &mut None)
+    }
+
+    /// `find`, computing the id's bloom hashes at most once over several parts.
+    pub(crate) fn find_hashed(&self, id: &str, hashed: &mut Option<(u64, u64)>) -> Option<usize> {
         match &self.lookup {
             Lookup::Sorted(bloom) => {
-                if !bloom.may_contain(id) {
+                if !bloom.may_contain_hashed(*hashed.get_or_insert_with(|| crate::bloom::hashes(id))) {
                     return None;
                 }
                 self.rows.chunk.ids.binary_search_by(|probe| probe.as_str().cmp(id)).ok()
