@@ -19,7 +19,19 @@ const MAGIC: &[u8; 8] = b"PXLSMSST";
 const FOOTER: usize = 76;
 const BLOCK_BYTES: usize = 64 << 10;
 
-#[derive(Serialize, Deserialize)]
+/// An entry as written: borrowed from the rows, encoded exactly like `Entry`.
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    id: &'a str,
+    seq: u64,
+    op_seq: u64,
+    kind: Kind,
+    expires_at: Option<u64>,
+    metadata: String,
+    vector: &'a [f32],
+}
+
+#[derive(Deserialize)]
 struct Entry {
     id: String,
     seq: u64,
@@ -61,23 +73,24 @@ pub(crate) fn encode(rows: &Rows) -> Result<(Vec<u8>, RunStats), String> {
     let c = &rows.chunk;
     let mut out = Vec::new();
     let mut handles = Vec::new();
-    let mut block: Vec<Entry> = Vec::new();
+    let mut block: Vec<EntryRef<'_>> = Vec::new();
     let mut block_bytes = 0;
-    let flush = |block: &mut Vec<Entry>, out: &mut Vec<u8>, handles: &mut Vec<BlockHandle>| -> Result<(), String> {
-        if block.is_empty() {
-            return Ok(());
-        }
-        let payload = bincode::serde::encode_to_vec(&*block, config()).map_err(|e| e.to_string())?;
-        handles.push(BlockHandle {
-            first_id: block[0].id.clone(),
-            offset: out.len() as u64,
-            len: payload.len() as u64 + 4,
-            rows: block.len() as u32,
-        });
-        with_crc(out, &payload);
-        block.clear();
-        Ok(())
-    };
+    let flush =
+        |block: &mut Vec<EntryRef<'_>>, out: &mut Vec<u8>, handles: &mut Vec<BlockHandle>| -> Result<(), String> {
+            if block.is_empty() {
+                return Ok(());
+            }
+            let payload = bincode::serde::encode_to_vec(&*block, config()).map_err(|e| e.to_string())?;
+            handles.push(BlockHandle {
+                first_id: block[0].id.to_string(),
+                offset: out.len() as u64,
+                len: payload.len() as u64 + 4,
+                rows: block.len() as u32,
+            });
+            with_crc(out, &payload);
+            block.clear();
+            Ok(())
+        };
     for row in 0..rows.len() {
         let metadata = if c.metadata[row].is_empty() {
             String::new()
@@ -85,14 +98,14 @@ pub(crate) fn encode(rows: &Rows) -> Result<(Vec<u8>, RunStats), String> {
             serde_json::to_string(&c.metadata[row]).map_err(|e| e.to_string())?
         };
         block_bytes += c.ids[row].len() + metadata.len() + c.dimension * 4 + 40;
-        block.push(Entry {
-            id: c.ids[row].clone(),
+        block.push(EntryRef {
+            id: &c.ids[row],
             seq: c.seqs[row],
             op_seq: rows.op_seqs[row],
             kind: rows.kinds[row],
             expires_at: c.expires_at[row],
             metadata,
-            vector: c.vector(row).to_vec(),
+            vector: c.vector(row),
         });
         if block_bytes >= BLOCK_BYTES {
             flush(&mut block, &mut out, &mut handles)?;
