@@ -78,40 +78,45 @@ pub fn register(registry: &EngineRegistry) {
     });
 }
 
-/// A collection, the condition its writers and compactor wait on, and its compactor thread.
+/// A collection and the condition its writers and background threads wait on.
 struct Shared {
     state: Mutex<LsmCollection>,
-    /// Signalled when level 0 grows (compactor) or shrinks (stalled writers).
+    /// Signalled when there is work (memtables frozen, level 0 grown) or room (for stalled writers).
     changed: Condvar,
     stop: AtomicBool,
 }
 
 struct Handle {
     shared: Arc<Shared>,
-    compactor: Mutex<Option<JoinHandle<()>>>,
+    /// The flusher and the compactor: separate, so that a long merge never holds
+    /// up writing a memtable out (which writers may be waiting for).
+    workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Handle {
     fn new(collection: LsmCollection, builder: Option<Arc<dyn IndexBuilder>>) -> Arc<Self> {
         let shared =
             Arc::new(Shared { state: Mutex::new(collection), changed: Condvar::new(), stop: AtomicBool::new(false) });
-        let worker = shared.clone();
-        let compactor = std::thread::Builder::new()
-            .name("proxima-lsm-compactor".into())
-            .spawn(move || compactor(&worker, builder))
-            .ok();
-        Arc::new(Self { shared, compactor: Mutex::new(compactor) })
+        let jobs: [(&str, Job); 2] = [("proxima-lsm-flush", run_flush), ("proxima-lsm-compact", run_job)];
+        let workers = jobs
+            .into_iter()
+            .filter_map(|(name, job)| {
+                let (shared, builder) = (shared.clone(), builder.clone());
+                std::thread::Builder::new().name(name.into()).spawn(move || worker(&shared, builder, job)).ok()
+            })
+            .collect();
+        Arc::new(Self { shared, workers: Mutex::new(workers) })
     }
 
     fn lock(&self) -> MutexGuard<'_, LsmCollection> {
         self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Stops the compactor (after the job it is running) and waits for it.
+    /// Stops the background threads (after the jobs they are running) and waits for them.
     fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.changed.notify_all();
-        if let Some(thread) = self.compactor.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        for thread in self.workers.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
             let _ = thread.join();
         }
     }
@@ -159,11 +164,13 @@ fn run_job(shared: &Shared, builder: Option<&Arc<dyn IndexBuilder>>) -> Result<b
     }
 }
 
-/// The background worker of one collection: flushes frozen memtables and compacts.
-fn compactor(shared: &Shared, builder: Option<Arc<dyn IndexBuilder>>) {
+/// A background job: does one unit of work, false when there is none.
+type Job = fn(&Shared, Option<&Arc<dyn IndexBuilder>>) -> Result<bool>;
+
+/// A background thread of one collection, running `job` until stopped.
+fn worker(shared: &Shared, builder: Option<Arc<dyn IndexBuilder>>, job: Job) {
     while !shared.stop.load(Ordering::SeqCst) {
-        // Flushes first: writers stall on frozen memtables, reads only slow on level 0.
-        match run_flush(shared, builder.as_ref()).and_then(|f| Ok(f || run_job(shared, builder.as_ref())?)) {
+        match job(shared, builder.as_ref()) {
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "background flush or compaction failed; retrying"),
