@@ -882,16 +882,33 @@ impl LsmCollection {
         let mut c = Self::create(dir, config.clone(), options, None)?;
         let (deleted, soft) = state.hidden();
         let soft: HashMap<&str, u64> = soft.iter().map(|t| (t.id.as_str(), t.seq)).collect();
-        let mut entries: Vec<(String, usize, u64)> = Vec::new();
+        // Records, and the deleted ids as tombstones (so views list them as the source did), by id.
+        let mut entries: Vec<(String, Option<(u64, usize)>, u64)> =
+            deleted.iter().map(|t| (t.id.clone(), None, t.seq)).collect();
         for segment_id in state.segment_ids() {
             let Some(segment) = state.sealed_segment(segment_id) else { continue };
             for row in 0..segment.chunk.len() {
-                entries.push((segment.chunk.ids[row].clone(), row, segment_id));
+                entries.push((segment.chunk.ids[row].clone(), Some((segment_id, row)), 0));
             }
         }
-        entries.sort();
-        let mut rows = Rows::new(config.dimension as usize);
-        for (id, row, segment_id) in entries {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let dimension = config.dimension as usize;
+        let zeros = vec![0.0; dimension];
+        let mut rows = Rows::new(dimension);
+        for (id, at, deleted_seq) in entries {
+            let Some((segment_id, row)) = at else {
+                let version = Version {
+                    id,
+                    seq: deleted_seq,
+                    op_seq: deleted_seq,
+                    kind: Kind::Tombstone,
+                    vector: &zeros,
+                    metadata: Default::default(),
+                    expires_at: None,
+                };
+                rows.push(version);
+                continue;
+            };
             let segment = state.sealed_segment(segment_id).expect("listed above");
             let chunk = &segment.chunk;
             let soft_seq = soft.get(id.as_str()).copied();
@@ -905,7 +922,6 @@ impl LsmCollection {
                 id,
             });
         }
-        let _ = deleted; // a single level: nothing older exists for a tombstone to hide
         let id = c.next_part_id();
         let built = Self::build_run(dir, &config, index_builder.as_ref(), id, rows)?;
         c.manifest.levels = vec![Some(built.entry)];

@@ -193,6 +193,11 @@ async fn engines_share_checkpoints() {
     assert_eq!(current_rows(&*memory, "moved").await.unwrap(), rows);
     e.restore_from("copy", &dir.path().join("cp")).await.unwrap();
     assert_eq!(current_rows(&e, "copy").await.unwrap(), rows);
+    // The tombstone list (deleted and soft-deleted ids) travels with the copy too.
+    let tombstones = e.read_view("moved").await.unwrap().tombstones().to_vec();
+    assert_eq!(tombstones.len(), 2, "{tombstones:?}");
+    assert_eq!(e.read_view("copy").await.unwrap().tombstones(), &tombstones[..]);
+    assert_eq!(memory.read_view("moved").await.unwrap().tombstones(), &tombstones[..]);
     e.write("copy", WriteBatch::new().restore("id0002")).await.unwrap();
     assert_eq!(current_rows(&e, "copy").await.unwrap().len(), rows.len() + 1);
 }
