@@ -883,31 +883,38 @@ impl LsmCollection {
         let (deleted, soft) = state.hidden();
         let soft: HashMap<&str, u64> = soft.iter().map(|t| (t.id.as_str(), t.seq)).collect();
         // Records, and the deleted ids as tombstones (so views list them as the source did), by id.
-        let mut entries: Vec<(String, Option<(u64, usize)>, u64)> =
-            deleted.iter().map(|t| (t.id.clone(), None, t.seq)).collect();
+        enum Source {
+            Record { segment_id: u64, row: usize },
+            Deleted { seq: u64 },
+        }
+        let mut entries: Vec<(String, Source)> =
+            deleted.iter().map(|t| (t.id.clone(), Source::Deleted { seq: t.seq })).collect();
         for segment_id in state.segment_ids() {
             let Some(segment) = state.sealed_segment(segment_id) else { continue };
             for row in 0..segment.chunk.len() {
-                entries.push((segment.chunk.ids[row].clone(), Some((segment_id, row)), 0));
+                entries.push((segment.chunk.ids[row].clone(), Source::Record { segment_id, row }));
             }
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let dimension = config.dimension as usize;
         let zeros = vec![0.0; dimension];
         let mut rows = Rows::new(dimension);
-        for (id, at, deleted_seq) in entries {
-            let Some((segment_id, row)) = at else {
-                let version = Version {
-                    id,
-                    seq: deleted_seq,
-                    op_seq: deleted_seq,
-                    kind: Kind::Tombstone,
-                    vector: &zeros,
-                    metadata: Default::default(),
-                    expires_at: None,
-                };
-                rows.push(version);
-                continue;
+        for (id, source) in entries {
+            let (segment_id, row) = match source {
+                Source::Record { segment_id, row } => (segment_id, row),
+                Source::Deleted { seq } => {
+                    let version = Version {
+                        id,
+                        seq,
+                        op_seq: seq,
+                        kind: Kind::Tombstone,
+                        vector: &zeros,
+                        metadata: Default::default(),
+                        expires_at: None,
+                    };
+                    rows.push(version);
+                    continue;
+                }
             };
             let segment = state.sealed_segment(segment_id).expect("listed above");
             let chunk = &segment.chunk;
