@@ -13,8 +13,8 @@ use std::sync::{Arc, Weak};
 use proxima_core::{CollectionConfig, Error, Result, VectorRecord};
 use proxima_engine::state::{Checkpoint, Chunk, CollectionState};
 use proxima_engine::{
-    Bitmap, CollectionStats, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch, WriteOp,
-    WriteReceipt, check_presence, prepare_batch,
+    Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch,
+    WriteOp, WriteReceipt, check_presence, prepare_batch,
 };
 use proxima_wal::{Wal, WalOptions};
 
@@ -93,8 +93,7 @@ pub(crate) struct LsmCollection {
     manifest: Manifest,
     next_seq: u64,
     /// Ids whose newest row is a tombstone or soft-deleted, with the operation's sequence.
-    hidden: HashMap<String, (u64, bool)>,
-    tombstones: Option<Arc<[Tombstone]>>,
+    hidden: HiddenIds<(u64, bool)>,
     /// Files of replaced runs, deleted once no view holds the run.
     obsolete: Vec<(Weak<PartData>, Vec<PathBuf>)>,
     pub(crate) compacting: bool,
@@ -161,8 +160,7 @@ impl LsmCollection {
             l0: Vec::new(),
             levels: Vec::new(),
             manifest,
-            hidden: HashMap::default(),
-            tombstones: None,
+            hidden: HiddenIds::default(),
             obsolete: Vec::new(),
             compacting: false,
             flushing: false,
@@ -242,7 +240,7 @@ impl LsmCollection {
                 let kind = part.data.rows.kinds[row];
                 live.push(newest && kind == Kind::Put);
                 if newest && kind != Kind::Put {
-                    self.hidden.insert(id.clone(), (part.data.rows.op_seqs[row], kind == Kind::Soft));
+                    self.hidden.hide(id.clone(), (part.data.rows.op_seqs[row], kind == Kind::Soft));
                 }
             }
             part.live = Arc::new(live);
@@ -451,14 +449,11 @@ impl LsmCollection {
     }
 
     fn hide(&mut self, id: String, seq: u64, soft: bool) {
-        self.hidden.insert(id, (seq, soft));
-        self.tombstones = None;
+        self.hidden.hide(id, (seq, soft));
     }
 
     fn unhide(&mut self, id: &str) {
-        if self.hidden.remove(id).is_some() {
-            self.tombstones = None;
-        }
+        self.hidden.unhide(id);
     }
 
     pub(crate) fn get(&self, id: &str, now: u64) -> Result<Option<StoredRecord>> {
@@ -509,17 +504,11 @@ impl LsmCollection {
             self.flush()?;
         }
         let segments: Vec<Arc<dyn Segment>> = self.all_parts().map(Part::segment).collect();
-        let tombstones = self.tombstones.get_or_insert_with(|| {
-            let mut t: Vec<Tombstone> =
-                self.hidden.iter().map(|(id, (seq, _))| Tombstone { id: id.clone(), seq: *seq }).collect();
-            t.sort_by(|a, b| a.id.cmp(&b.id));
-            t.into()
-        });
         Ok(Arc::new(LsmView {
             config: self.config.clone(),
             seq: self.next_seq - 1,
             segments,
-            tombstones: Arc::clone(tombstones),
+            tombstones: self.hidden.tombstones(|(seq, _)| seq),
         }))
     }
 
@@ -759,12 +748,9 @@ impl LsmCollection {
         self.levels[job.output_level - 1] = Some(Part { live: Arc::new(live), ..output });
         if job.last {
             // Tombstones dropped at the last level hide nothing any more.
-            let gone: Vec<String> = self
-                .hidden
-                .iter()
-                .filter(|(id, (_, soft))| !soft && self.find(id).is_none())
-                .map(|(id, _)| id.clone())
-                .collect();
+            let find = |id: &str| self.find(id).is_some();
+            let gone: Vec<String> =
+                self.hidden.iter().filter(|(id, (_, soft))| !soft && !find(id)).map(|(id, _)| id.to_string()).collect();
             for id in gone {
                 self.unhide(&id);
             }
@@ -828,7 +814,7 @@ impl LsmCollection {
                 live_records += u64::from(rows.chunk.expires_at[row].is_none_or(|at| at > now));
             }
         }
-        let soft = self.hidden.values().filter(|(_, soft)| *soft).count() as u64;
+        let soft = self.hidden.iter().filter(|(_, (_, soft))| *soft).count() as u64;
         let deleted = self.hidden.len() as u64 - soft;
         let bytes = self.all_parts().map(|p| p.data.rows.approx_bytes() as u64).sum::<u64>()
             + self.active.rows.approx_bytes() as u64;
@@ -862,9 +848,9 @@ impl LsmCollection {
             chunk.push(c.ids[row].clone(), c.seqs[row], c.vector(row), c.metadata[row].clone(), c.expires_at[row]);
         }
         let (mut deleted, mut soft) = (Vec::new(), Vec::new());
-        for (id, (seq, is_soft)) in &self.hidden {
-            let t = Tombstone { id: id.clone(), seq: *seq };
-            if *is_soft { soft.push(t) } else { deleted.push(t) }
+        for (id, (seq, is_soft)) in self.hidden.iter() {
+            let t = Tombstone { id: id.to_string(), seq };
+            if is_soft { soft.push(t) } else { deleted.push(t) }
         }
         let segments = if chunk.is_empty() { Vec::new() } else { vec![(chunk, None)] };
         CollectionState::from_segments(self.config.clone(), None, segments, &deleted, &soft, self.next_seq).checkpoint()

@@ -15,8 +15,8 @@ use std::sync::{Arc, Weak};
 use proxima_core::{CollectionConfig, Error, Result, VectorRecord};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, Chunk, CollectionState};
 use proxima_engine::{
-    Bitmap, CollectionStats, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch, WriteOp,
-    WriteReceipt, check_presence, prepare_batch,
+    Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch,
+    WriteOp, WriteReceipt, check_presence, prepare_batch,
 };
 use proxima_wal::{Wal, WalOptions};
 
@@ -40,8 +40,7 @@ pub(crate) struct MmapCollection {
     /// Id → slot of its newest version (live or soft-deleted).
     locate: HashMap<String, u32>,
     /// Deleted and soft-deleted ids with the sequence that hid them.
-    hidden: HashMap<String, u64>,
-    tombstones: Option<Arc<[Tombstone]>>,
+    hidden: HiddenIds<u64>,
     free: Vec<u32>,
     /// Dead slots with the view epoch at which they died.
     dead: Vec<(u64, u32)>,
@@ -96,8 +95,7 @@ impl MmapCollection {
             slots: SlotTable::default(),
             live: Arc::new(Bitmap::default()),
             locate: HashMap::default(),
-            hidden: HashMap::default(),
-            tombstones: None,
+            hidden: HiddenIds::default(),
             free: Vec::new(),
             dead: Vec::new(),
             views: Vec::new(),
@@ -291,14 +289,11 @@ impl MmapCollection {
     }
 
     fn hide(&mut self, id: String, seq: u64) {
-        self.hidden.insert(id, seq);
-        self.tombstones = None;
+        self.hidden.hide(id, seq);
     }
 
     fn unhide(&mut self, id: &str) {
-        if self.hidden.remove(id).is_some() {
-            self.tombstones = None;
-        }
+        self.hidden.unhide(id);
     }
 
     pub(crate) fn get(&self, id: &str, now: u64) -> Result<Option<StoredRecord>> {
@@ -340,17 +335,11 @@ impl MmapCollection {
         self.usable()?;
         let segment = self.segment();
         let segments: Vec<Arc<dyn Segment>> = if segment.rows == 0 { Vec::new() } else { vec![Arc::new(segment)] };
-        let tombstones = self.tombstones.get_or_insert_with(|| {
-            let mut t: Vec<Tombstone> =
-                self.hidden.iter().map(|(id, seq)| Tombstone { id: id.clone(), seq: *seq }).collect();
-            t.sort_by(|a, b| a.id.cmp(&b.id));
-            t.into()
-        });
         Ok(Arc::new(MmapView {
             config: self.config.clone(),
             seq: self.next_seq - 1,
             segments,
-            tombstones: Arc::clone(tombstones),
+            tombstones: self.hidden.tombstones(|seq| seq),
         }))
     }
 
@@ -395,7 +384,7 @@ impl MmapCollection {
             next_seq: self.next_seq,
             generation: self.generation,
             slots: self.slots.iter().map(|(_, row)| StoredSlot::from_row(row)).collect(),
-            hidden: self.hidden.iter().map(|(id, seq)| (id.clone(), *seq)).collect(),
+            hidden: self.hidden.iter().map(|(id, seq)| (id.to_string(), seq)).collect(),
         }
         .write(&self.dir)
     }
@@ -444,8 +433,8 @@ impl MmapCollection {
             chunk.push(row.id.clone(), row.seq, &self.file.row(slot), row.metadata.clone(), row.expires_at);
         }
         let (mut deleted, mut soft) = (Vec::new(), Vec::new());
-        for (id, seq) in &self.hidden {
-            let t = Tombstone { id: id.clone(), seq: *seq };
+        for (id, seq) in self.hidden.iter() {
+            let t = Tombstone { id: id.to_string(), seq };
             if self.locate.contains_key(id) { soft.push(t) } else { deleted.push(t) }
         }
         let segments = if chunk.is_empty() { Vec::new() } else { vec![(chunk, None)] };

@@ -4,6 +4,7 @@
 mod batch;
 mod bitmap;
 pub mod files;
+mod hidden;
 mod memory;
 mod registry;
 pub mod state;
@@ -15,6 +16,7 @@ mod zone;
 
 pub use batch::{Presence, WriteBatch, WriteOp, WriteReceipt, check_presence, prepare_batch};
 pub use bitmap::Bitmap;
+pub use hidden::HiddenIds;
 pub use memory::MemoryEngine;
 pub use registry::{EngineConstructor, EngineFuture, EngineOptions, EngineRegistry};
 pub use storage::{

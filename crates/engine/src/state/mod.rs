@@ -26,8 +26,8 @@ pub use self::chunk::Chunk;
 pub const CHECKPOINT_FILE: &str = "checkpoint.json";
 use self::chunk::{Sealed, View};
 use crate::{
-    Bitmap, CollectionStats, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch, WriteOp,
-    WriteReceipt, check_presence,
+    Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch,
+    WriteOp, WriteReceipt, check_presence,
 };
 
 /// Views freeze the write buffer; past this many chunks they are merged.
@@ -65,8 +65,7 @@ pub struct CollectionState {
     active_live: Bitmap,
     locate: HashMap<String, Loc>,
     /// Deleted and soft-deleted ids with the sequence that hid them.
-    hidden: HashMap<String, u64>,
-    tombstones: Option<Arc<[Tombstone]>>,
+    hidden: HiddenIds<u64>,
     index_builder: Option<Arc<dyn IndexBuilder>>,
 }
 
@@ -128,8 +127,7 @@ impl CollectionState {
             active: Chunk::new(1, dimension),
             active_live: Bitmap::default(),
             locate: HashMap::default(),
-            hidden: HashMap::default(),
-            tombstones: None,
+            hidden: HiddenIds::default(),
             index_builder,
         }
     }
@@ -335,15 +333,11 @@ impl CollectionState {
     }
 
     fn hide(&mut self, id: String, seq: u64) {
-        self.hidden.insert(id, seq);
-        self.tombstones = None;
+        self.hidden.hide(id, seq);
     }
 
     fn unhide(&mut self, id: &str) {
-        // Hashing is the cost here; most collections hide nothing.
-        if !self.hidden.is_empty() && self.hidden.remove(id).is_some() {
-            self.tombstones = None;
-        }
+        self.hidden.unhide(id);
     }
 
     /// The newest visible version of `id`. Fails if its segment's vectors were
@@ -474,17 +468,11 @@ impl CollectionState {
         if self.sealed.len() > MAX_CHUNKS {
             self.compact_all()?;
         }
-        let tombstones = self.tombstones.get_or_insert_with(|| {
-            let mut t: Vec<Tombstone> =
-                self.hidden.iter().map(|(id, seq)| Tombstone { id: id.clone(), seq: *seq }).collect();
-            t.sort_by(|a, b| a.id.cmp(&b.id));
-            t.into()
-        });
         Ok(Arc::new(View {
             config: self.config.clone(),
             seq: self.next_seq - 1,
             segments: self.sealed.values().map(|s| Arc::new(s.clone()) as Arc<dyn Segment>).collect(),
-            tombstones: Arc::clone(tombstones),
+            tombstones: self.hidden.tombstones(|seq| seq),
         }))
     }
 
@@ -543,7 +531,7 @@ impl CollectionState {
         }
         for id in &expired {
             self.locate.remove(id);
-            self.hidden.remove(id);
+            self.hidden.unhide(id);
         }
         keep.sort_by_key(|(_, loc)| self.seq_at(*loc));
         let segment_id = self.next_segment_id;
@@ -587,7 +575,6 @@ impl CollectionState {
         // Only soft deletions must outlive compaction (they can be restored).
         let locate = &self.locate;
         self.hidden.retain(|id, _| locate.get(id).is_some_and(|l| l.soft_deleted));
-        self.tombstones = None;
         Ok((before - self.total_rows()) as u64)
     }
 
@@ -606,8 +593,8 @@ impl CollectionState {
     pub fn hidden(&self) -> (Vec<Tombstone>, Vec<Tombstone>) {
         let mut deleted = Vec::new();
         let mut soft = Vec::new();
-        for (id, seq) in &self.hidden {
-            let t = Tombstone { id: id.clone(), seq: *seq };
+        for (id, seq) in self.hidden.iter() {
+            let t = Tombstone { id: id.to_string(), seq };
             if self.locate.get(id).is_some_and(|l| l.soft_deleted) { soft.push(t) } else { deleted.push(t) }
         }
         deleted.sort_by(|a, b| a.id.cmp(&b.id));
@@ -649,7 +636,7 @@ impl CollectionState {
                         expires_at: chunk.expires_at[loc.row],
                     },
                     seq: chunk.seqs[loc.row],
-                    soft_deleted_at: if loc.soft_deleted { self.hidden.get(id).copied() } else { None },
+                    soft_deleted_at: if loc.soft_deleted { self.hidden.get(id) } else { None },
                 }
             })
             .collect();
