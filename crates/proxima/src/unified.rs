@@ -113,6 +113,25 @@ impl Proxima {
         request: SearchRequest,
         strategy: &SearchStrategy,
     ) -> Result<UnifiedSearchResponse> {
+        let engine_before = self.collection(collection).await?.engine;
+        match self.unified_search_once(collection, request.clone(), strategy).await {
+            // The collection moved to another engine between routing and reading: follow it once.
+            Err(e)
+                if e.kind() == proxima_core::ErrorKind::NotFound
+                    && self.collection(collection).await.is_ok_and(|c| c.engine != engine_before) =>
+            {
+                self.unified_search_once(collection, request, strategy).await
+            }
+            other => other,
+        }
+    }
+
+    async fn unified_search_once(
+        &self,
+        collection: &str,
+        request: SearchRequest,
+        strategy: &SearchStrategy,
+    ) -> Result<UnifiedSearchResponse> {
         let (holders, config) = self.holders(collection).await?;
         proxima_core::validate::search_request(&request, &config)?;
         let (merge, max_engines, timeout) = match strategy {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use proxima::core::{CollectionConfig, SearchRequest, VectorRecord};
-use proxima::{Proxima, ProximaConfig, RoutingStrategy};
+use proxima::{Proxima, ProximaConfig, RoutingStrategy, SearchStrategy};
 use serde_json::json;
 
 async fn open(dir: &std::path::Path) -> Arc<Proxima> {
@@ -74,8 +74,15 @@ async fn a_collection_moves_engines_under_concurrent_writes_and_searches() {
                 };
                 let mut request = SearchRequest::new(vector(i), 50);
                 request.include_metadata = true;
-                let found = db.search("c", request).await.unwrap();
-                for hit in &found.hits {
+                // Half through `search`, half through `unified_search`: both follow the move.
+                let hits = if i % 2 == 0 {
+                    db.search("c", request).await.unwrap().hits
+                } else {
+                    let found = db.unified_search("c", request, &SearchStrategy::default()).await.unwrap();
+                    assert!(!found.partial, "search {i}: {:?}", found.engines);
+                    found.hits
+                };
+                for hit in &hits {
                     assert!(!deleted.contains(&hit.id), "search {i} returned {} after its delete", hit.id);
                     let v = hit.metadata.as_ref().unwrap()["v"].as_u64().unwrap();
                     if let Some(&acked) = floor.get(&hit.id) {
