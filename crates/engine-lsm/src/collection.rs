@@ -10,7 +10,7 @@ use std::collections::HashMap as StdHashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
-use proxima_core::{CollectionConfig, Error, Result, VectorRecord};
+use proxima_core::{CollectionConfig, Error, Result};
 use proxima_engine::state::{Checkpoint, Chunk, CollectionState};
 use proxima_engine::{
     Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch,
@@ -462,16 +462,7 @@ impl LsmCollection {
             return Ok(None);
         }
         let loc = self.find(id).expect("present");
-        let c = &self.rows_at(loc.at).chunk;
-        Ok(Some(StoredRecord {
-            record: VectorRecord {
-                id: id.to_string(),
-                vector: c.vector(loc.row).to_vec(),
-                metadata: c.metadata[loc.row].clone(),
-                expires_at: c.expires_at[loc.row],
-            },
-            seq: c.seqs[loc.row],
-        }))
+        Ok(Some(self.rows_at(loc.at).chunk.stored_record(loc.row)))
     }
 
     fn next_part_id(&mut self) -> u64 {

@@ -10,7 +10,7 @@ mod sst;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,8 @@ use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
 use proxima_engine::files::{blocking, remove_collection_dir, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint};
 use proxima_engine::{
-    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder, ReadView,
-    StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+    Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder,
+    ReadView, StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
 };
 
 use self::collection::LsmCollection;
@@ -184,7 +184,7 @@ fn worker(shared: &Shared, builder: Option<Arc<dyn IndexBuilder>>, job: Job) {
 pub struct LsmEngine {
     config: LsmConfig,
     index_builder: Option<Arc<dyn IndexBuilder>>,
-    collections: RwLock<BTreeMap<String, Arc<Handle>>>,
+    collections: CollectionMap<Handle>,
 }
 
 impl std::fmt::Debug for LsmEngine {
@@ -195,7 +195,7 @@ impl std::fmt::Debug for LsmEngine {
 
 impl Drop for LsmEngine {
     fn drop(&mut self) {
-        for handle in self.collections.read().unwrap_or_else(|p| p.into_inner()).values() {
+        for handle in self.collections.all() {
             handle.stop();
         }
     }
@@ -228,12 +228,11 @@ impl LsmEngine {
             Ok(collections)
         })
         .await?;
-        Ok(Self { config, index_builder, collections: RwLock::new(collections) })
+        Ok(Self { config, index_builder, collections: collections.into() })
     }
 
     fn collection(&self, name: &str) -> Result<Arc<Handle>> {
-        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
-        map.get(name).cloned().ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))
+        self.collections.get(name)
     }
 
     /// Runs of level 0 in `collection` (for tests and monitoring).
@@ -261,23 +260,20 @@ impl VectorStorage for LsmEngine {
 
     async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
         config.validate()?;
-        if self.collections.read().unwrap_or_else(|p| p.into_inner()).contains_key(&config.name) {
-            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
-        }
+        self.collections.ensure_free(&config.name)?;
         let dir = self.config.root.join(&config.name);
         let (c, options, builder) = (config.clone(), self.config.clone(), self.index_builder.clone());
         let created = blocking(move || LsmCollection::create(&dir, c, options, builder)).await?;
-        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
-        if map.contains_key(&config.name) {
-            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
+        let handle = Handle::new(created, self.index_builder.clone());
+        let inserted = self.collections.insert_new(&config.name, handle.clone());
+        if inserted.is_err() {
+            handle.stop(); // lost a race for the name: let its threads go
         }
-        map.insert(config.name.clone(), Handle::new(created, self.index_builder.clone()));
-        Ok(())
+        inserted
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {
-        let removed = self.collections.write().unwrap_or_else(|p| p.into_inner()).remove(name);
-        let removed = removed.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
+        let removed = self.collections.remove(name)?;
         blocking(move || {
             removed.stop();
             let dir = removed.lock().dir().to_path_buf();
@@ -287,8 +283,7 @@ impl VectorStorage for LsmEngine {
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
-        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
-        Ok(map.values().map(|c| c.lock().config().clone()).collect())
+        Ok(self.collections.all().iter().map(|c| c.lock().config().clone()).collect())
     }
 
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
@@ -407,7 +402,7 @@ impl VectorStorage for LsmEngine {
             blocking(move || LsmCollection::create_from_checkpoint(&staging, checkpoint, options, builder)).await?
         };
         let () = built;
-        let previous = self.collections.write().unwrap_or_else(|p| p.into_inner()).remove(collection);
+        let previous = self.collections.remove(collection).ok();
         let opened = blocking(move || {
             if let Some(previous) = previous {
                 previous.stop();
@@ -421,7 +416,7 @@ impl VectorStorage for LsmEngine {
                 .ok_or_else(|| Error::internal(format!("restored collection in {} has no manifest", target.display())))
         })
         .await?;
-        self.collections.write().unwrap_or_else(|p| p.into_inner()).insert(collection.to_string(), opened);
+        self.collections.insert(collection, opened);
         Ok(())
     }
 }

@@ -12,15 +12,15 @@ mod view;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
 use proxima_engine::files::{blocking, remove_collection_dir, remove_dir_if_exists};
 use proxima_engine::state::Checkpoint;
 use proxima_engine::{
-    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder, ReadView,
-    StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+    Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder,
+    ReadView, StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
 };
 
 use self::collection::MmapCollection;
@@ -64,7 +64,7 @@ type Shared = Arc<Mutex<MmapCollection>>;
 pub struct MmapEngine {
     config: MmapConfig,
     index_builder: Option<Arc<dyn IndexBuilder>>,
-    collections: RwLock<BTreeMap<String, Shared>>,
+    collections: CollectionMap<Mutex<MmapCollection>>,
 }
 
 impl std::fmt::Debug for MmapEngine {
@@ -106,12 +106,11 @@ impl MmapEngine {
             Ok(collections)
         })
         .await?;
-        Ok(Self { config, index_builder, collections: RwLock::new(collections) })
+        Ok(Self { config, index_builder, collections: collections.into() })
     }
 
     fn collection(&self, name: &str) -> Result<Shared> {
-        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
-        map.get(name).cloned().ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))
+        self.collections.get(name)
     }
 
     fn dir_of(&self, name: &str) -> PathBuf {
@@ -138,30 +137,21 @@ impl VectorStorage for MmapEngine {
 
     async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
         config.validate()?;
-        if self.collections.read().unwrap_or_else(|p| p.into_inner()).contains_key(&config.name) {
-            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
-        }
+        self.collections.ensure_free(&config.name)?;
         let (dir, c, builder) = (self.dir_of(&config.name), config.clone(), self.index_builder.clone());
         let created = blocking(move || MmapCollection::create(&dir, c, builder)).await?;
-        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
-        if map.contains_key(&config.name) {
-            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
-        }
-        map.insert(config.name.clone(), Arc::new(Mutex::new(created)));
-        Ok(())
+        self.collections.insert_new(&config.name, Arc::new(Mutex::new(created)))
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {
-        let removed = self.collections.write().unwrap_or_else(|p| p.into_inner()).remove(name);
-        let removed = removed.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
+        let removed = self.collections.remove(name)?;
         let dir = lock(&removed).dir().to_path_buf();
         drop(removed);
         blocking(move || remove_collection_dir(&dir, slot_file::SLOTS_FILE)).await
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
-        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
-        Ok(map.values().map(|c| lock(c).config().clone()).collect())
+        Ok(self.collections.all().iter().map(|c| lock(c).config().clone()).collect())
     }
 
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
@@ -221,7 +211,7 @@ impl VectorStorage for MmapEngine {
             Ok(staging)
         })
         .await?;
-        let previous = self.collections.write().unwrap_or_else(|p| p.into_inner()).remove(collection);
+        let previous = self.collections.remove(collection).ok();
         // Wait for writers holding the old collection, then let it go (its log lock with it).
         if let Some(previous) = previous {
             drop(lock(&previous));
@@ -234,10 +224,7 @@ impl VectorStorage for MmapEngine {
             })
         })
         .await?;
-        self.collections
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(collection.to_string(), Arc::new(Mutex::new(opened)));
+        self.collections.insert(collection, Arc::new(Mutex::new(opened)));
         Ok(())
     }
 }

@@ -9,14 +9,14 @@ mod store;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
 use proxima_engine::{
-    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder, ReadView,
-    StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+    Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder,
+    ReadView, StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
 };
 use tokio::sync::Mutex;
 
@@ -77,7 +77,7 @@ pub struct ViperEngine {
     config: ViperConfig,
     store: Store,
     index_builder: Option<Arc<dyn IndexBuilder>>,
-    collections: RwLock<BTreeMap<String, Shared>>,
+    collections: CollectionMap<Mutex<ViperCollection>>,
 }
 
 impl std::fmt::Debug for ViperEngine {
@@ -105,7 +105,7 @@ impl ViperEngine {
                 None => store.delete_dir(&name).await?,
             }
         }
-        Ok(Self { config, store, index_builder, collections: RwLock::new(collections) })
+        Ok(Self { config, store, index_builder, collections: collections.into() })
     }
 
     /// Bytes of decoded vectors `collection` keeps in memory for segments already in files.
@@ -114,8 +114,7 @@ impl ViperEngine {
     }
 
     fn collection(&self, name: &str) -> Result<Shared> {
-        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
-        map.get(name).cloned().ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))
+        self.collections.get(name)
     }
 
     async fn remove_files(&self, name: &str) -> Result<()> {
@@ -153,22 +152,14 @@ impl VectorStorage for ViperEngine {
 
     async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
         config.validate()?;
-        if self.collections.read().unwrap_or_else(|p| p.into_inner()).contains_key(&config.name) {
-            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
-        }
+        self.collections.ensure_free(&config.name)?;
         let created =
             ViperCollection::create(config.clone(), &self.config, &self.store, self.index_builder.clone()).await?;
-        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
-        if map.contains_key(&config.name) {
-            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
-        }
-        map.insert(config.name.clone(), Arc::new(Mutex::new(created)));
-        Ok(())
+        self.collections.insert_new(&config.name, Arc::new(Mutex::new(created)))
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {
-        let removed = self.collections.write().unwrap_or_else(|p| p.into_inner()).remove(name);
-        let removed = removed.ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
+        let removed = self.collections.remove(name)?;
         // Wait for in-flight operations (a background flush among them) before deleting its files.
         let flush_lock = removed.lock().await.flush_lock();
         let _only = flush_lock.lock().await;
@@ -177,7 +168,7 @@ impl VectorStorage for ViperEngine {
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
-        let all: Vec<Shared> = self.collections.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let all = self.collections.all();
         let mut configs = Vec::with_capacity(all.len());
         for c in all {
             configs.push(c.lock().await.state.config().clone());
@@ -310,10 +301,7 @@ impl VectorStorage for ViperEngine {
         created.state = state;
         // Persist the restored state as files; the log starts after it.
         created.flush(&self.config, &self.store).await?;
-        self.collections
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(collection.to_string(), Arc::new(Mutex::new(created)));
+        self.collections.insert(collection, Arc::new(Mutex::new(created)));
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 mod batch;
 mod bitmap;
+mod collections;
 pub mod files;
 mod hidden;
 mod memory;
@@ -16,6 +17,7 @@ mod zone;
 
 pub use batch::{Presence, WriteBatch, WriteOp, WriteReceipt, check_presence, prepare_batch};
 pub use bitmap::Bitmap;
+pub use collections::CollectionMap;
 pub use hidden::HiddenIds;
 pub use memory::MemoryEngine;
 pub use registry::{EngineConstructor, EngineFuture, EngineOptions, EngineRegistry};

@@ -1,23 +1,22 @@
 //! The in-memory engine: no persistence, no dependencies; the reference the
 //! conformance suite and the property tests compare real engines against.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+use proxima_core::{CollectionConfig, Result, now_unix_secs};
 
 use crate::state::{CHECKPOINT_FILE, Checkpoint, CollectionState as MemCollection};
 use crate::{
-    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView, StoredRecord,
-    VectorStorage, WriteBatch, WriteReceipt, prepare_batch,
+    Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView,
+    StoredRecord, VectorStorage, WriteBatch, WriteReceipt, prepare_batch,
 };
 
 /// An engine that keeps everything in memory.
 #[derive(Debug, Default)]
 pub struct MemoryEngine {
-    collections: RwLock<BTreeMap<String, Arc<Mutex<MemCollection>>>>,
+    collections: CollectionMap<Mutex<MemCollection>>,
     index_builder: Option<Arc<dyn IndexBuilder>>,
 }
 
@@ -42,8 +41,7 @@ impl MemoryEngine {
     }
 
     fn collection(&self, name: &str) -> Result<Arc<Mutex<MemCollection>>> {
-        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
-        map.get(name).cloned().ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))
+        self.collections.get(name)
     }
 }
 
@@ -70,23 +68,16 @@ impl VectorStorage for MemoryEngine {
 
     async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
         config.validate()?;
-        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
-        if map.contains_key(&config.name) {
-            return Err(Error::already_exists(format!("collection `{}` already exists", config.name)));
-        }
         let collection = MemCollection::new(config.clone(), self.index_builder.clone());
-        map.insert(config.name.clone(), Arc::new(Mutex::new(collection)));
-        Ok(())
+        self.collections.insert_new(&config.name, Arc::new(Mutex::new(collection)))
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {
-        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
-        map.remove(name).map(|_| ()).ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))
+        self.collections.remove(name).map(|_| ())
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
-        let map = self.collections.read().unwrap_or_else(|p| p.into_inner());
-        Ok(map.values().map(|c| lock(c).config().clone()).collect())
+        Ok(self.collections.all().iter().map(|c| lock(c).config().clone()).collect())
     }
 
     async fn write(&self, collection: &str, mut batch: WriteBatch) -> Result<WriteReceipt> {
@@ -133,8 +124,7 @@ impl VectorStorage for MemoryEngine {
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
         let checkpoint = Checkpoint::read_from(&dir.join(CHECKPOINT_FILE), collection)?;
         let restored = MemCollection::from_checkpoint(checkpoint, self.index_builder.clone())?;
-        let mut map = self.collections.write().unwrap_or_else(|p| p.into_inner());
-        map.insert(collection.to_string(), Arc::new(Mutex::new(restored)));
+        self.collections.insert(collection, Arc::new(Mutex::new(restored)));
         Ok(())
     }
 }

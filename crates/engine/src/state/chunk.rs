@@ -59,7 +59,20 @@ impl Chunk {
         &self.vectors[row * self.dimension..(row + 1) * self.dimension]
     }
 
-    /// Approximate memory held.
+    /// Row `row` as a stored record (vector, metadata and id copied out).
+    pub fn stored_record(&self, row: usize) -> crate::StoredRecord {
+        crate::StoredRecord {
+            record: proxima_core::VectorRecord {
+                id: self.ids[row].clone(),
+                vector: self.vector(row).to_vec(),
+                metadata: self.metadata[row].clone(),
+                expires_at: self.expires_at[row],
+            },
+            seq: self.seqs[row],
+        }
+    }
+
+    /// Approximate bytes held (ids, vectors, sequence numbers; metadata not counted).
     pub fn approx_bytes(&self) -> u64 {
         let ids: usize = self.ids.iter().map(String::len).sum();
         (self.vectors.len() * 4 + ids + self.seqs.len() * 16) as u64

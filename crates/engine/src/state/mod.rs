@@ -348,16 +348,7 @@ impl CollectionState {
             return Ok(None);
         }
         self.require_vectors(loc.slot)?;
-        let chunk = self.chunk(loc.slot);
-        Ok(Some(StoredRecord {
-            record: VectorRecord {
-                id: id.to_string(),
-                vector: chunk.vector(loc.row).to_vec(),
-                metadata: chunk.metadata[loc.row].clone(),
-                expires_at: chunk.expires_at[loc.row],
-            },
-            seq: chunk.seqs[loc.row],
-        }))
+        Ok(Some(self.chunk(loc.slot).stored_record(loc.row)))
     }
 
     fn is_evicted(chunk: &Chunk) -> bool {
