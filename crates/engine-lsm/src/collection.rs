@@ -384,7 +384,7 @@ impl LsmCollection {
             };
             match op {
                 WriteOp::Upsert(r) => {
-                    self.unhide(&r.id);
+                    self.hidden.unhide(&r.id);
                     let version = Version {
                         id: r.id,
                         seq: op_seq,
@@ -409,7 +409,7 @@ impl LsmCollection {
                             expires_at: None,
                         };
                         self.push(version, false);
-                        self.hide(id, op_seq, false);
+                        self.hidden.hide(id, (op_seq, false));
                     }
                 }
                 WriteOp::UpdateMetadata { id, metadata } => {
@@ -432,12 +432,12 @@ impl LsmCollection {
                             expires_at,
                         };
                         self.push(version, false);
-                        self.hide(id, op_seq, true);
+                        self.hidden.hide(id, (op_seq, true));
                     }
                 }
                 WriteOp::Restore { id } => {
                     if let (Some(Kind::Soft), Some((seq, vector, metadata, expires_at))) = (old_kind, old(self)) {
-                        self.unhide(&id);
+                        self.hidden.unhide(&id);
                         let version =
                             Version { id, seq, op_seq, kind: Kind::Put, vector: &vector, metadata, expires_at };
                         self.push(version, true);
@@ -446,14 +446,6 @@ impl LsmCollection {
             }
         }
         self.next_seq = first_seq + count;
-    }
-
-    fn hide(&mut self, id: String, seq: u64, soft: bool) {
-        self.hidden.hide(id, (seq, soft));
-    }
-
-    fn unhide(&mut self, id: &str) {
-        self.hidden.unhide(id);
     }
 
     pub(crate) fn get(&self, id: &str, now: u64) -> Result<Option<StoredRecord>> {
@@ -743,7 +735,7 @@ impl LsmCollection {
             let gone: Vec<String> =
                 self.hidden.iter().filter(|(id, (_, soft))| !soft && !find(id)).map(|(id, _)| id.to_string()).collect();
             for id in gone {
-                self.unhide(&id);
+                self.hidden.unhide(&id);
             }
         }
         for part in removed {

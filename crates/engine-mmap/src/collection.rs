@@ -213,7 +213,7 @@ impl MmapCollection {
             let seq = first_seq + i as u64;
             match op {
                 WriteOp::Upsert(r) => {
-                    self.unhide(&r.id);
+                    self.hidden.unhide(&r.id);
                     let slot = self.allocate();
                     *self.slots.row_mut(slot) = SlotRow {
                         id: r.id.clone(),
@@ -232,7 +232,7 @@ impl MmapCollection {
                     if let Some(old) = self.locate.remove(&id) {
                         self.retire(old);
                     }
-                    self.hide(id, seq);
+                    self.hidden.hide(id, seq);
                 }
                 WriteOp::UpdateMetadata { id, metadata } => {
                     // In place: views keep the chunk they hold; the vector is unchanged.
@@ -246,14 +246,14 @@ impl MmapCollection {
                     if let Some(slot) = self.locate.get(&id).copied() {
                         self.slots.row_mut(slot).state = SlotState::SoftDeleted;
                         Arc::make_mut(&mut self.live).set(slot as usize, false);
-                        self.hide(id, seq);
+                        self.hidden.hide(id, seq);
                     }
                 }
                 WriteOp::Restore { id } => {
                     if let Some(slot) = self.locate.get(&id).copied() {
                         self.slots.row_mut(slot).state = SlotState::Live;
                         Arc::make_mut(&mut self.live).set(slot as usize, true);
-                        self.unhide(&id);
+                        self.hidden.unhide(&id);
                     }
                 }
             }
@@ -286,14 +286,6 @@ impl MmapCollection {
         self.slots.row_mut(slot).state = SlotState::Dead;
         Arc::make_mut(&mut self.live).set(slot as usize, false);
         self.dead.push((self.epoch, slot));
-    }
-
-    fn hide(&mut self, id: String, seq: u64) {
-        self.hidden.hide(id, seq);
-    }
-
-    fn unhide(&mut self, id: &str) {
-        self.hidden.unhide(id);
     }
 
     pub(crate) fn get(&self, id: &str, now: u64) -> Result<Option<StoredRecord>> {

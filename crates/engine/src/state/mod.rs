@@ -169,14 +169,14 @@ impl CollectionState {
                 state.set_live(loc, false);
                 state.locate.remove(&t.id);
             }
-            state.hide(t.id.clone(), t.seq);
+            state.hidden.hide(t.id.clone(), t.seq);
         }
         for t in soft_deleted {
             if let Some(loc) = state.locate.get_mut(&t.id) {
                 loc.soft_deleted = true;
                 let loc = *loc;
                 state.set_live(loc, false);
-                state.hide(t.id.clone(), t.seq);
+                state.hidden.hide(t.id.clone(), t.seq);
             }
         }
         state
@@ -257,14 +257,14 @@ impl CollectionState {
     fn apply_op(&mut self, op: WriteOp, seq: u64) {
         match op {
             WriteOp::Upsert(r) => {
-                self.unhide(&r.id);
+                self.hidden.unhide(&r.id);
                 self.push_version(r.id, seq, r.metadata, r.expires_at, Some(r.vector));
             }
             WriteOp::Delete { id } => {
                 if let Some(loc) = self.locate.remove(&id) {
                     self.set_live(loc, false);
                 }
-                self.hide(id, seq);
+                self.hidden.hide(id, seq);
             }
             WriteOp::UpdateMetadata { id, metadata } => {
                 let Some(loc) = self.locate.get(&id).copied() else { return };
@@ -276,7 +276,7 @@ impl CollectionState {
                     loc.soft_deleted = true;
                     let loc = *loc;
                     self.set_live(loc, false);
-                    self.hide(id, seq);
+                    self.hidden.hide(id, seq);
                 }
             }
             WriteOp::Restore { id } => {
@@ -284,7 +284,7 @@ impl CollectionState {
                     loc.soft_deleted = false;
                     let loc = *loc;
                     self.set_live(loc, true);
-                    self.unhide(&id);
+                    self.hidden.unhide(&id);
                 }
             }
         }
@@ -330,14 +330,6 @@ impl CollectionState {
             // Copy-on-write: views holding the old bitmap keep their snapshot.
             Arc::make_mut(&mut s.live).set(loc.row, live);
         }
-    }
-
-    fn hide(&mut self, id: String, seq: u64) {
-        self.hidden.hide(id, seq);
-    }
-
-    fn unhide(&mut self, id: &str) {
-        self.hidden.unhide(id);
     }
 
     /// The newest visible version of `id`. Fails if its segment's vectors were
