@@ -144,3 +144,19 @@ async fn a_checkpointed_collection_reopens_without_replay() {
     e.write("quick", WriteBatch::new().restore("id4")).await.unwrap();
     assert!(e.get("quick", &["id4".into()]).await.unwrap()[0].is_some());
 }
+
+#[tokio::test]
+async fn a_view_keeps_its_mapping_while_the_file_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path()).await.unwrap();
+    e.create_collection(&config("grow", 4)).await.unwrap();
+    e.write("grow", batch(0..10, 0)).await.unwrap();
+    let view = e.read_view("grow").await.unwrap();
+    let seen = snapshot(&*view).unwrap();
+    let bytes = e.stats("grow").await.unwrap().bytes;
+    // Far past the first chunk of slots: the file grows and is mapped again.
+    e.write("grow", batch(10..5_000, 0)).await.unwrap();
+    assert!(e.stats("grow").await.unwrap().bytes > bytes, "the file did not grow");
+    assert_eq!(snapshot(&*view).unwrap(), seen, "the old view changed");
+    assert_eq!(current_rows(&*e, "grow").await.unwrap().len(), 5_000);
+}
