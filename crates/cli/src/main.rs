@@ -14,6 +14,11 @@ use proxima::Proxima;
 use remote::Remote;
 use serde_json::{Value, json};
 
+// Measured on VIPER flushes: Parquet encoding ~35% faster than on glibc's
+// allocator (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// ProximaDB, a vector database.
 #[derive(Debug, Parser)]
 #[command(version, about)]

@@ -84,7 +84,7 @@ pub fn vector(values: &[f32], dimension: u32) -> Result<()> {
 
 /// Metadata within the size cap whose declared fields have their declared types.
 pub fn metadata(metadata: &crate::Metadata, config: &CollectionConfig) -> Result<()> {
-    let size = serde_json::to_vec(metadata).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = encoded_len(metadata);
     if size > MAX_METADATA_BYTES {
         return Err(Error::invalid(format!("metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}")));
     }
@@ -101,6 +101,28 @@ pub fn metadata(metadata: &crate::Metadata, config: &CollectionConfig) -> Result
         }
     }
     Ok(())
+}
+
+/// The length of `metadata` as JSON, counted without building the string.
+fn encoded_len(metadata: &crate::Metadata) -> usize {
+    if metadata.is_empty() {
+        return 2; // `{}`: the usual case, with no serialiser at all
+    }
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, metadata) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 /// A whole record against its collection.
@@ -169,6 +191,21 @@ mod tests {
         assert!(is_invalid(record(&big, &c)));
         let mistyped = VectorRecord::new("a", vec![1.0, 2.0, 3.0]).with_metadata(json!({"year": "1999"}));
         assert!(is_invalid(record(&mistyped, &c)));
+    }
+
+    #[test]
+    fn metadata_size_is_its_json_length() {
+        for value in [json!({}), json!({"a": 1}), json!({"tags": ["x", "y"], "nested": {"q": "é\"\n"}})] {
+            let serde_json::Value::Object(m) = value else { unreachable!() };
+            assert_eq!(encoded_len(&m), serde_json::to_vec(&m).unwrap().len());
+        }
+        // Exactly at the limit is allowed; one byte more is not.
+        let at_limit = |extra: usize| {
+            let blob = "x".repeat(MAX_METADATA_BYTES - r#"{"b":""}"#.len() + extra);
+            VectorRecord::new("a", vec![1.0, 2.0, 3.0]).with_metadata(json!({ "b": blob }))
+        };
+        assert!(record(&at_limit(0), &config()).is_ok());
+        assert!(is_invalid(record(&at_limit(1), &config())));
     }
 
     #[test]

@@ -10,14 +10,24 @@ use proxima_core::{CollectionConfig, DistanceMetric, VectorRecord};
 use proxima_engine::{VectorStorage, WriteBatch};
 use proxima_engine_viper::{ViperConfig, ViperEngine};
 
+// The allocator the `proximadb` binary runs on, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATCH: usize = 1_000;
+
+/// Values in [-1, 1) from a hash of (row, component): as incompressible as real
+/// embeddings, so zstd does the work it would do on them.
+fn value(row: u64, component: usize) -> f32 {
+    let mut x = (row << 12 | component as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    (x % 20_000) as f32 / 10_000.0 - 1.0
+}
 
 fn batch(start: u64, dim: usize) -> WriteBatch {
     WriteBatch::from(
         (start..start + BATCH as u64)
-            .map(|i| {
-                VectorRecord::new(format!("v{i}"), (0..dim).map(|d| ((i as usize * 31 + d) % 97) as f32).collect())
-            })
+            .map(|i| VectorRecord::new(format!("v{i}"), (0..dim).map(|d| value(i, d)).collect()))
             .collect::<Vec<_>>(),
     )
 }

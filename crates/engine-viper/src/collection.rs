@@ -257,17 +257,13 @@ impl ViperCollection {
         }
     }
 
-    /// Checks a batch, writes it to the log and applies it, without waiting for
-    /// the log's fsync: the caller waits on the returned point (outside the
-    /// collection's lock, so concurrent writers share fsyncs) before
-    /// acknowledging. Until then no read is served: reads wait for everything
-    /// applied to be durable first (`make_durable`), so nothing that a crash could
-    /// lose is ever seen.
-    pub(crate) async fn log_and_apply(
-        &mut self,
-        mut batch: WriteBatch,
-        store: &Store,
-    ) -> Result<(WriteReceipt, proxima_wal::SyncPoint)> {
+    /// Checks a batch and writes it to the log, without waiting for the log's
+    /// fsync: the caller starts the wait on the returned point, then applies the
+    /// batch with [`ViperCollection::apply_logged`] while the fsync runs, and
+    /// acknowledges once both are done. Until then no read is served: reads wait
+    /// for everything applied to be durable first (`make_durable`), so nothing a
+    /// crash could lose is ever seen.
+    pub(crate) async fn log(&mut self, mut batch: WriteBatch, store: &Store) -> Result<Logged> {
         self.usable()?;
         let now = now_unix_secs();
         let config = self.state.config().clone();
@@ -280,16 +276,23 @@ impl ViperCollection {
         self.ensure_loaded(&needed, store).await?;
         self.state.check(&batch, now)?;
         if batch.is_empty() {
-            let next = self.state.next_seq();
-            return Ok((WriteReceipt { first_seq: next, last_seq: next - 1 }, self.applied));
+            return Ok(Logged { batch, first_seq: self.state.next_seq(), point: self.applied });
         }
         // The frame is encoded from the ops before `apply` consumes them: no copy of the batch.
         let (range, point) = self.wal.append_unsynced(&batch.ops)?;
-        let receipt = self.state.apply(batch, range.first);
-        self.applied = point;
+        Ok(Logged { batch, first_seq: range.first, point })
+    }
+
+    /// Applies a batch [`ViperCollection::log`] wrote to the log.
+    pub(crate) fn apply_logged(&mut self, logged: Logged) -> WriteReceipt {
+        if logged.batch.is_empty() {
+            return WriteReceipt { first_seq: logged.first_seq, last_seq: logged.first_seq - 1 };
+        }
+        let receipt = self.state.apply(logged.batch, logged.first_seq);
+        self.applied = logged.point;
         self.buffer_since.get_or_insert_with(Instant::now);
         self.unflushed_ops += (receipt.last_seq + 1 - receipt.first_seq) as usize;
-        Ok((receipt, point))
+        receipt
     }
 
     /// The log, for waiting on a sync point without the collection's lock.
@@ -462,6 +465,14 @@ impl ViperCollection {
     pub(crate) fn file_bytes(&self) -> u64 {
         self.manifest.segments.iter().map(|s| s.bytes).sum()
     }
+}
+
+/// A batch in the log, not yet applied.
+pub(crate) struct Logged {
+    batch: WriteBatch,
+    first_seq: u64,
+    /// The log position to wait on before acknowledging.
+    pub(crate) point: proxima_wal::SyncPoint,
 }
 
 /// A flush between its steps: the merged segment and the state it was taken at.

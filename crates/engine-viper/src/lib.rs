@@ -178,16 +178,17 @@ impl VectorStorage for ViperEngine {
 
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
         let shared = self.collection(collection)?;
-        let (receipt, point, wal) = {
+        let (receipt, sync) = {
             let mut c = shared.lock().await;
-            let (receipt, point) = c.log_and_apply(batch, &self.store).await?;
-            (receipt, point, c.wal())
+            let logged = c.log(batch, &self.store).await?;
+            // The fsync starts now, on another thread, and runs while the batch is
+            // applied and after the collection's lock is released: writers arriving
+            // meanwhile log their batches, and one fsync covers them all.
+            let (wal, point) = (c.wal(), logged.point);
+            let sync = tokio::task::spawn_blocking(move || wal.wait_durable(point));
+            (c.apply_logged(logged), sync)
         };
-        // The fsync runs without the collection's lock: writers arriving meanwhile
-        // log and apply their batches, and one fsync covers them all.
-        let synced = tokio::task::spawn_blocking(move || wal.wait_durable(point))
-            .await
-            .map_err(|e| Error::internal(format!("log task failed: {e}")))?;
+        let synced = sync.await.map_err(|e| Error::internal(format!("log task failed: {e}")))?;
         let mut c = shared.lock().await;
         if let Err(e) = synced {
             c.make_durable().await?; // poisons the collection with the log's error

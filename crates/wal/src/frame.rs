@@ -20,10 +20,12 @@ pub(crate) struct PendingFrame {
 }
 
 impl PendingFrame {
-    /// Serialises `records` and checksums the payload, outside any lock.
-    pub(crate) fn encode<R: Serialize>(records: &[R]) -> Result<Self> {
+    /// Serialises `records` into `bytes` (a spare buffer, emptied first) and
+    /// checksums the payload, outside any lock.
+    pub(crate) fn encode<R: Serialize>(records: &[R], mut bytes: Vec<u8>) -> Result<Self> {
         let count = u32::try_from(records.len()).map_err(|_| Error::invalid("too many records in one append"))?;
-        let mut bytes = vec![0u8; HEADER_LEN];
+        bytes.clear();
+        bytes.resize(HEADER_LEN, 0);
         bincode::serde::encode_into_std_write(records, &mut bytes, bincode_config())
             .map_err(|e| Error::invalid(format!("record cannot be encoded: {e}")))?;
         let payload_len = bytes.len() - HEADER_LEN;

@@ -75,6 +75,9 @@ struct Shared {
     stopped: AtomicBool,
     frames: AtomicU64,
     syncs: AtomicU64,
+    /// Frame buffers to encode into again: a fresh buffer for each append costs
+    /// page faults on every frame of a large batch.
+    spare_buffers: Mutex<Vec<Vec<u8>>>,
     /// An exclusive lock on `<dir>/LOCK`: one open log per directory, across processes.
     _lock: File,
 }
@@ -147,6 +150,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             stopped: AtomicBool::new(false),
             frames: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            spare_buffers: Mutex::new(Vec::new()),
             _lock: lock,
         });
         if let FsyncPolicy::IntervalMs(ms) = options.fsync {
@@ -173,7 +177,14 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             let next = self.next_seq();
             return Ok((SeqRange { first: next, last: next - 1 }, SyncPoint(0)));
         }
-        let mut frame = PendingFrame::encode(records)?;
+        let mut frame = PendingFrame::encode(records, self.shared.take_buffer())?;
+        let appended = self.write_frame(&mut frame);
+        self.shared.give_back(frame.bytes);
+        appended
+    }
+
+    /// Seals and writes one encoded frame under the log lock.
+    fn write_frame(&self, frame: &mut PendingFrame) -> Result<(SeqRange, SyncPoint)> {
         let mut state = self.shared.lock_state();
         if let Some(why) = &state.poisoned {
             return Err(Error::unavailable(format!("write-ahead log is unusable after an I/O failure: {why}")));
@@ -322,6 +333,20 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
 }
 
 impl Shared {
+    fn take_buffer(&self) -> Vec<u8> {
+        self.spare_buffers.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default()
+    }
+
+    fn give_back(&self, buffer: Vec<u8>) {
+        // A few buffers, none huge: one odd batch does not pin its memory for good.
+        if buffer.capacity() <= MAX_SPARE_BUFFER_BYTES {
+            let mut spare = self.spare_buffers.lock().unwrap_or_else(|p| p.into_inner());
+            if spare.len() < MAX_SPARE_BUFFERS {
+                spare.push(buffer);
+            }
+        }
+    }
+
     fn lock_state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written frame
         // recorded in `State`, so the data is still consistent.
@@ -414,6 +439,10 @@ fn lock_dir(dir: &Path) -> Result<File> {
         }
     }
 }
+
+/// Frame buffers kept for reuse, and the largest kept.
+const MAX_SPARE_BUFFERS: usize = 4;
+const MAX_SPARE_BUFFER_BYTES: usize = 16 << 20;
 
 /// How long `open` waits for another handle to let go of the log.
 const LOCK_WAIT: Duration = Duration::from_secs(3);

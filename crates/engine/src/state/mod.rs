@@ -7,12 +7,9 @@
 //! returns; and they rebuild the state on open with `from_segments`.
 
 mod chunk;
+mod id_index;
 
 use std::collections::BTreeMap;
-
-/// Id maps hash with ahash: several times faster than SipHash on short ids, and
-/// still keyed randomly per process, so ids cannot be chosen to collide.
-type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 use std::sync::Arc;
 
 use proxima_core::{CollectionConfig, Metadata, Result, VectorRecord};
@@ -25,6 +22,7 @@ pub use self::chunk::Chunk;
 /// collection between engines).
 pub const CHECKPOINT_FILE: &str = "checkpoint.json";
 use self::chunk::{Sealed, View};
+use self::id_index::{IdIndex, Loc, Rows};
 use crate::{
     Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch,
     WriteOp, WriteReceipt, check_presence,
@@ -36,14 +34,6 @@ const MAX_CHUNKS: usize = 64;
 /// A segment id. The write buffer has its id from the start (the one it keeps
 /// when sealed), so sealing repoints nothing in the id index.
 type Slot = u64;
-
-/// Where the newest version of an id lives.
-#[derive(Debug, Clone, Copy)]
-struct Loc {
-    slot: Slot,
-    row: usize,
-    soft_deleted: bool,
-}
 
 /// A sealed chunk and its index bytes (what [`CollectionState::merge`] produced), for the engine to persist.
 #[derive(Debug, Clone)]
@@ -63,7 +53,7 @@ pub struct CollectionState {
     sealed: BTreeMap<u64, Sealed>,
     active: Chunk,
     active_live: Bitmap,
-    locate: HashMap<String, Loc>,
+    locate: IdIndex,
     /// Deleted and soft-deleted ids with the sequence that hid them.
     hidden: HiddenIds<u64>,
     index_builder: Option<Arc<dyn IndexBuilder>>,
@@ -126,7 +116,7 @@ impl CollectionState {
             sealed: BTreeMap::new(),
             active: Chunk::new(1, dimension),
             active_live: Bitmap::default(),
-            locate: HashMap::default(),
+            locate: IdIndex::default(),
             hidden: HiddenIds::default(),
             index_builder,
         }
@@ -152,27 +142,29 @@ impl CollectionState {
             let segment_id = chunk.segment_id;
             let live = Bitmap::all_set(chunk.len());
             state.sealed.insert(segment_id, Sealed { data: Arc::new(chunk), live: Arc::new(live), index });
-            let rows = state.sealed[&segment_id].data.seqs.clone();
-            for (row, seq) in rows.into_iter().enumerate() {
-                let id = state.sealed[&segment_id].data.ids[row].clone();
-                let newer = state.locate.get(&id).is_some_and(|l| state.seq_at(*l) > seq);
+            let data = Arc::clone(&state.sealed[&segment_id].data);
+            state.locate.reserve(data.len());
+            for (row, (id, seq)) in data.ids.iter().zip(&data.seqs).enumerate() {
+                let newer = state.locate.get(id, state.rows()).is_some_and(|l| state.seq_at(l) > *seq);
                 let loc = Loc { slot: segment_id, row, soft_deleted: false };
                 if newer {
                     state.set_live(loc, false);
-                } else if let Some(old) = state.locate.insert(id, loc) {
+                } else if let Some(old) =
+                    state.locate.insert(id, loc, Rows { active: &state.active, sealed: &state.sealed })
+                {
                     state.set_live(old, false);
                 }
             }
         }
         for t in deleted {
-            if let Some(loc) = state.locate.get(&t.id).copied().filter(|l| state.seq_at(*l) < t.seq) {
+            if let Some(loc) = state.locate.get(&t.id, state.rows()).filter(|l| state.seq_at(*l) < t.seq) {
                 state.set_live(loc, false);
-                state.locate.remove(&t.id);
+                state.locate.remove(&t.id, Rows { active: &state.active, sealed: &state.sealed });
             }
             state.hidden.hide(t.id.clone(), t.seq);
         }
         for t in soft_deleted {
-            if let Some(loc) = state.locate.get_mut(&t.id) {
+            if let Some(loc) = state.locate.get_mut(&t.id, Rows { active: &state.active, sealed: &state.sealed }) {
                 loc.soft_deleted = true;
                 let loc = *loc;
                 state.set_live(loc, false);
@@ -193,7 +185,12 @@ impl CollectionState {
     }
 
     fn chunk(&self, slot: Slot) -> &Chunk {
-        if slot == self.active.segment_id { &self.active } else { &self.sealed[&slot].data }
+        self.rows().chunk(slot)
+    }
+
+    /// The chunks, for the id index to read ids back from rows.
+    fn rows(&self) -> Rows<'_> {
+        Rows { active: &self.active, sealed: &self.sealed }
     }
 
     fn seq_at(&self, loc: Loc) -> u64 {
@@ -202,11 +199,19 @@ impl CollectionState {
 
     /// Where `id` stands at unix time `now`.
     pub fn presence(&self, id: &str, now: u64) -> Presence {
-        match self.locate.get(id) {
+        match self.locate.get(id, self.rows()) {
             None => Presence::Absent,
-            Some(loc) if loc.soft_deleted => Presence::SoftDeleted,
-            Some(loc) if self.chunk(loc.slot).expires_at[loc.row].is_some_and(|at| at <= now) => Presence::Absent,
-            Some(_) => Presence::Live,
+            Some(loc) => self.presence_at(loc, now),
+        }
+    }
+
+    fn presence_at(&self, loc: Loc, now: u64) -> Presence {
+        if loc.soft_deleted {
+            Presence::SoftDeleted
+        } else if self.chunk(loc.slot).expires_at[loc.row].is_some_and(|at| at <= now) {
+            Presence::Absent
+        } else {
+            Presence::Live
         }
     }
 
@@ -216,7 +221,7 @@ impl CollectionState {
         // A metadata update copies the record's vector, which must be in memory.
         for op in &batch.ops {
             if let WriteOp::UpdateMetadata { id, .. } = op
-                && let Some(loc) = self.locate.get(id)
+                && let Some(loc) = self.locate.get(id, self.rows())
             {
                 self.require_vectors(loc.slot)?;
             }
@@ -261,18 +266,18 @@ impl CollectionState {
                 self.push_version(r.id, seq, r.metadata, r.expires_at, Some(r.vector));
             }
             WriteOp::Delete { id } => {
-                if let Some(loc) = self.locate.remove(&id) {
+                if let Some(loc) = self.locate.remove(&id, Rows { active: &self.active, sealed: &self.sealed }) {
                     self.set_live(loc, false);
                 }
                 self.hidden.hide(id, seq);
             }
             WriteOp::UpdateMetadata { id, metadata } => {
-                let Some(loc) = self.locate.get(&id).copied() else { return };
+                let Some(loc) = self.locate.get(&id, self.rows()) else { return };
                 let expires_at = self.chunk(loc.slot).expires_at[loc.row];
                 self.push_version(id, seq, metadata, expires_at, None);
             }
             WriteOp::SoftDelete { id } => {
-                if let Some(loc) = self.locate.get_mut(&id) {
+                if let Some(loc) = self.locate.get_mut(&id, Rows { active: &self.active, sealed: &self.sealed }) {
                     loc.soft_deleted = true;
                     let loc = *loc;
                     self.set_live(loc, false);
@@ -280,7 +285,7 @@ impl CollectionState {
                 }
             }
             WriteOp::Restore { id } => {
-                if let Some(loc) = self.locate.get_mut(&id) {
+                if let Some(loc) = self.locate.get_mut(&id, Rows { active: &self.active, sealed: &self.sealed }) {
                     loc.soft_deleted = false;
                     let loc = *loc;
                     self.set_live(loc, true);
@@ -301,25 +306,17 @@ impl CollectionState {
     ) {
         let vector = match vector {
             Some(v) => v,
-            None => match self.locate.get(&id) {
+            None => match self.locate.get(&id, self.rows()) {
                 Some(loc) => self.chunk(loc.slot).vector(loc.row).to_vec(),
                 None => return, // refused by `check`; nothing to copy
             },
         };
         // One lookup in the id index: the new row's place is known in advance.
         let loc = Loc { slot: self.active.segment_id, row: self.active.len(), soft_deleted: false };
-        let (key, old) = match self.locate.entry(id) {
-            std::collections::hash_map::Entry::Occupied(mut e) => (e.key().clone(), Some(e.insert(loc))),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let key = e.key().clone();
-                e.insert(loc);
-                (key, None)
-            }
-        };
-        if let Some(old) = old {
+        if let Some(old) = self.locate.insert(&id, loc, Rows { active: &self.active, sealed: &self.sealed }) {
             self.set_live(old, false);
         }
-        self.active.push(key, seq, &vector, metadata, expires_at);
+        self.active.push(id, seq, &vector, metadata, expires_at);
         self.active_live.push(true);
     }
 
@@ -335,7 +332,7 @@ impl CollectionState {
     /// The newest visible version of `id`. Fails if its segment's vectors were
     /// evicted (see [`CollectionState::evict_vectors`]) and not provided again.
     pub fn get(&self, id: &str, now: u64) -> Result<Option<StoredRecord>> {
-        let Some(loc) = self.locate.get(id) else { return Ok(None) };
+        let Some(loc) = self.locate.get(id, self.rows()) else { return Ok(None) };
         if self.presence(id, now) != Presence::Live {
             return Ok(None);
         }
@@ -367,7 +364,7 @@ impl CollectionState {
     pub fn segments_of<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
         let mut out: Vec<u64> = ids
             .into_iter()
-            .filter_map(|id| Some(self.locate.get(id)?.slot).filter(|s| *s != self.active.segment_id))
+            .filter_map(|id| Some(self.locate.get(id, self.rows())?.slot).filter(|s| *s != self.active.segment_id))
             .collect();
         out.sort_unstable();
         out.dedup();
@@ -498,32 +495,32 @@ impl CollectionState {
         // Walk the merged chunks' rows (not the whole id index): a row is kept
         // when it is still its id's newest version.
         // Expired records are invisible already; the merge removes them for good.
-        let mut keep: Vec<(String, Loc)> = Vec::new();
+        let mut keep: Vec<Loc> = Vec::new();
         let mut expired: Vec<String> = Vec::new();
         for segment_id in &merging {
             let chunk = &self.sealed[segment_id].data;
             for (row, id) in chunk.ids.iter().enumerate() {
-                if let Some(loc) = self.locate.get(id).filter(|l| l.slot == *segment_id && l.row == row) {
+                if let Some(loc) = self.locate.get(id, self.rows()).filter(|l| l.slot == *segment_id && l.row == row) {
                     if chunk.expires_at[row].is_some_and(|at| at <= now) {
                         expired.push(id.clone());
                     } else {
-                        keep.push((id.clone(), *loc));
+                        keep.push(loc);
                     }
                 }
             }
         }
         for id in &expired {
-            self.locate.remove(id);
+            self.locate.remove(id, Rows { active: &self.active, sealed: &self.sealed });
             self.hidden.unhide(id);
         }
-        keep.sort_by_key(|(_, loc)| self.seq_at(*loc));
+        keep.sort_by_key(|loc| self.seq_at(*loc));
         let segment_id = self.next_segment_id;
         let mut data = Chunk::new(segment_id, self.config.dimension as usize);
         let mut live = Bitmap::default();
-        for (id, loc) in &keep {
+        for loc in &keep {
             let c = self.chunk(loc.slot);
             data.push(
-                id.clone(),
+                c.ids[loc.row].clone(),
                 c.seqs[loc.row],
                 c.vector(loc.row),
                 c.metadata[loc.row].clone(),
@@ -532,8 +529,11 @@ impl CollectionState {
             live.push(!loc.soft_deleted);
         }
         let index = self.build_index(&data, &live)?;
-        for (row, (id, loc)) in keep.into_iter().enumerate() {
-            self.locate.insert(id, Loc { slot: segment_id, row, soft_deleted: loc.soft_deleted });
+        // Repoint the kept ids while their old rows still resolve them.
+        let rows = Rows { active: &self.active, sealed: &self.sealed };
+        for (row, loc) in keep.into_iter().enumerate() {
+            let id = &rows.chunk(loc.slot).ids[loc.row];
+            self.locate.insert(id, Loc { slot: segment_id, row, soft_deleted: loc.soft_deleted }, rows);
         }
         for id in &merging {
             self.sealed.remove(id);
@@ -556,8 +556,8 @@ impl CollectionState {
         let ids = self.segment_ids();
         self.merge(&ids)?;
         // Only soft deletions must outlive compaction (they can be restored).
-        let locate = &self.locate;
-        self.hidden.retain(|id, _| locate.get(id).is_some_and(|l| l.soft_deleted));
+        let (locate, rows) = (&self.locate, Rows { active: &self.active, sealed: &self.sealed });
+        self.hidden.retain(|id, _| locate.get(id, rows).is_some_and(|l| l.soft_deleted));
         Ok((before - self.total_rows()) as u64)
     }
 
@@ -578,7 +578,11 @@ impl CollectionState {
         let mut soft = Vec::new();
         for (id, seq) in self.hidden.iter() {
             let t = Tombstone { id: id.to_string(), seq };
-            if self.locate.get(id).is_some_and(|l| l.soft_deleted) { soft.push(t) } else { deleted.push(t) }
+            if self.locate.get(id, self.rows()).is_some_and(|l| l.soft_deleted) {
+                soft.push(t)
+            } else {
+                deleted.push(t)
+            }
         }
         deleted.sort_by(|a, b| a.id.cmp(&b.id));
         soft.sort_by(|a, b| a.id.cmp(&b.id));
@@ -587,8 +591,8 @@ impl CollectionState {
 
     /// Figures at unix time `now`.
     pub fn stats(&self, now: u64) -> CollectionStats {
-        let soft = self.locate.values().filter(|l| l.soft_deleted).count() as u64;
-        let live = self.locate.keys().filter(|id| self.presence(id, now) == Presence::Live).count() as u64;
+        let soft = self.locate.locs().filter(|l| l.soft_deleted).count() as u64;
+        let live = self.locate.locs().filter(|l| self.presence_at(*l, now) == Presence::Live).count() as u64;
         CollectionStats {
             live_records: live,
             soft_deleted_records: soft,
@@ -608,19 +612,11 @@ impl CollectionState {
         }
         let mut records: Vec<CheckpointRecord> = self
             .locate
-            .iter()
-            .map(|(id, loc)| {
-                let chunk = self.chunk(loc.slot);
-                CheckpointRecord {
-                    record: VectorRecord {
-                        id: id.clone(),
-                        vector: chunk.vector(loc.row).to_vec(),
-                        metadata: chunk.metadata[loc.row].clone(),
-                        expires_at: chunk.expires_at[loc.row],
-                    },
-                    seq: chunk.seqs[loc.row],
-                    soft_deleted_at: if loc.soft_deleted { self.hidden.get(id) } else { None },
-                }
+            .locs()
+            .map(|loc| {
+                let stored = self.chunk(loc.slot).stored_record(loc.row);
+                let soft_deleted_at = if loc.soft_deleted { self.hidden.get(&stored.record.id) } else { None };
+                CheckpointRecord { record: stored.record, seq: stored.seq, soft_deleted_at }
             })
             .collect();
         records.sort_by_key(|r| r.seq);
