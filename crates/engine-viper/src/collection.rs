@@ -363,22 +363,57 @@ impl ViperCollection {
         Ok(Some(PendingFlush { merged, flushed_seq: self.state.next_seq() - 1, deleted, soft_deleted }))
     }
 
-    /// The last step of a background flush, under the lock again: the manifest
-    /// names the new file, then the log lets go of what it covers.
+    /// The last step of a flush: the manifest names the new file, then the log
+    /// lets go of what it covers.
     pub(crate) async fn commit_flush(
         &mut self,
         pending: PendingFlush,
         written: Option<(SegmentEntry, Vec<proxima_engine::Zone>)>,
         store: &Store,
     ) -> Result<()> {
-        let mut manifest = self.manifest.clone();
-        if let Some((entry, zones)) = written {
-            self.state.set_zones(entry.segment_id, zones);
-            manifest.segments.push(entry);
+        let (manifest, zones) = self.manifest_after(pending, written);
+        if let Some((segment_id, zones)) = zones {
+            self.state.set_zones(segment_id, zones);
         }
+        self.publish(manifest, store).await
+    }
+
+    /// The manifest once a prepared flush's file is written (and the zones to
+    /// attach to its segment), for a caller that stores it without this lock.
+    pub(crate) fn manifest_after(
+        &self,
+        pending: PendingFlush,
+        written: Option<(SegmentEntry, Vec<proxima_engine::Zone>)>,
+    ) -> (Manifest, Option<(u64, Vec<proxima_engine::Zone>)>) {
+        let mut manifest = self.manifest.clone();
+        let zones = written.map(|(entry, zones)| {
+            let id = entry.segment_id;
+            manifest.segments.push(entry);
+            (id, zones)
+        });
         manifest.flushed_seq = pending.flushed_seq;
         (manifest.deleted, manifest.soft_deleted) = (pending.deleted, pending.soft_deleted);
-        self.publish(manifest, store).await
+        manifest.version += 1;
+        (manifest, zones)
+    }
+
+    /// Where the manifest is and which version of it this collection last wrote.
+    pub(crate) fn manifest_location(&self) -> (String, ManifestVersion) {
+        (format!("{}/{MANIFEST}", self.name), self.manifest_version.clone())
+    }
+
+    /// Takes a manifest stored without this lock (see [`ViperCollection::manifest_after`]) as current.
+    pub(crate) fn installed(
+        &mut self,
+        manifest: Manifest,
+        version: ManifestVersion,
+        zones: Option<(u64, Vec<proxima_engine::Zone>)>,
+    ) {
+        if let Some((segment_id, zones)) = zones {
+            self.state.set_zones(segment_id, zones);
+        }
+        self.manifest = manifest;
+        self.manifest_version = version;
     }
 
     /// Replaces the manifest (as of the state now), then lets the log go below what it covers.
@@ -392,14 +427,10 @@ impl ViperCollection {
 
     async fn publish(&mut self, mut manifest: Manifest, store: &Store) -> Result<()> {
         manifest.version += 1;
-        let bytes = Bytes::from(manifest.encode()?);
-        let path = format!("{}/{MANIFEST}", self.name);
-        self.manifest_version = store.put_manifest(&path, bytes, &self.manifest_version).await?;
-        self.manifest = manifest;
-        let (wal, below) = (Arc::clone(&self.wal), self.manifest.flushed_seq + 1);
-        // Everything below `below` is in the files now. `advance_to` also moves a
-        // log that is behind the state (after a restore) past it.
-        blocking(move || wal.truncate_before(below).and_then(|_| wal.advance_to(below))).await
+        let (path, expected) = self.manifest_location();
+        let version = store_manifest(&path, &manifest, &expected, store).await?;
+        self.installed(manifest, version, None);
+        truncate_log(self.wal(), self.manifest.flushed_seq).await
     }
 
     /// Seals the buffer and everything not yet in a file into one new segment file.
@@ -481,6 +512,23 @@ pub(crate) struct PendingFlush {
     flushed_seq: u64,
     deleted: Vec<proxima_engine::Tombstone>,
     soft_deleted: Vec<proxima_engine::Tombstone>,
+}
+
+/// Stores `manifest` in place of version `expected`; returns the new version.
+pub(crate) async fn store_manifest(
+    path: &str,
+    manifest: &Manifest,
+    expected: &ManifestVersion,
+    store: &Store,
+) -> Result<ManifestVersion> {
+    store.put_manifest(path, Bytes::from(manifest.encode()?), expected).await
+}
+
+/// Lets the log go of everything up to `flushed_seq`, which is in the files now.
+pub(crate) async fn truncate_log(wal: Arc<Wal<WriteOp>>, flushed_seq: u64) -> Result<()> {
+    let below = flushed_seq + 1;
+    // `advance_to` also moves a log that is behind the state (after a restore) past it.
+    blocking(move || wal.truncate_before(below).and_then(|_| wal.advance_to(below))).await
 }
 
 /// Encodes a segment as Parquet (on a blocking thread) and stores it and its

@@ -3,6 +3,7 @@
 
 mod frame;
 mod segment;
+mod spare;
 mod wal;
 
 pub use wal::{SeqRange, SyncPoint, Wal, WalOptions, WalStats};

@@ -43,9 +43,12 @@ pub(crate) struct ScanEnd {
 
 /// Walks the frames of one segment's bytes, calling `visit(header, payload)` for each.
 ///
-/// With `tail_may_tear`, a frame that is cut short by the end of the data — or a
-/// zero-filled remainder — ends the scan as torn. Anything else that fails a
-/// checksum is `Corrupted`, naming the file and offset.
+/// A zero-filled remainder ends any segment: a segment made from a spare is
+/// zero-filled past its last frame (reported as `torn`, so it can be cut). With
+/// `tail_may_tear`, a frame cut short by the end of the data, or one whose
+/// payload fails its checksum with only zeros after it, also ends the scan as
+/// torn. Anything else that fails a checksum is `Corrupted`, naming the file and
+/// offset.
 pub(crate) fn scan(
     path: &Path,
     bytes: &[u8],
@@ -63,16 +66,15 @@ pub(crate) fn scan(
     let torn = |offset: usize, next_seq: u64| Ok(ScanEnd { valid_len: offset as u64, next_seq, torn: true });
     while offset < bytes.len() {
         let rest = &bytes[offset..];
+        if all_zero(rest) {
+            return torn(offset, next_seq);
+        }
         if rest.len() < HEADER_LEN {
             return if tail_may_tear { torn(offset, next_seq) } else { Err(corrupted(offset, "short frame header")) };
         }
         let Some(header) = Header::parse(rest[..HEADER_LEN].try_into().expect("header length")) else {
-            // A crash can leave a zero-filled tail; a bad checksum over real bytes is damage.
-            return if tail_may_tear && rest.iter().all(|b| *b == 0) {
-                torn(offset, next_seq)
-            } else {
-                Err(corrupted(offset, "frame header checksum mismatch"))
-            };
+            // A bad checksum over real bytes is damage.
+            return Err(corrupted(offset, "frame header checksum mismatch"));
         };
         if header.payload_len > MAX_PAYLOAD {
             return Err(corrupted(offset, "frame length out of range"));
@@ -87,7 +89,7 @@ pub(crate) fn scan(
         let payload = &bytes[offset + HEADER_LEN..end];
         if crc32c::crc32c(payload) != header.payload_crc {
             // Only the very last frame may hold a partially persisted payload.
-            return if tail_may_tear && end == bytes.len() {
+            return if tail_may_tear && all_zero(&bytes[end..]) {
                 torn(offset, next_seq)
             } else {
                 Err(corrupted(offset, "frame payload checksum mismatch"))
@@ -98,6 +100,10 @@ pub(crate) fn scan(
         offset = end;
     }
     Ok(ScanEnd { valid_len: offset as u64, next_seq, torn: false })
+}
+
+fn all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| *b == 0)
 }
 
 /// Reads a whole segment file.

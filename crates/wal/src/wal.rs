@@ -1,8 +1,8 @@
 //! The log itself: appends with group commit, replay and truncation.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::marker::PhantomData;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -13,6 +13,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::frame::{PendingFrame, decode_payload};
 use crate::segment;
+use crate::spare::Spare;
 
 /// How a log is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub struct WalStats {
     pub frames: u64,
     /// `fdatasync` calls made for group commit (segment rolls not counted).
     pub syncs: u64,
+    /// Segments started from a zero-filled spare rather than an empty file.
+    pub segments_from_spares: u64,
 }
 
 /// A write-ahead log of records of type `R`.
@@ -75,6 +78,7 @@ struct Shared {
     stopped: AtomicBool,
     frames: AtomicU64,
     syncs: AtomicU64,
+    segments_from_spares: AtomicU64,
     /// Frame buffers to encode into again: a fresh buffer for each append costs
     /// page faults on every frame of a large batch.
     spare_buffers: Mutex<Vec<Vec<u8>>>,
@@ -93,6 +97,8 @@ struct State {
     written: u64,
     /// Set when a failed write or fsync leaves the file in an unknown state.
     poisoned: Option<String>,
+    /// The next segment, zero-filled ahead of time.
+    spare: Spare,
 }
 
 impl<R: Serialize + DeserializeOwned> Wal<R> {
@@ -129,9 +135,11 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
                 (next_seq, path)
             }
         };
-        let active = open_append(&active_path)?;
+        let active = open_segment(&active_path)?;
         segment::sync_dir(&dir)?;
+        // Past any torn or zero-filled tail, which the scan above cut off.
         let active_len = active.metadata().map_err(|e| Error::io("cannot stat segment", e))?.len();
+        let spare = Spare::new(&dir, options.segment_bytes);
         let state = State {
             active: Arc::new(active),
             active_first_seq,
@@ -140,6 +148,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             next_seq,
             written: 0,
             poisoned: None,
+            spare,
         };
         let shared = Arc::new(Shared {
             dir,
@@ -150,6 +159,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             stopped: AtomicBool::new(false),
             frames: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            segments_from_spares: AtomicU64::new(0),
             spare_buffers: Mutex::new(Vec::new()),
             _lock: lock,
         });
@@ -194,7 +204,8 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         }
         let first = state.next_seq;
         frame.seal(first);
-        if let Err(e) = (&*state.active).write_all(&frame.bytes) {
+        // At an offset, not appended: a segment made from a spare is zero-filled past its frames.
+        if let Err(e) = state.active.write_all_at(&frame.bytes, state.active_len) {
             // Cut the partial frame so later appends do not follow garbage.
             let len = state.active_len;
             if state.active.set_len(len).is_err() {
@@ -204,6 +215,9 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         }
         state.active_len += frame.bytes.len() as u64;
         state.written += frame.bytes.len() as u64;
+        if state.active_len > self.shared.options.segment_bytes / 2 {
+            state.spare.start();
+        }
         state.next_seq += u64::from(frame.count);
         self.shared.frames.fetch_add(1, Ordering::Relaxed);
         Ok((SeqRange { first, last: state.next_seq - 1 }, SyncPoint(state.written)))
@@ -244,6 +258,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         WalStats {
             frames: self.shared.frames.load(Ordering::Relaxed),
             syncs: self.shared.syncs.load(Ordering::Relaxed),
+            segments_from_spares: self.shared.segments_from_spares.load(Ordering::Relaxed),
         }
     }
 
@@ -298,7 +313,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             return Ok(());
         }
         let path = self.shared.dir.join(segment::file_name(seq));
-        let file = open_append(&path)?;
+        let file = open_segment(&path)?;
         let old_active = self.shared.dir.join(segment::file_name(state.active_first_seq));
         for (_, old) in state.closed.drain(..).chain(std::iter::once((0, old_active))) {
             std::fs::remove_file(&old).map_err(|e| Error::io(format!("cannot delete {}", old.display()), e))?;
@@ -325,8 +340,11 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
                 keep_from = i + 1;
             }
         }
-        for (_, path) in state.closed.drain(..keep_from) {
-            std::fs::remove_file(&path).map_err(|e| Error::io(format!("cannot delete {}", path.display()), e))?;
+        let doomed: Vec<PathBuf> = state.closed.drain(..keep_from).map(|(_, path)| path).collect();
+        // Unlinking a full segment takes milliseconds: appends and syncs go on meanwhile.
+        drop(state);
+        for path in &doomed {
+            std::fs::remove_file(path).map_err(|e| Error::io(format!("cannot delete {}", path.display()), e))?;
         }
         segment::sync_dir(&self.shared.dir)
     }
@@ -362,7 +380,13 @@ impl Shared {
             })?;
         }
         let path = self.dir.join(segment::file_name(state.next_seq));
-        let file = open_append(&path)?;
+        let file = match state.spare.take(&path) {
+            Some(spare) => {
+                self.segments_from_spares.fetch_add(1, Ordering::Relaxed);
+                spare
+            }
+            None => open_segment(&path)?,
+        };
         segment::sync_dir(&self.dir)?;
         let old = std::mem::replace(&mut state.active, Arc::new(file));
         state.closed.push((state.active_first_seq, self.dir.join(segment::file_name(state.active_first_seq))));
@@ -447,10 +471,12 @@ const MAX_SPARE_BUFFER_BYTES: usize = 16 << 20;
 /// How long `open` waits for another handle to let go of the log.
 const LOCK_WAIT: Duration = Duration::from_secs(3);
 
-fn open_append(path: &Path) -> Result<File> {
+fn open_segment(path: &Path) -> Result<File> {
     OpenOptions::new()
         .create(true)
-        .append(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
         .open(path)
         .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
 }
