@@ -1,0 +1,79 @@
+//! One writer's durable ingest, batch by batch: the latency of every batch of
+//! 1,000 50-d vectors (fsync `always`, flushes every `FLUSH_ROWS` rows in the
+//! background), as percentiles, with the batches over 5 ms counted apart. The
+//! criterion bench gives the sustained rate; this shows where it goes.
+//!
+//! `cargo run --release -p proxima-engine-viper --example ingest_latency -- [BATCHES] [FLUSH_ROWS] [DIR]`
+
+#![allow(clippy::print_stdout, reason = "a report for a person to read")]
+
+use std::time::{Duration, Instant};
+
+use proxima_core::{CollectionConfig, DistanceMetric, VectorRecord};
+use proxima_engine::{VectorStorage, WriteBatch};
+use proxima_engine_viper::{ViperConfig, ViperEngine};
+
+// The allocator the `proximadb` binary runs on.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const BATCH: u64 = 1_000;
+const DIMENSION: usize = 50;
+const SLOW: Duration = Duration::from_millis(5);
+
+/// The same incompressible values as the criterion bench.
+fn value(row: u64, component: usize) -> f32 {
+    let mut x = (row << 12 | component as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    (x % 20_000) as f32 / 10_000.0 - 1.0
+}
+
+fn batch(start: u64) -> WriteBatch {
+    WriteBatch::from(
+        (start..start + BATCH)
+            .map(|i| VectorRecord::new(format!("v{i}"), (0..DIMENSION).map(|d| value(i, d)).collect()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn main() -> proxima_core::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let batches: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
+    let flush_rows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let dir = tempfile::tempdir_in(args.next().unwrap_or_else(|| ".".into())).expect("temporary directory");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let config = ViperConfig { flush_rows, ..ViperConfig::local(dir.path()) };
+    let engine = runtime.block_on(ViperEngine::open(config, None))?;
+    let collection = CollectionConfig::new("ingest", DIMENSION as u32).with_metric(DistanceMetric::Euclidean);
+    runtime.block_on(engine.create_collection(&collection))?;
+    // Built up front, so only the writes are timed.
+    let prepared: Vec<WriteBatch> = (0..batches).map(|i| batch(i * BATCH)).collect();
+
+    let mut latencies = Vec::with_capacity(prepared.len());
+    let start = Instant::now();
+    runtime.block_on(async {
+        for b in prepared {
+            let t = Instant::now();
+            engine.write("ingest", b).await?;
+            latencies.push(t.elapsed());
+        }
+        Ok::<_, proxima_core::Error>(())
+    })?;
+    let wall = start.elapsed();
+
+    let slow: Vec<Duration> = latencies.iter().copied().filter(|l| *l > SLOW).collect();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!("{:.0} vectors/s over {} batches", (batches * BATCH) as f64 / wall.as_secs_f64(), batches);
+    println!(
+        "per batch: p50 {:?}, p90 {:?}, p99 {:?}, max {:?} (p50 rate {:.0} vectors/s)",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0),
+        BATCH as f64 / at(0.5).as_secs_f64()
+    );
+    println!("{} batches over {SLOW:?} took {:?} of {wall:?}", slow.len(), slow.iter().sum::<Duration>());
+    Ok(())
+}
