@@ -13,8 +13,14 @@ pub fn serialize<T: Serialize, S: Serializer>(value: &T, serializer: S) -> Resul
     if serializer.is_human_readable() {
         value.serialize(serializer)
     } else {
-        let text = serde_json::to_string(value).map_err(serde::ser::Error::custom)?;
-        serializer.serialize_str(&text)
+        // One buffer per thread: the log encodes a JSON text per record.
+        thread_local!(static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+        TEXT.with_borrow_mut(|text| {
+            text.clear();
+            serde_json::to_writer(&mut *text, value).map_err(serde::ser::Error::custom)?;
+            let text = std::str::from_utf8(text).map_err(serde::ser::Error::custom)?;
+            serializer.serialize_str(text)
+        })
     }
 }
 

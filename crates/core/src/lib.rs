@@ -11,6 +11,7 @@ mod search;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod validate;
+pub mod vector_bytes;
 
 pub use config::{CollectionConfig, FieldSpec, FieldType, FsyncPolicy, IndexConfig};
 pub use error::{Error, ErrorKind, Result};

@@ -12,6 +12,8 @@ pub struct VectorRecord {
     /// The user's id; unique within a collection.
     pub id: String,
     /// The vector; its length must equal the collection's dimension.
+    #[serde(with = "crate::vector_bytes")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<f32>"))]
     pub vector: Vec<f32>,
     /// Arbitrary JSON metadata, used by filters.
     #[serde(default, with = "crate::json_text")]

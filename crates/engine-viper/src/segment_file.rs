@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, StringArray, UInt64Array};
-use arrow_buffer::ScalarBuffer;
+use arrow_buffer::{Buffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -72,22 +73,45 @@ fn typed_column(chunk: &Chunk, name: &str, ty: FieldType) -> ArrayRef {
     }
 }
 
-fn to_record_batch(chunk: &Chunk, config: &CollectionConfig) -> Result<RecordBatch> {
+/// The chunk's vectors as an Arrow buffer over the chunk's own memory (the
+/// buffer holds the chunk), instead of a copy of every vector for each flush.
+fn shared_vectors(chunk: &Arc<Chunk>) -> ScalarBuffer<f32> {
+    struct Vectors(Arc<Chunk>);
+    impl AsRef<[u8]> for Vectors {
+        fn as_ref(&self) -> &[u8] {
+            let values = self.0.vectors.as_slice();
+            // SAFETY: the pointer and byte length are those of `values`, which
+            // lives as long as `self`; f32 has no padding, so every byte is
+            // initialised. A shared chunk is never changed in place (the state
+            // copies it first, `Arc::make_mut`), so the bytes stay as read.
+            unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
+        }
+    }
+    let values = chunk.vectors.len();
+    ScalarBuffer::new(Buffer::from(Bytes::from_owner(Vectors(Arc::clone(chunk)))), 0, values)
+}
+
+fn to_record_batch(chunk: &Arc<Chunk>, config: &CollectionConfig) -> Result<RecordBatch> {
     let schema = schema(config);
     let arrow =
         |e: arrow_schema::ArrowError| Error::internal("cannot build the segment's Arrow columns").with_source(e);
     let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let values = Float32Array::new(ScalarBuffer::from(chunk.vectors.clone()), None);
+    let values = Float32Array::new(shared_vectors(chunk), None);
     let vectors = FixedSizeListArray::try_new(item, config.dimension as i32, Arc::new(values), None).map_err(arrow)?;
-    let metadata = chunk.metadata.iter().map(|m| {
-        // Most records carry no metadata: no serialiser for those.
-        if m.is_empty() { "{}".to_string() } else { serde_json::to_string(m).unwrap_or_default() }
-    });
+    let mut metadata = StringBuilder::with_capacity(chunk.len(), chunk.len() * 2);
+    for m in &chunk.metadata {
+        // Most records carry no metadata: no serialiser and no string for those.
+        if m.is_empty() {
+            metadata.append_value("{}");
+        } else {
+            metadata.append_value(serde_json::to_string(m).unwrap_or_default());
+        }
+    }
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(&chunk.ids)),
         Arc::new(UInt64Array::from(chunk.seqs.clone())),
         Arc::new(vectors),
-        Arc::new(StringArray::from_iter_values(metadata)),
+        Arc::new(metadata.finish()),
         Arc::new(UInt64Array::from(chunk.expires_at.clone())),
     ];
     columns.extend(config.fields.iter().map(|f| typed_column(chunk, &f.name, f.ty)));
@@ -95,7 +119,11 @@ fn to_record_batch(chunk: &Chunk, config: &CollectionConfig) -> Result<RecordBat
 }
 
 /// Encodes a chunk as a Parquet file; returns the bytes and its zones.
-pub(crate) fn encode(chunk: &Chunk, config: &CollectionConfig, row_group_rows: usize) -> Result<(Bytes, Vec<Zone>)> {
+pub(crate) fn encode(
+    chunk: &Arc<Chunk>,
+    config: &CollectionConfig,
+    row_group_rows: usize,
+) -> Result<(Bytes, Vec<Zone>)> {
     let batch = to_record_batch(chunk, config)?;
     let vector_values = ColumnPath::from(vec!["vector".to_string(), "list".to_string(), "item".to_string()]);
     let props = WriterProperties::builder()
@@ -114,13 +142,58 @@ pub(crate) fn encode(chunk: &Chunk, config: &CollectionConfig, row_group_rows: u
         |e: parquet::errors::ParquetError| Error::internal("cannot write the segment's Parquet").with_source(e);
     // Sized for the raw vectors up front, so the buffer does not grow (and fault) by doubling.
     let buffer = Vec::with_capacity(chunk.vectors.len() * 4 + chunk.len() * 32);
-    let mut writer = ArrowWriter::try_new(buffer, batch.schema(), Some(props)).map_err(parquet)?;
-    writer.write(&batch).map_err(parquet)?;
-    let metadata = writer.finish().map_err(parquet)?;
+    // `ArrowWriter` sets the file up (schema, the Arrow schema in the footer for
+    // other readers); the row groups are encoded on every core and appended in order.
+    let writer = ArrowWriter::try_new(buffer, batch.schema(), Some(props)).map_err(parquet)?;
+    let (mut file, factory) = writer.into_serialized_writer().map_err(parquet)?;
+    for columns in encode_row_groups(&batch, &factory, row_group_rows.max(1))? {
+        let mut row_group = file.next_row_group().map_err(parquet)?;
+        for column in columns {
+            column.append_to_row_group(&mut row_group).map_err(parquet)?;
+        }
+        row_group.close().map_err(parquet)?;
+    }
+    let metadata = file.finish().map_err(parquet)?;
     let zones = zones(&metadata, config);
     // `finish` wrote the footer; nothing more goes into the buffer.
-    let bytes = std::mem::take(writer.inner_mut());
+    let bytes = std::mem::take(file.inner_mut());
     Ok((Bytes::from(bytes), zones))
+}
+
+/// Encodes each row group's column chunks, the row groups spread over the
+/// machine's cores (a flush is CPU-bound, and mostly zstd over the vectors).
+fn encode_row_groups(
+    batch: &RecordBatch,
+    factory: &ArrowRowGroupWriterFactory,
+    row_group_rows: usize,
+) -> Result<Vec<Vec<ArrowColumnChunk>>> {
+    let groups = batch.num_rows().div_ceil(row_group_rows);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(groups).max(1);
+    let encode_group = |index: usize| -> parquet::errors::Result<Vec<ArrowColumnChunk>> {
+        let start = index * row_group_rows;
+        let rows = batch.slice(start, row_group_rows.min(batch.num_rows() - start));
+        let mut writers = factory.create_column_writers(index)?;
+        let mut writer = writers.iter_mut();
+        for (field, column) in rows.schema().fields().iter().zip(rows.columns()) {
+            for leaf in compute_leaves(field, column)? {
+                writer.next().expect("a writer per leaf column").write(&leaf)?;
+            }
+        }
+        writers.into_iter().map(|w| w.close()).collect()
+    };
+    let encoded: Vec<Vec<(usize, parquet::errors::Result<Vec<ArrowColumnChunk>>)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| scope.spawn(move || (t..groups).step_by(threads).map(|i| (i, encode_group(i))).collect()))
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("a Parquet encoding thread panicked")).collect()
+    });
+    let mut ordered: Vec<(usize, parquet::errors::Result<Vec<ArrowColumnChunk>>)> =
+        encoded.into_iter().flatten().collect();
+    ordered.sort_by_key(|(i, _)| *i);
+    ordered
+        .into_iter()
+        .map(|(_, columns)| columns.map_err(|e| Error::internal("cannot write the segment's Parquet").with_source(e)))
+        .collect()
 }
 
 fn stat_value(stats: &Statistics) -> Option<(Value, Value)> {
@@ -222,13 +295,14 @@ mod tests {
             let m = json!({"year": 2000 + i, "tag": format!("t{i}"), "x": [1, 2]}).as_object().cloned().unwrap();
             chunk.push(format!("id{i}"), i + 1, &[i as f32, 0.5, -1.0], m, (i % 2 == 0).then_some(99));
         }
+        let chunk = Arc::new(chunk);
         let (bytes, zones) = encode(&chunk, &config, 4).unwrap();
         assert_eq!(zones.len(), 3);
         assert_eq!(zones[1].rows, 4..8);
         assert_eq!(zones[1].bounds["year"], (json!(2004), json!(2007)));
         assert_eq!(zones[2].bounds["tag"], (json!("t8"), json!("t9")));
         let decoded = decode(bytes, &config, 7).unwrap();
-        assert_eq!(decoded, Chunk { zones, ..chunk });
+        assert_eq!(decoded, Chunk { zones, ..(*chunk).clone() });
     }
 
     #[test]

@@ -143,7 +143,6 @@ impl CollectionState {
             let live = Bitmap::all_set(chunk.len());
             state.sealed.insert(segment_id, Sealed { data: Arc::new(chunk), live: Arc::new(live), index });
             let data = Arc::clone(&state.sealed[&segment_id].data);
-            state.locate.reserve(data.len());
             for (row, (id, seq)) in data.ids.iter().zip(&data.seqs).enumerate() {
                 let newer = state.locate.get(id, state.rows()).is_some_and(|l| state.seq_at(l) > *seq);
                 let loc = Loc { slot: segment_id, row, soft_deleted: false };
@@ -249,7 +248,6 @@ impl CollectionState {
         self.active.vectors.reserve(n * self.active.dimension);
         self.active.metadata.reserve(n);
         self.active.expires_at.reserve(n);
-        self.locate.reserve(n);
     }
 
     /// Checks and applies a prepared batch with the state's own sequence numbers.
@@ -414,10 +412,13 @@ impl CollectionState {
         }
         // The index first: if the hook fails, nothing has changed.
         let index = self.build_index(&self.active, &self.active_live)?;
-        // The next buffer starts with room for as many rows as this one took.
+        // The next buffer starts with room for twice the rows this one took: when
+        // writes outpace flushes, each buffer is larger than the last, and a
+        // doubling copies every vector into memory that must be faulted in anew.
+        // Room never written is only reserved address space.
         let mut next = Chunk::new(self.next_segment_id, self.config.dimension as usize);
         self.next_segment_id += 1;
-        let rows = self.active.len();
+        let rows = self.active.len() * 2;
         next.ids.reserve(rows);
         next.seqs.reserve(rows);
         next.vectors.reserve(rows * next.dimension);
