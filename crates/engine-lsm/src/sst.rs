@@ -28,6 +28,7 @@ struct EntryRef<'a> {
     kind: Kind,
     expires_at: Option<u64>,
     metadata: String,
+    #[serde(with = "proxima_core::vector_bytes")]
     vector: &'a [f32],
 }
 
@@ -40,6 +41,7 @@ struct Entry {
     expires_at: Option<u64>,
     /// JSON text, empty for empty metadata.
     metadata: String,
+    #[serde(with = "proxima_core::vector_bytes")]
     vector: Vec<f32>,
 }
 
