@@ -393,7 +393,6 @@ impl ViperCollection {
         });
         manifest.flushed_seq = pending.flushed_seq;
         (manifest.deleted, manifest.soft_deleted) = (pending.deleted, pending.soft_deleted);
-        manifest.version += 1;
         (manifest, zones)
     }
 
@@ -426,9 +425,8 @@ impl ViperCollection {
     }
 
     async fn publish(&mut self, mut manifest: Manifest, store: &Store) -> Result<()> {
-        manifest.version += 1;
         let (path, expected) = self.manifest_location();
-        let version = store_manifest(&path, &manifest, &expected, store).await?;
+        let version = store_manifest(&path, &mut manifest, &expected, store).await?;
         self.installed(manifest, version, None);
         truncate_log(self.wal(), self.manifest.flushed_seq).await
     }
@@ -514,13 +512,15 @@ pub(crate) struct PendingFlush {
     soft_deleted: Vec<proxima_engine::Tombstone>,
 }
 
-/// Stores `manifest` in place of version `expected`; returns the new version.
+/// Stores `manifest` (its version one up) in place of version `expected`;
+/// returns the store's new version.
 pub(crate) async fn store_manifest(
     path: &str,
-    manifest: &Manifest,
+    manifest: &mut Manifest,
     expected: &ManifestVersion,
     store: &Store,
 ) -> Result<ManifestVersion> {
+    manifest.version += 1;
     store.put_manifest(path, Bytes::from(manifest.encode()?), expected).await
 }
 

@@ -70,13 +70,13 @@ async fn background_flush(
     // The manifest is stored and the log truncated without the lock as well: the
     // flush lock keeps other manifest writers out, and until it is installed
     // nothing reads the new entry.
-    let (manifest, zones, (path, expected), wal) = {
+    let (mut manifest, zones, (path, expected), wal) = {
         let shared = shared.upgrade().ok_or_else(gone)?;
         let c = shared.lock().await;
         let (manifest, zones) = c.manifest_after(pending, written);
         (manifest, zones, c.manifest_location(), c.wal())
     };
-    let version = collection::store_manifest(&path, &manifest, &expected, store).await?;
+    let version = collection::store_manifest(&path, &mut manifest, &expected, store).await?;
     let flushed_seq = manifest.flushed_seq;
     shared.upgrade().ok_or_else(gone)?.lock().await.installed(manifest, version, zones);
     collection::truncate_log(wal, flushed_seq).await

@@ -171,3 +171,32 @@ async fn decoded_vectors_stay_within_the_memory_budget() {
         records(100)[99].vector
     );
 }
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("books/manifest.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_manifest_replacement_adds_one_to_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = || manifest(dir.path())["version"].as_u64().unwrap();
+    let engine = written(dir.path()).await;
+    let first = version();
+    engine.write("books", WriteBatch::from(records(3))).await.unwrap();
+    engine.flush("books").await.unwrap();
+    assert_eq!(version(), first + 1, "a flush called by the user");
+    drop(engine);
+
+    // A background flush (the buffer reached `flush_rows`) stores the manifest
+    // without the collection's lock, by another path.
+    let engine = ViperEngine::open(ViperConfig { flush_rows: 5, ..config(dir.path()) }, None).await.unwrap();
+    let flushed = manifest(dir.path())["flushed_seq"].as_u64().unwrap();
+    engine.write("books", WriteBatch::from(records(5))).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while manifest(dir.path())["flushed_seq"].as_u64().unwrap() == flushed {
+        assert!(std::time::Instant::now() < deadline, "no background flush within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(version(), first + 2, "a background flush");
+    assert_eq!(engine.stats("books").await.unwrap().live_records, 100);
+}
