@@ -73,9 +73,11 @@ impl ViperCollection {
             Wal::open(&wal_dir, options)
         })
         .await?;
+        let mut state = CollectionState::new(config, index_builder);
+        state.defer_indexing();
         Ok(Self {
             name,
-            state: CollectionState::new(config, index_builder),
+            state,
             wal: Arc::new(wal),
             manifest,
             manifest_version: version,
@@ -143,6 +145,7 @@ impl ViperCollection {
             &manifest.soft_deleted,
             manifest.flushed_seq + 1,
         );
+        state.defer_indexing();
         let flushed = manifest.flushed_seq;
         let (wal, replayed) = blocking(move || {
             // The files hold everything up to `flushed`; a log behind them (lost, or
@@ -328,13 +331,17 @@ impl ViperCollection {
     /// Writes one segment file (and its index) and returns its manifest entry.
     async fn write_segment(
         &mut self,
-        segment: MergedSegment,
+        mut segment: MergedSegment,
         engine: &ViperConfig,
         store: &Store,
     ) -> Result<Option<SegmentEntry>> {
+        let segment_id = segment.chunk.segment_id;
+        if let Some(to_index) = self.state.unindexed(segment_id) {
+            segment.index = build_index(to_index, self.state.config().clone()).await?;
+        }
         let written = write_segment_files(&self.name, self.state.config(), &segment, engine, store).await?;
         Ok(written.map(|(entry, zones)| {
-            self.state.set_zones(entry.segment_id, zones);
+            self.attach(Some(Built { segment_id, zones, index: segment.index }));
             entry
         }))
     }
@@ -357,10 +364,11 @@ impl ViperCollection {
             return Ok(None);
         }
         let merged = self.state.merge(&pending)?;
+        let to_index = merged.as_ref().and_then(|m| self.state.unindexed(m.chunk.segment_id));
         let (deleted, soft_deleted) = self.state.hidden();
         self.buffer_since = None;
         self.unflushed_ops = 0;
-        Ok(Some(PendingFlush { merged, flushed_seq: self.state.next_seq() - 1, deleted, soft_deleted }))
+        Ok(Some(PendingFlush { merged, to_index, flushed_seq: self.state.next_seq() - 1, deleted, soft_deleted }))
     }
 
     /// The last step of a flush: the manifest names the new file, then the log
@@ -371,10 +379,8 @@ impl ViperCollection {
         written: Option<(SegmentEntry, Vec<proxima_engine::Zone>)>,
         store: &Store,
     ) -> Result<()> {
-        let (manifest, zones) = self.manifest_after(pending, written);
-        if let Some((segment_id, zones)) = zones {
-            self.state.set_zones(segment_id, zones);
-        }
+        let (manifest, built) = self.manifest_after(pending, written);
+        self.attach(built);
         self.publish(manifest, store).await
     }
 
@@ -384,16 +390,28 @@ impl ViperCollection {
         &self,
         pending: PendingFlush,
         written: Option<(SegmentEntry, Vec<proxima_engine::Zone>)>,
-    ) -> (Manifest, Option<(u64, Vec<proxima_engine::Zone>)>) {
+    ) -> (Manifest, Option<Built>) {
         let mut manifest = self.manifest.clone();
-        let zones = written.map(|(entry, zones)| {
-            let id = entry.segment_id;
+        let index = pending.merged.as_ref().and_then(|m| m.index.clone());
+        let built = written.map(|(entry, zones)| {
+            let segment_id = entry.segment_id;
             manifest.segments.push(entry);
-            (id, zones)
+            Built { segment_id, zones, index }
         });
         manifest.flushed_seq = pending.flushed_seq;
         (manifest.deleted, manifest.soft_deleted) = (pending.deleted, pending.soft_deleted);
-        (manifest, zones)
+        (manifest, built)
+    }
+
+    /// Gives a flushed segment what writing its file produced: zone bounds, and
+    /// the index bytes if they were built outside the lock.
+    fn attach(&mut self, built: Option<Built>) {
+        if let Some(built) = built {
+            self.state.set_zones(built.segment_id, built.zones);
+            if let Some(index) = built.index {
+                self.state.set_index(built.segment_id, index);
+            }
+        }
     }
 
     /// Where the manifest is and which version of it this collection last wrote.
@@ -402,15 +420,8 @@ impl ViperCollection {
     }
 
     /// Takes a manifest stored without this lock (see [`ViperCollection::manifest_after`]) as current.
-    pub(crate) fn installed(
-        &mut self,
-        manifest: Manifest,
-        version: ManifestVersion,
-        zones: Option<(u64, Vec<proxima_engine::Zone>)>,
-    ) {
-        if let Some((segment_id, zones)) = zones {
-            self.state.set_zones(segment_id, zones);
-        }
+    pub(crate) fn installed(&mut self, manifest: Manifest, version: ManifestVersion, built: Option<Built>) {
+        self.attach(built);
         self.manifest = manifest;
         self.manifest_version = version;
     }
@@ -433,11 +444,9 @@ impl ViperCollection {
 
     /// Seals the buffer and everything not yet in a file into one new segment file.
     pub(crate) async fn flush(&mut self, engine: &ViperConfig, store: &Store) -> Result<()> {
-        let Some(pending) = self.prepare_flush().await? else { return Ok(()) };
-        let written = match &pending.merged {
-            Some(merged) => write_segment_files(&self.name, self.state.config(), merged, engine, store).await?,
-            None => None,
-        };
+        let Some(mut pending) = self.prepare_flush().await? else { return Ok(()) };
+        let config = self.state.config().clone();
+        let written = write_pending(&self.name, &config, &mut pending, engine, store).await?;
         self.commit_flush(pending, written, store).await
     }
 
@@ -496,6 +505,38 @@ impl ViperCollection {
     }
 }
 
+/// What writing a flushed segment's file produced, to attach to the segment.
+pub(crate) struct Built {
+    segment_id: u64,
+    zones: Vec<proxima_engine::Zone>,
+    index: Option<Arc<[u8]>>,
+}
+
+/// Runs the index hook over a segment on a blocking thread.
+async fn build_index(
+    (segment, builder): (Arc<dyn proxima_engine::Segment>, Arc<dyn IndexBuilder>),
+    config: proxima_core::CollectionConfig,
+) -> Result<Option<Arc<[u8]>>> {
+    blocking(move || Ok(builder.build(&config, &*segment)?.map(Arc::from))).await
+}
+
+/// Builds a prepared flush's index if it still needs one (the hook is slow: an
+/// HNSW build takes seconds, so it runs without the collection's lock), then
+/// writes the segment's files.
+pub(crate) async fn write_pending(
+    name: &str,
+    config: &proxima_core::CollectionConfig,
+    pending: &mut PendingFlush,
+    engine: &ViperConfig,
+    store: &Store,
+) -> Result<Option<(SegmentEntry, Vec<proxima_engine::Zone>)>> {
+    let Some(merged) = pending.merged.as_mut() else { return Ok(None) };
+    if let Some(to_index) = pending.to_index.take() {
+        merged.index = build_index(to_index, config.clone()).await?;
+    }
+    write_segment_files(name, config, merged, engine, store).await
+}
+
 /// A batch in the log, not yet applied.
 pub(crate) struct Logged {
     batch: WriteBatch,
@@ -507,6 +548,8 @@ pub(crate) struct Logged {
 /// A flush between its steps: the merged segment and the state it was taken at.
 pub(crate) struct PendingFlush {
     pub(crate) merged: Option<MergedSegment>,
+    /// The merged segment and the index hook, when its index is still to build.
+    to_index: Option<(Arc<dyn proxima_engine::Segment>, Arc<dyn IndexBuilder>)>,
     flushed_seq: u64,
     deleted: Vec<proxima_engine::Tombstone>,
     soft_deleted: Vec<proxima_engine::Tombstone>,

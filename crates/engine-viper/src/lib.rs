@@ -44,9 +44,10 @@ type Shared = Arc<Mutex<ViperCollection>>;
 const MAX_BACKLOG_FLUSHES: usize = 4;
 
 /// Flushes with the collection's lock held only to seal (before) and to
-/// commit the manifest (after): writes continue while the Parquet file is
-/// encoded and stored. The caller holds the collection's flush lock.
-async fn background_flush(
+/// install the manifest (after): writes continue while the segment's index is
+/// built and its Parquet file encoded and stored. The caller holds the
+/// collection's flush lock.
+async fn flush_in_steps(
     shared: &std::sync::Weak<Mutex<ViperCollection>>,
     config: &ViperConfig,
     store: &Store,
@@ -55,7 +56,7 @@ async fn background_flush(
     // collection (and its log's lock) without waiting for the file; a flush that
     // cannot finish leaves an orphan file, removed at the next open.
     let gone = || Error::unavailable("the collection was closed during a background flush");
-    let (pending, name, collection) = {
+    let (mut pending, name, collection) = {
         let shared = shared.upgrade().ok_or_else(gone)?;
         let mut c = shared.lock().await;
         match c.prepare_flush().await? {
@@ -63,22 +64,19 @@ async fn background_flush(
             None => return Ok(()),
         }
     };
-    let written = match &pending.merged {
-        Some(merged) => collection::write_segment_files(&name, &collection, merged, config, store).await?,
-        None => None,
-    };
+    let written = collection::write_pending(&name, &collection, &mut pending, config, store).await?;
     // The manifest is stored and the log truncated without the lock as well: the
     // flush lock keeps other manifest writers out, and until it is installed
     // nothing reads the new entry.
-    let (mut manifest, zones, (path, expected), wal) = {
+    let (mut manifest, built, (path, expected), wal) = {
         let shared = shared.upgrade().ok_or_else(gone)?;
         let c = shared.lock().await;
-        let (manifest, zones) = c.manifest_after(pending, written);
-        (manifest, zones, c.manifest_location(), c.wal())
+        let (manifest, built) = c.manifest_after(pending, written);
+        (manifest, built, c.manifest_location(), c.wal())
     };
     let version = collection::store_manifest(&path, &mut manifest, &expected, store).await?;
     let flushed_seq = manifest.flushed_seq;
-    shared.upgrade().ok_or_else(gone)?.lock().await.installed(manifest, version, zones);
+    shared.upgrade().ok_or_else(gone)?.lock().await.installed(manifest, version, built);
     collection::truncate_log(wal, flushed_seq).await
 }
 
@@ -212,14 +210,14 @@ impl VectorStorage for ViperEngine {
             if backlog {
                 // Flushing is behind: this writer waits and flushes, so the buffer stays bounded.
                 let _only = flush_lock.lock().await;
-                shared.lock().await.flush(&self.config, &self.store).await?;
+                flush_in_steps(&Arc::downgrade(&shared), &self.config, &self.store).await?;
             } else if let Ok(only) = flush_lock.try_lock_owned() {
                 // The write is durable in the log already; the flush runs in the
                 // background. A failed flush changes no file the manifest names,
                 // and the next flush retries it.
                 let (shared, config, store) = (Arc::downgrade(&shared), self.config.clone(), self.store.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = background_flush(&shared, &config, &store).await {
+                    if let Err(e) = flush_in_steps(&shared, &config, &store).await {
                         tracing::warn!(error = %e, "background flush failed; the next flush retries");
                     }
                     drop(only);
@@ -255,9 +253,9 @@ impl VectorStorage for ViperEngine {
         let c = self.collection(collection)?;
         let flush_lock = c.lock().await.flush_lock();
         let _only = flush_lock.lock().await;
-        let mut c = c.lock().await;
-        let flushed = c.flush(&self.config, &self.store).await;
-        c.enforce_budget(self.config.resident_budget_bytes);
+        // In steps, like a background flush: writes go on while it runs.
+        let flushed = flush_in_steps(&Arc::downgrade(&c), &self.config, &self.store).await;
+        c.lock().await.enforce_budget(self.config.resident_budget_bytes);
         flushed
     }
 
@@ -303,7 +301,8 @@ impl VectorStorage for ViperEngine {
             .await
             .map_err(|e| Error::internal(format!("I/O task failed: {e}")))??;
         let config = checkpoint.config.clone();
-        let state = CollectionState::from_checkpoint(checkpoint, self.index_builder.clone())?;
+        let mut state = CollectionState::from_checkpoint(checkpoint, self.index_builder.clone())?;
+        state.defer_indexing();
         if self.collection(collection).is_ok() {
             self.drop_collection(collection).await?;
         }

@@ -57,6 +57,8 @@ pub struct CollectionState {
     /// Deleted and soft-deleted ids with the sequence that hid them.
     hidden: HiddenIds<u64>,
     index_builder: Option<Arc<dyn IndexBuilder>>,
+    /// Whether `seal` and `merge` leave index building to the engine.
+    defer_indexing: bool,
 }
 
 /// A portable, logical copy of a collection (what `checkpoint_to` writes).
@@ -119,6 +121,31 @@ impl CollectionState {
             locate: IdIndex::default(),
             hidden: HiddenIds::default(),
             index_builder,
+            defer_indexing: false,
+        }
+    }
+
+    /// Leaves index building to the engine: `seal` and `merge` (which run under
+    /// the engine's lock, and a view seals the write buffer) produce segments
+    /// without index bytes; the engine builds them outside its lock from
+    /// [`CollectionState::unindexed`] and attaches them with
+    /// [`CollectionState::set_index`]. Until then a search scans those rows.
+    pub fn defer_indexing(&mut self) {
+        self.defer_indexing = true;
+    }
+
+    /// A sealed segment that has no index bytes yet although the collection has
+    /// an index hook, with the hook: what to build outside the engine's lock.
+    pub fn unindexed(&self, segment_id: u64) -> Option<(Arc<dyn Segment>, Arc<dyn IndexBuilder>)> {
+        let builder = self.index_builder.as_ref()?;
+        let sealed = self.sealed.get(&segment_id).filter(|s| s.index.is_none())?;
+        Some((Arc::new(sealed.clone()), Arc::clone(builder)))
+    }
+
+    /// Attaches index bytes built for a sealed segment (nothing if it was merged away meanwhile).
+    pub fn set_index(&mut self, segment_id: u64, index: Arc<[u8]>) {
+        if let Some(sealed) = self.sealed.get_mut(&segment_id) {
+            sealed.index = Some(index);
         }
     }
 
@@ -432,7 +459,7 @@ impl CollectionState {
     }
 
     fn build_index(&self, data: &Chunk, live: &Bitmap) -> Result<Option<Arc<[u8]>>> {
-        let Some(builder) = &self.index_builder else { return Ok(None) };
+        let Some(builder) = self.index_builder.as_ref().filter(|_| !self.defer_indexing) else { return Ok(None) };
         // The hook sees the segment as a view would.
         let probe = Sealed { data: Arc::new(data.clone()), live: Arc::new(live.clone()), index: None };
         Ok(builder.build(&self.config, &probe)?.map(Arc::from))
