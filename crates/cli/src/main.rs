@@ -196,6 +196,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Err(e) = proxima::core::process::disable_transparent_huge_pages() {
+        tracing::warn!(error = %e, "cannot turn transparent huge pages off; flushes will be slower");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

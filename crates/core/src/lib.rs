@@ -6,6 +6,7 @@ mod error;
 pub mod filter;
 pub mod json_text;
 mod metric;
+pub mod process;
 mod record;
 mod search;
 #[cfg(feature = "testkit")]

@@ -50,6 +50,8 @@ fn engine_flushing_every(
 }
 
 fn viper(c: &mut Criterion) {
+    // As the `proximadb` binary runs.
+    proxima_core::process::disable_transparent_huge_pages().expect("prctl");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut group = c.benchmark_group("viper");
     group.sample_size(10).measurement_time(Duration::from_secs(8));

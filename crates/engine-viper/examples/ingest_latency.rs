@@ -37,6 +37,8 @@ fn batch(start: u64) -> WriteBatch {
 }
 
 fn main() -> proxima_core::Result<()> {
+    // As the `proximadb` binary runs.
+    proxima_core::process::disable_transparent_huge_pages().expect("prctl");
     let mut args = std::env::args().skip(1);
     let batches: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
     let flush_rows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
