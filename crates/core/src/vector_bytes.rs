@@ -3,8 +3,8 @@
 //! In human-readable formats (the JSON API) a vector stays a list of numbers.
 //! In binary ones (bincode in the write-ahead log and the LSM's runs) it travels
 //! as one byte string of little-endian `f32`s: one copy, instead of a serialiser
-//! call per component (2–3% of an ingest profile's CPU at 50-d, and as much
-//! again when a log or run is read back).
+//! call per component (that serialiser was 2–3% of an ingest profile's CPU at
+//! 50-d).
 
 use serde::de::Visitor;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
