@@ -13,15 +13,15 @@ use std::sync::{Arc, Weak};
 use proxima_core::{CollectionConfig, Error, Result};
 use proxima_engine::state::{Checkpoint, Chunk, CollectionState};
 use proxima_engine::{
-    Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch,
-    WriteOp, WriteReceipt, check_presence, prepare_batch,
+    Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, Snapshot, StoredRecord, Tombstone,
+    WriteBatch, WriteOp, WriteReceipt, check_presence, prepare_batch,
 };
 use proxima_wal::{Wal, WalOptions};
 
 use crate::LsmConfig;
 use crate::bloom::Bloom;
 use crate::manifest::{Manifest, RunEntry, index_file, run_file};
-use crate::part::{Kind, Lookup, LsmView, Part, PartData, PartSegment, Rows, Version, merge_newest};
+use crate::part::{Kind, Lookup, Part, PartData, PartSegment, Rows, Version, merge_newest};
 use crate::sst;
 
 type HashMap<K, V> = StdHashMap<K, V, ahash::RandomState>;
@@ -487,7 +487,7 @@ impl LsmCollection {
             self.flush()?;
         }
         let segments: Vec<Arc<dyn Segment>> = self.all_parts().map(Part::segment).collect();
-        Ok(Arc::new(LsmView {
+        Ok(Arc::new(Snapshot {
             config: self.config.clone(),
             seq: self.next_seq - 1,
             segments,

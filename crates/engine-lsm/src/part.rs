@@ -6,9 +6,9 @@
 use std::collections::HashMap as StdHashMap;
 use std::sync::Arc;
 
-use proxima_core::{CollectionConfig, Metadata};
+use proxima_core::Metadata;
 use proxima_engine::state::Chunk;
-use proxima_engine::{Bitmap, ReadView, Segment, Tombstone};
+use proxima_engine::{Bitmap, Segment};
 use serde::{Deserialize, Serialize};
 
 use crate::bloom::Bloom;
@@ -179,28 +179,6 @@ impl Segment for PartSegment {
     }
     fn index_bytes(&self) -> Option<&[u8]> {
         self.data.index.as_deref()
-    }
-}
-
-pub(crate) struct LsmView {
-    pub(crate) config: CollectionConfig,
-    pub(crate) seq: u64,
-    pub(crate) segments: Vec<Arc<dyn Segment>>,
-    pub(crate) tombstones: Arc<[Tombstone]>,
-}
-
-impl ReadView for LsmView {
-    fn config(&self) -> &CollectionConfig {
-        &self.config
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn segments(&self) -> &[Arc<dyn Segment>] {
-        &self.segments
-    }
-    fn tombstones(&self) -> &[Tombstone] {
-        &self.tombstones
     }
 }
 

@@ -15,15 +15,15 @@ use std::sync::{Arc, Weak};
 use proxima_core::{CollectionConfig, Error, Result, VectorRecord};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, Chunk, CollectionState};
 use proxima_engine::{
-    Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch,
-    WriteOp, WriteReceipt, check_presence, prepare_batch,
+    Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, Snapshot, StoredRecord, Tombstone,
+    WriteBatch, WriteOp, WriteReceipt, check_presence, prepare_batch,
 };
 use proxima_wal::{Wal, WalOptions};
 
 use crate::slot_file::{self, SlotsFile, StoredSlot};
 use crate::slot_table::{SlotRow, SlotState, SlotTable};
 use crate::vector_file::VectorFile;
-use crate::view::{MmapSegment, MmapView};
+use crate::view::MmapSegment;
 
 type HashMap<K, V> = StdHashMap<K, V, ahash::RandomState>;
 
@@ -327,7 +327,7 @@ impl MmapCollection {
         self.usable()?;
         let segment = self.segment();
         let segments: Vec<Arc<dyn Segment>> = if segment.rows == 0 { Vec::new() } else { vec![Arc::new(segment)] };
-        Ok(Arc::new(MmapView {
+        Ok(Arc::new(Snapshot {
             config: self.config.clone(),
             seq: self.next_seq - 1,
             segments,

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use proxima_core::{CollectionConfig, Metadata};
-use proxima_engine::{Bitmap, ReadView, Segment, Tombstone};
+use proxima_core::Metadata;
+use proxima_engine::{Bitmap, Segment};
 
 use crate::slot_table::{CHUNK, SlotRow};
 use crate::vector_file::Mapping;
@@ -62,27 +62,5 @@ impl Segment for MmapSegment {
     }
     fn index_bytes(&self) -> Option<&[u8]> {
         self.index.as_deref()
-    }
-}
-
-pub(crate) struct MmapView {
-    pub(crate) config: CollectionConfig,
-    pub(crate) seq: u64,
-    pub(crate) segments: Vec<Arc<dyn Segment>>,
-    pub(crate) tombstones: Arc<[Tombstone]>,
-}
-
-impl ReadView for MmapView {
-    fn config(&self) -> &CollectionConfig {
-        &self.config
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn segments(&self) -> &[Arc<dyn Segment>] {
-        &self.segments
-    }
-    fn tombstones(&self) -> &[Tombstone] {
-        &self.tombstones
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+use proxima_engine::files::{blocking, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
 use proxima_engine::{
     Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, EngineRegistry, IndexBuilder,
@@ -130,14 +131,7 @@ impl ViperEngine {
         self.store.delete(&format!("{name}/manifest.json")).await?;
         self.store.delete_dir(name).await?;
         let wal_dir = self.config.wal_dir.join(name);
-        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&wal_dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Error::io(format!("cannot remove {}", wal_dir.display()), e))
-            }
-            _ => Ok(()),
-        })
-        .await
-        .map_err(|e| Error::internal(format!("I/O task failed: {e}")))?
+        blocking(move || remove_dir_if_exists(&wal_dir)).await
     }
 }
 
@@ -289,17 +283,13 @@ impl VectorStorage for ViperEngine {
             checkpoint?
         };
         let path = dir.join(CHECKPOINT_FILE);
-        tokio::task::spawn_blocking(move || checkpoint.write_to(&path))
-            .await
-            .map_err(|e| Error::internal(format!("I/O task failed: {e}")))?
+        blocking(move || checkpoint.write_to(&path)).await
     }
 
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
         let path = dir.join(CHECKPOINT_FILE);
         let name = collection.to_string();
-        let checkpoint = tokio::task::spawn_blocking(move || Checkpoint::read_from(&path, &name))
-            .await
-            .map_err(|e| Error::internal(format!("I/O task failed: {e}")))??;
+        let checkpoint = blocking(move || Checkpoint::read_from(&path, &name)).await?;
         let config = checkpoint.config.clone();
         let mut state = CollectionState::from_checkpoint(checkpoint, self.index_builder.clone())?;
         state.defer_indexing();

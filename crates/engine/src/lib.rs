@@ -24,5 +24,5 @@ pub use registry::{EngineConstructor, EngineFuture, EngineOptions, EngineRegistr
 pub use storage::{
     Capabilities, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, StoredRecord, VectorStorage,
 };
-pub use view::{ReadView, Segment, Tombstone};
+pub use view::{ReadView, Segment, Snapshot, Tombstone};
 pub use zone::{Zone, candidate_rows};

@@ -73,3 +73,30 @@ pub trait ReadView: Send + Sync {
         self.segments().iter().map(|s| s.live().count_ones()).sum()
     }
 }
+
+/// The plain [`ReadView`]: what an engine collected for one snapshot.
+pub struct Snapshot {
+    /// The collection's configuration.
+    pub config: CollectionConfig,
+    /// The highest sequence number included.
+    pub seq: u64,
+    /// The segments, oldest first.
+    pub segments: Vec<Arc<dyn Segment>>,
+    /// Ids deleted or soft-deleted as of `seq`.
+    pub tombstones: Arc<[Tombstone]>,
+}
+
+impl ReadView for Snapshot {
+    fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn segments(&self) -> &[Arc<dyn Segment>] {
+        &self.segments
+    }
+    fn tombstones(&self) -> &[Tombstone] {
+        &self.tombstones
+    }
+}

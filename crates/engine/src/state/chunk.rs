@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use proxima_core::{CollectionConfig, Metadata};
+use proxima_core::Metadata;
 
-use crate::{Bitmap, ReadView, Segment, Tombstone};
+use crate::{Bitmap, Segment};
 
 /// Rows in columns; append-only while it is the write buffer, then frozen.
 /// Engines that persist segments convert chunks to and from their file format.
@@ -123,28 +123,5 @@ impl Segment for Sealed {
     }
     fn zones(&self) -> &[crate::Zone] {
         &self.data.zones
-    }
-}
-
-/// A snapshot: the sealed chunks at one sequence number.
-pub(crate) struct View {
-    pub(crate) config: CollectionConfig,
-    pub(crate) seq: u64,
-    pub(crate) segments: Vec<Arc<dyn Segment>>,
-    pub(crate) tombstones: Arc<[Tombstone]>,
-}
-
-impl ReadView for View {
-    fn config(&self) -> &CollectionConfig {
-        &self.config
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn segments(&self) -> &[Arc<dyn Segment>] {
-        &self.segments
-    }
-    fn tombstones(&self) -> &[Tombstone] {
-        &self.tombstones
     }
 }

@@ -21,11 +21,11 @@ pub use self::chunk::Chunk;
 /// state share it, so a checkpoint from one restores into another (moving a
 /// collection between engines).
 pub const CHECKPOINT_FILE: &str = "checkpoint.json";
-use self::chunk::{Sealed, View};
+use self::chunk::Sealed;
 use self::id_index::{IdIndex, Loc, Rows};
 use crate::{
-    Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, StoredRecord, Tombstone, WriteBatch,
-    WriteOp, WriteReceipt, check_presence,
+    Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, Snapshot, StoredRecord, Tombstone,
+    WriteBatch, WriteOp, WriteReceipt, check_presence,
 };
 
 /// Views freeze the write buffer; past this many chunks they are merged.
@@ -476,7 +476,7 @@ impl CollectionState {
         if self.sealed.len() > MAX_CHUNKS {
             self.compact_all()?;
         }
-        Ok(Arc::new(View {
+        Ok(Arc::new(Snapshot {
             config: self.config.clone(),
             seq: self.next_seq - 1,
             segments: self.sealed.values().map(|s| Arc::new(s.clone()) as Arc<dyn Segment>).collect(),
