@@ -31,6 +31,10 @@ use crate::{
 /// Views freeze the write buffer; past this many chunks they are merged.
 const MAX_CHUNKS: usize = 64;
 
+/// How many operations ahead of its insert an id's index entry is prefetched:
+/// enough to keep several loads from memory in flight.
+const PREFETCH_AHEAD: usize = 8;
+
 /// A segment id. The write buffer has its id from the start (the one it keeps
 /// when sealed), so sealing repoints nothing in the id index.
 type Slot = u64;
@@ -190,9 +194,9 @@ impl CollectionState {
             state.hidden.hide(t.id.clone(), t.seq);
         }
         for t in soft_deleted {
-            if let Some(loc) = state.locate.get_mut(&t.id, Rows { active: &state.active, sealed: &state.sealed }) {
-                loc.soft_deleted = true;
-                let loc = *loc;
+            if let Some(loc) =
+                state.locate.set_soft_deleted(&t.id, true, Rows { active: &state.active, sealed: &state.sealed })
+            {
                 state.set_live(loc, false);
                 state.hidden.hide(t.id.clone(), t.seq);
             }
@@ -260,10 +264,16 @@ impl CollectionState {
         debug_assert!(first_seq >= self.next_seq, "sequence numbers go back: {first_seq} < {}", self.next_seq);
         self.next_seq = first_seq;
         self.reserve(batch.ops.len());
-        for op in batch.ops {
+        // Hashed up front, so each id's place in the index is fetched from
+        // memory a few operations before its insert needs it.
+        let hashes: Vec<u64> = batch.ops.iter().map(|op| self.locate.hash(op.id())).collect();
+        for (i, op) in batch.ops.into_iter().enumerate() {
+            if let Some(ahead) = hashes.get(i + PREFETCH_AHEAD) {
+                self.locate.prefetch(*ahead);
+            }
             let seq = self.next_seq;
             self.next_seq += 1;
-            self.apply_op(op, seq);
+            self.apply_op(op, seq, hashes[i]);
         }
         WriteReceipt { first_seq, last_seq: self.next_seq - 1 }
     }
@@ -284,11 +294,12 @@ impl CollectionState {
         Ok(self.apply(batch, first))
     }
 
-    fn apply_op(&mut self, op: WriteOp, seq: u64) {
+    /// Applies one operation; `hash` is its id's [`IdIndex::hash`].
+    fn apply_op(&mut self, op: WriteOp, seq: u64, hash: u64) {
         match op {
             WriteOp::Upsert(r) => {
                 self.hidden.unhide(&r.id);
-                self.push_version(r.id, seq, r.metadata, r.expires_at, Some(r.vector));
+                self.push_version(r.id, hash, seq, r.metadata, r.expires_at, Some(r.vector));
             }
             WriteOp::Delete { id } => {
                 if let Some(loc) = self.locate.remove(&id, Rows { active: &self.active, sealed: &self.sealed }) {
@@ -299,20 +310,20 @@ impl CollectionState {
             WriteOp::UpdateMetadata { id, metadata } => {
                 let Some(loc) = self.locate.get(&id, self.rows()) else { return };
                 let expires_at = self.chunk(loc.slot).expires_at[loc.row];
-                self.push_version(id, seq, metadata, expires_at, None);
+                self.push_version(id, hash, seq, metadata, expires_at, None);
             }
             WriteOp::SoftDelete { id } => {
-                if let Some(loc) = self.locate.get_mut(&id, Rows { active: &self.active, sealed: &self.sealed }) {
-                    loc.soft_deleted = true;
-                    let loc = *loc;
+                if let Some(loc) =
+                    self.locate.set_soft_deleted(&id, true, Rows { active: &self.active, sealed: &self.sealed })
+                {
                     self.set_live(loc, false);
                     self.hidden.hide(id, seq);
                 }
             }
             WriteOp::Restore { id } => {
-                if let Some(loc) = self.locate.get_mut(&id, Rows { active: &self.active, sealed: &self.sealed }) {
-                    loc.soft_deleted = false;
-                    let loc = *loc;
+                if let Some(loc) =
+                    self.locate.set_soft_deleted(&id, false, Rows { active: &self.active, sealed: &self.sealed })
+                {
                     self.set_live(loc, true);
                     self.hidden.unhide(&id);
                 }
@@ -324,6 +335,7 @@ impl CollectionState {
     fn push_version(
         &mut self,
         id: String,
+        hash: u64,
         seq: u64,
         metadata: Metadata,
         expires_at: Option<u64>,
@@ -338,7 +350,9 @@ impl CollectionState {
         };
         // One lookup in the id index: the new row's place is known in advance.
         let loc = Loc { slot: self.active.segment_id, row: self.active.len(), soft_deleted: false };
-        if let Some(old) = self.locate.insert(&id, loc, Rows { active: &self.active, sealed: &self.sealed }) {
+        if let Some(old) =
+            self.locate.insert_hashed(hash, &id, loc, Rows { active: &self.active, sealed: &self.sealed })
+        {
             self.set_live(old, false);
         }
         self.active.push(id, seq, &vector, metadata, expires_at);
