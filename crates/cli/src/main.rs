@@ -14,10 +14,9 @@ use proxima::Proxima;
 use remote::Remote;
 use serde_json::{Value, json};
 
-// Measured on VIPER flushes: Parquet encoding ~35% faster than on glibc's
-// allocator (docs/benchmarks.md).
+// mimalloc, tuned in `main` (docs/benchmarks.md has the measurements).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: proxima_alloc::Allocator = proxima_alloc::Allocator;
 
 /// ProximaDB, a vector database.
 #[derive(Debug, Parser)]
@@ -196,7 +195,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = proxima::core::process::disable_transparent_huge_pages() {
+    if let Err(e) = proxima_alloc::tune() {
         tracing::warn!(error = %e, "cannot turn transparent huge pages off; flushes will be slower");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

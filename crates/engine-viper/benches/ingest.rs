@@ -12,7 +12,7 @@ use proxima_engine_viper::{ViperConfig, ViperEngine};
 
 // The allocator the `proximadb` binary runs on, so the figures are the server's.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: proxima_alloc::Allocator = proxima_alloc::Allocator;
 
 const BATCH: usize = 1_000;
 
@@ -51,7 +51,7 @@ fn engine_flushing_every(
 
 fn viper(c: &mut Criterion) {
     // As the `proximadb` binary runs.
-    proxima_core::process::disable_transparent_huge_pages().expect("prctl");
+    proxima_alloc::tune().expect("allocator tuning");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut group = c.benchmark_group("viper");
     group.sample_size(10).measurement_time(Duration::from_secs(8));

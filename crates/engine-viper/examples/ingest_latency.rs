@@ -16,7 +16,7 @@ use proxima_engine_viper::{ViperConfig, ViperEngine};
 
 // The allocator the `proximadb` binary runs on.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: proxima_alloc::Allocator = proxima_alloc::Allocator;
 
 const BATCH: u64 = 1_000;
 const DIMENSION: usize = 50;
@@ -39,7 +39,7 @@ fn batch(start: u64) -> WriteBatch {
 
 fn main() -> proxima_core::Result<()> {
     // As the `proximadb` binary runs.
-    proxima_core::process::disable_transparent_huge_pages().expect("prctl");
+    proxima_alloc::tune().expect("allocator tuning");
     let mut args = std::env::args().skip(1);
     let batches: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
     let flush_rows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
