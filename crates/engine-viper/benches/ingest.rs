@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use proxima_core::{CollectionConfig, DistanceMetric, VectorRecord};
 use proxima_engine::{VectorStorage, WriteBatch};
-use proxima_engine_viper::{ViperConfig, ViperEngine};
+use proxima_engine_viper::{VectorCompression, ViperConfig, ViperEngine};
 
 // The allocator the `proximadb` binary runs on, so the figures are the server's.
 #[global_allocator]
@@ -33,20 +33,62 @@ fn batch(start: u64, dim: usize) -> WriteBatch {
 }
 
 fn engine(rt: &tokio::runtime::Runtime, dir: &std::path::Path, dim: u32) -> Arc<ViperEngine> {
-    engine_flushing_every(rt, dir, dim, 100_000)
-}
-
-fn engine_flushing_every(
-    rt: &tokio::runtime::Runtime,
-    dir: &std::path::Path,
-    dim: u32,
-    rows: usize,
-) -> Arc<ViperEngine> {
-    let config = ViperConfig { flush_rows: rows, ..ViperConfig::local(dir) };
-    let engine = rt.block_on(ViperEngine::open(config, None)).expect("open");
+    let engine = engine_flushing_every(rt, dir, 100_000);
     let c = CollectionConfig::new("bench", dim).with_metric(DistanceMetric::Euclidean);
     rt.block_on(engine.create_collection(&c)).expect("create");
-    Arc::new(engine)
+    engine
+}
+
+fn engine_flushing_every(rt: &tokio::runtime::Runtime, dir: &std::path::Path, rows: usize) -> Arc<ViperEngine> {
+    let config = ViperConfig { flush_rows: rows, ..ViperConfig::local(dir) };
+    Arc::new(rt.block_on(ViperEngine::open(config, None)).expect("open"))
+}
+
+/// Times `iters` batches of `dim`-d vectors sent by `writers` concurrent
+/// writers into a fresh collection, which is dropped afterwards (untimed).
+/// With `flushed`, the time runs until every row is in a Parquet file: the
+/// flushes still running when the last write returns, and the flush of what
+/// is left in the buffer, are in it.
+///
+/// Each sample starts empty, as an ingest into a new collection does: when
+/// samples kept adding to one collection, later ones ran with tens of millions
+/// of rows resident and the figures drifted with the sample count.
+fn timed_ingest(
+    rt: &tokio::runtime::Runtime,
+    engine: &Arc<ViperEngine>,
+    (dim, writers, flushed): (usize, usize, bool),
+    iters: u64,
+) -> Duration {
+    let collection = CollectionConfig::new("bench", dim as u32).with_metric(DistanceMetric::Euclidean);
+    rt.block_on(engine.create_collection(&collection)).expect("create");
+    let per_writer = iters.div_ceil(writers as u64);
+    let plans: Vec<Vec<WriteBatch>> = (0..writers as u64)
+        .map(|w| (0..per_writer).map(|i| batch((w * per_writer + i) * BATCH as u64, dim)).collect())
+        .collect();
+    let start = Instant::now();
+    rt.block_on(async {
+        let tasks: Vec<_> = plans
+            .into_iter()
+            .map(|plan| {
+                let engine = Arc::clone(engine);
+                tokio::spawn(async move {
+                    for b in plan {
+                        engine.write("bench", b).await.expect("write");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("writer");
+        }
+        if flushed {
+            engine.flush("bench").await.expect("flush");
+        }
+    });
+    // Time per batch, as criterion expects for `iters` iterations.
+    let elapsed = start.elapsed().mul_f64(iters as f64 / (per_writer * writers as u64) as f64);
+    rt.block_on(engine.drop_collection("bench")).expect("drop");
+    elapsed
 }
 
 fn viper(c: &mut Criterion) {
@@ -56,61 +98,32 @@ fn viper(c: &mut Criterion) {
     let mut group = c.benchmark_group("viper");
     group.sample_size(10).measurement_time(Duration::from_secs(8));
 
-    // With flushes every 100,000 rows (amortised into the figure), and without.
+    // One writer, with flushes every 100,000 rows running in the background
+    // (all of them in the figure), and without flushes: the write-ahead log and
+    // the write buffer alone.
     for (dim, flush_rows, label) in [(50usize, 100_000, ""), (768, 100_000, ""), (50, usize::MAX, "_unflushed")] {
+        let flushed = flush_rows != usize::MAX;
         let dir = tempfile::tempdir().expect("tempdir");
-        let engine = engine_flushing_every(&rt, dir.path(), dim as u32, flush_rows);
-        let mut next = 0u64;
+        let engine = engine_flushing_every(&rt, dir.path(), flush_rows);
         group.throughput(Throughput::Elements(BATCH as u64));
         group.bench_function(format!("durable_ingest_{dim}d{label}"), |b| {
-            b.iter_custom(|iters| {
-                let batches: Vec<WriteBatch> = (0..iters).map(|i| batch(next + i * BATCH as u64, dim)).collect();
-                next += iters * BATCH as u64;
-                let start = Instant::now();
-                rt.block_on(async {
-                    for b in batches {
-                        engine.write("bench", b).await.expect("write");
-                    }
-                });
-                start.elapsed()
-            })
+            b.iter_custom(|iters| timed_ingest(&rt, &engine, (dim, 1, flushed), iters))
         });
     }
 
-    // Concurrent writers (batches of 1,000 each): fsyncs are shared between them.
-    for writers in [4usize, 16] {
+    // Concurrent writers (batches of 1,000 each): fsyncs are shared between
+    // them. And files with uncompressed vectors (`vector_compression=none`).
+    for (writers, vectors, label) in [
+        (4usize, VectorCompression::Zstd, ""),
+        (16, VectorCompression::Zstd, ""),
+        (4, VectorCompression::None, "_uncompressed"),
+    ] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let engine = engine_flushing_every(&rt, dir.path(), 50, 100_000);
-        let mut next = 0u64;
+        let config = ViperConfig { flush_rows: 100_000, vector_compression: vectors, ..ViperConfig::local(dir.path()) };
+        let engine = Arc::new(rt.block_on(ViperEngine::open(config, None)).expect("open"));
         group.throughput(Throughput::Elements(BATCH as u64));
-        group.bench_function(format!("durable_ingest_50d_{writers}_writers"), |b| {
-            b.iter_custom(|iters| {
-                let per_writer = iters.div_ceil(writers as u64);
-                let mut plans: Vec<Vec<WriteBatch>> = Vec::new();
-                for _ in 0..writers {
-                    plans.push((0..per_writer).map(|i| batch(next + i * BATCH as u64, 50)).collect());
-                    next += per_writer * BATCH as u64;
-                }
-                let start = Instant::now();
-                rt.block_on(async {
-                    let tasks: Vec<_> = plans
-                        .into_iter()
-                        .map(|plan| {
-                            let engine = engine.clone();
-                            tokio::spawn(async move {
-                                for b in plan {
-                                    engine.write("bench", b).await.expect("write");
-                                }
-                            })
-                        })
-                        .collect();
-                    for t in tasks {
-                        t.await.expect("writer");
-                    }
-                });
-                // Time per batch, as criterion expects for `iters` iterations.
-                start.elapsed().mul_f64(iters as f64 / (per_writer * writers as u64) as f64)
-            })
+        group.bench_function(format!("durable_ingest_50d_{writers}_writers{label}"), |b| {
+            b.iter_custom(|iters| timed_ingest(&rt, &engine, (50, writers, true), iters))
         });
     }
 

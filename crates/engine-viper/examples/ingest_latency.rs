@@ -1,13 +1,17 @@
-//! One writer's durable ingest, batch by batch: the latency of every batch of
+//! Durable ingest, batch by batch: the latency of every batch of
 //! 1,000 50-d vectors (fsync `always`, flushes every `FLUSH_ROWS` rows in the
 //! background), as percentiles, with the batches over 5 ms counted apart, and
 //! the CPU time the whole process spent per vector. The
 //! criterion bench gives the sustained rate; this shows where it goes.
 //!
-//! `cargo run --release -p proxima-engine-viper --example ingest_latency -- [BATCHES] [FLUSH_ROWS] [DIR]`
+//! `cargo run --release -p proxima-engine-viper --example ingest_latency -- [BATCHES] [FLUSH_ROWS] [DIR] [WRITERS]`
+//!
+//! One writer by default; with more, each sends its share of the batches
+//! concurrently and their fsyncs are shared (group commit).
 
 #![allow(clippy::print_stdout, reason = "a report for a person to read")]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proxima_core::{CollectionConfig, DistanceMetric, VectorRecord};
@@ -45,24 +49,43 @@ fn main() -> proxima_core::Result<()> {
     let flush_rows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir_in(args.next().unwrap_or_else(|| ".".into())).expect("temporary directory");
 
+    let writers: usize = args.next().and_then(|a| a.parse().ok()).filter(|n| *n > 0).unwrap_or(1);
+
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let config = ViperConfig { flush_rows, ..ViperConfig::local(dir.path()) };
-    let engine = runtime.block_on(ViperEngine::open(config, None))?;
+    let engine = Arc::new(runtime.block_on(ViperEngine::open(config, None))?);
     let collection = CollectionConfig::new("ingest", DIMENSION as u32).with_metric(DistanceMetric::Euclidean);
     runtime.block_on(engine.create_collection(&collection))?;
-    // Built up front, so only the writes are timed.
-    let prepared: Vec<WriteBatch> = (0..batches).map(|i| batch(i * BATCH)).collect();
+    // Built up front, so only the writes are timed; writer `w` takes batches
+    // `w`, `w + writers`, ...
+    let mut plans: Vec<Vec<WriteBatch>> = (0..writers).map(|_| Vec::new()).collect();
+    for i in 0..batches {
+        plans[i as usize % writers].push(batch(i * BATCH));
+    }
 
-    let mut latencies = Vec::with_capacity(prepared.len());
     let cpu_before = proxima_core::process::cpu_time();
     let start = Instant::now();
-    runtime.block_on(async {
-        for b in prepared {
-            let t = Instant::now();
-            engine.write("ingest", b).await?;
-            latencies.push(t.elapsed());
+    let mut latencies = runtime.block_on(async {
+        let tasks: Vec<_> = plans
+            .into_iter()
+            .map(|plan| {
+                let engine = Arc::clone(&engine);
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(plan.len());
+                    for b in plan {
+                        let t = Instant::now();
+                        engine.write("ingest", b).await?;
+                        latencies.push(t.elapsed());
+                    }
+                    Ok::<_, proxima_core::Error>(latencies)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.expect("a writer panicked")?);
         }
-        Ok::<_, proxima_core::Error>(())
+        Ok::<_, proxima_core::Error>(all)
     })?;
     let wall = start.elapsed();
     let cpu = proxima_core::process::cpu_time().zip(cpu_before).map(|(after, before)| after - before);
@@ -70,7 +93,10 @@ fn main() -> proxima_core::Result<()> {
     let slow: Vec<Duration> = latencies.iter().copied().filter(|l| *l > SLOW).collect();
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
-    println!("{:.0} vectors/s over {} batches", (batches * BATCH) as f64 / wall.as_secs_f64(), batches);
+    println!(
+        "{:.0} vectors/s over {batches} batches from {writers} writer(s)",
+        (batches * BATCH) as f64 / wall.as_secs_f64()
+    );
     println!(
         "per batch: p50 {:?}, p90 {:?}, p99 {:?}, max {:?} (p50 rate {:.0} vectors/s)",
         at(0.5),

@@ -15,7 +15,7 @@ use proxima_wal::{Wal, WalOptions};
 
 use crate::ViperConfig;
 use crate::manifest::{MANIFEST, Manifest, SegmentEntry, index_file, segment_file};
-use crate::segment_file::{decode, encode};
+use crate::segment_file::{Layout, decode, encode};
 use crate::store::{ManifestVersion, Store};
 
 pub(crate) struct ViperCollection {
@@ -588,8 +588,8 @@ pub(crate) async fn write_segment_files(
     }
     let chunk = Arc::clone(&segment.chunk);
     let config = config.clone();
-    let row_group_rows = engine.row_group_rows;
-    let (bytes, zones) = blocking(move || encode(&chunk, &config, row_group_rows)).await?;
+    let layout = Layout { row_group_rows: engine.row_group_rows, vectors: engine.vector_compression };
+    let (bytes, zones) = blocking(move || encode(&chunk, &config, layout)).await?;
     let id = segment.chunk.segment_id;
     let entry = SegmentEntry {
         segment_id: id,

@@ -43,6 +43,18 @@ impl std::fmt::Debug for Root {
     }
 }
 
+/// How segment files store the vector column. Every other column is zstd.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VectorCompression {
+    /// Byte-stream-split floats under zstd: GloVe's 50-d vectors take ~15%
+    /// less space than raw, and zstd is about a fifth of a 50-d ingest's CPU.
+    #[default]
+    Zstd,
+    /// Plain floats, uncompressed: learned embeddings barely compress, and a
+    /// flush of 50-d vectors costs ~0.35 µs less CPU per vector.
+    None,
+}
+
 /// Configuration of a [`crate::ViperEngine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViperConfig {
@@ -60,6 +72,9 @@ pub struct ViperConfig {
     /// already in files; colder segments are evicted and decoded again from their
     /// file when needed. Read views pin what they hold until dropped.
     pub resident_budget_bytes: u64,
+    /// How segment files (from flushes and compactions) store vectors. Files
+    /// written either way read the same; a reader needs no setting.
+    pub vector_compression: VectorCompression,
 }
 
 impl Default for ViperConfig {
@@ -79,12 +94,14 @@ impl ViperConfig {
             flush_interval_ms: 60_000,
             row_group_rows: 16_384,
             resident_budget_bytes: u64::MAX,
+            vector_compression: VectorCompression::Zstd,
         }
     }
 
     /// Parses a root: a plain path or `file://<path>`, or
     /// `s3://bucket/prefix?endpoint=URL&region=R&wal_dir=PATH&allow_http=true`.
-    /// Also accepts `flush_rows=N`, `row_group_rows=N` and `resident_budget_mb=N` on either.
+    /// Also accepts `flush_rows=N`, `row_group_rows=N`, `resident_budget_mb=N`
+    /// and `vector_compression=zstd|none` on either.
     pub fn from_uri(uri: &str) -> Result<Self> {
         let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
         let mut config = if let Some(rest) = base.strip_prefix("s3://") {
@@ -119,6 +136,17 @@ impl ViperConfig {
                 ("row_group_rows", _) => {
                     config.row_group_rows = value.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?
                 }
+                ("resident_budget_mb", _) => {
+                    let mb: u64 = value.parse().map_err(|_| bad())?;
+                    config.resident_budget_bytes = mb.saturating_mul(1 << 20);
+                }
+                ("vector_compression", _) => {
+                    config.vector_compression = match value {
+                        "zstd" => VectorCompression::Zstd,
+                        "none" => VectorCompression::None,
+                        _ => return Err(bad()),
+                    }
+                }
                 ("endpoint", Root::S3 { endpoint, .. }) => *endpoint = Some(value.to_string()),
                 ("region", Root::S3 { region, .. }) => *region = value.to_string(),
                 // Plain-http endpoints are allowed whenever an endpoint is given.
@@ -149,7 +177,18 @@ mod tests {
             *secret_access_key = Some("hunter2".into());
         }
         assert!(!format!("{with_secret:?}").contains("hunter2"));
-        for bad in ["", "s3://", "./x?endpoint=http://a", "./x?flush_rows=0", "./x?nope=1"] {
+        let c = ViperConfig::from_uri("./d?resident_budget_mb=3&vector_compression=none").unwrap();
+        assert_eq!((c.resident_budget_bytes, c.vector_compression), (3 << 20, VectorCompression::None));
+        assert_eq!(ViperConfig::from_uri("./d").unwrap().vector_compression, VectorCompression::Zstd);
+        for bad in [
+            "",
+            "s3://",
+            "./x?endpoint=http://a",
+            "./x?flush_rows=0",
+            "./x?nope=1",
+            "./x?resident_budget_mb=lots",
+            "./x?vector_compression=lz4",
+        ] {
             assert!(ViperConfig::from_uri(bad).is_err(), "{bad}");
         }
     }

@@ -22,7 +22,7 @@ use proxima_engine::{
 use tokio::sync::Mutex;
 
 use self::collection::ViperCollection;
-pub use self::config::{Root, ViperConfig};
+pub use self::config::{Root, VectorCompression, ViperConfig};
 use self::store::Store;
 
 /// The registered engine name.

@@ -1,5 +1,6 @@
 //! VIPER on local disk passes the engine conformance suite, with the write
-//! buffer mostly in memory and with a flush every few operations.
+//! buffer mostly in memory, with a flush every few operations, and with
+//! uncompressed vectors in its files.
 
 use std::sync::Arc;
 
@@ -7,12 +8,13 @@ use async_trait::async_trait;
 use proxima_core::Result;
 use proxima_engine::testkit::{EngineHarness, run_all};
 use proxima_engine::{IndexBuilder, VectorStorage};
-use proxima_engine_viper::{ViperConfig, ViperEngine};
+use proxima_engine_viper::{VectorCompression, ViperConfig, ViperEngine};
 
 struct Local {
     dir: tempfile::TempDir,
     flush_rows: usize,
     budget: u64,
+    vectors: VectorCompression,
 }
 
 #[async_trait]
@@ -22,6 +24,7 @@ impl EngineHarness for Local {
             flush_rows: self.flush_rows,
             row_group_rows: 4,
             resident_budget_bytes: self.budget,
+            vector_compression: self.vectors,
             ..ViperConfig::local(self.dir.path())
         };
         Ok(Arc::new(ViperEngine::open(config, index_builder).await?))
@@ -30,16 +33,36 @@ impl EngineHarness for Local {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viper_conforms_with_large_buffer() {
-    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 1_000_000, budget: u64::MAX }).await;
+    run_all(&Local {
+        dir: tempfile::tempdir().unwrap(),
+        flush_rows: 1_000_000,
+        budget: u64::MAX,
+        vectors: VectorCompression::Zstd,
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viper_conforms_with_frequent_flushes() {
-    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5, budget: u64::MAX }).await;
+    run_all(&Local {
+        dir: tempfile::tempdir().unwrap(),
+        flush_rows: 5,
+        budget: u64::MAX,
+        vectors: VectorCompression::Zstd,
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viper_conforms_with_a_zero_memory_budget() {
     // Every segment in a file is evicted after every call and decoded again when needed.
-    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5, budget: 0 }).await;
+    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5, budget: 0, vectors: VectorCompression::Zstd })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viper_conforms_with_uncompressed_vectors() {
+    // A zero budget, so every read decodes the uncompressed files again.
+    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5, budget: 0, vectors: VectorCompression::None })
+        .await;
 }
