@@ -1,5 +1,6 @@
 //! Settings: defaults, then the TOML file, then environment and flags.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use proxima::{CompactionConfig, ProximaConfig};
@@ -162,6 +163,9 @@ impl MetadataSection {
 struct StorageSection {
     engines: Option<Vec<String>>,
     index_cache_bytes: Option<usize>,
+    /// An engine's root by name, instead of `DATA_DIR/<name>`.
+    #[serde(default)]
+    roots: BTreeMap<String, String>,
 }
 
 impl Settings {
@@ -187,6 +191,10 @@ impl Settings {
         if let Some(bytes) = file.storage.index_cache_bytes {
             database.index_cache_bytes = bytes;
         }
+        if let Some(unknown) = file.storage.roots.keys().find(|name| !database.engines.contains(name)) {
+            return Err(format!("[storage.roots] names `{unknown}`, which is not in [storage] engines"));
+        }
+        database.engine_roots = file.storage.roots;
         let keys = match std::env::var("PROXIMADB_API_KEYS") {
             Ok(spec) => Keys::parse(&spec)?,
             Err(_) => Keys::new(file.auth.keys),
@@ -235,6 +243,24 @@ mod tests {
             "[metadata_storage]\nbackend_type = \"mongodb\"\nconnection_string = \"mongodb://h/db?x=1\"\n[metadata_storage.connection]\ntimeout_seconds = 2\n",
         );
         assert_eq!(mongo.unwrap(), "mongodb://h/db?x=1&timeout_ms=2000");
+    }
+
+    #[test]
+    fn engine_roots_come_from_the_storage_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("proximadb.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Settings::load(Some(&file), None, None)
+        };
+        let settings = load(
+            "[storage]\nengines = [\"viper\", \"lsm\"]\n[storage.roots]\nviper = \"/srv/v?vector_compression=none\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.database.engine_roots["viper"], "/srv/v?vector_compression=none");
+        assert!(!settings.database.engine_roots.contains_key("lsm"), "lsm stays under the data directory");
+        let Err(err) = load("[storage.roots]\nmmap = \"/srv/m\"\n") else { panic!("mmap is not an engine in use") };
+        assert!(err.contains("mmap"), "{err}");
     }
 
     #[test]

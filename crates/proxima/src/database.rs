@@ -34,6 +34,10 @@ pub struct ProximaConfig {
     pub engines: Vec<String>,
     /// Bytes of loaded indexes kept between queries.
     pub index_cache_bytes: usize,
+    /// An engine's root, by name, where it is not `data_dir/<name>`: whatever
+    /// the engine accepts (VIPER takes `s3://bucket/prefix` and parameters
+    /// such as `?vector_compression=none`; docs/engines.md).
+    pub engine_roots: BTreeMap<String, String>,
 }
 
 impl Default for ProximaConfig {
@@ -43,6 +47,7 @@ impl Default for ProximaConfig {
             metadata_url: None,
             engines: vec![default_engine().to_string()],
             index_cache_bytes: 1 << 30,
+            engine_roots: BTreeMap::new(),
         }
     }
 }
@@ -103,7 +108,10 @@ impl Proxima {
         let indexer: Arc<dyn engine::IndexBuilder> = Arc::new(proxima_index::SegmentIndexer::default());
         let mut engines = BTreeMap::new();
         for name in &config.engines {
-            let root = config.data_dir.join(name).display().to_string();
+            let root = match config.engine_roots.get(name) {
+                Some(root) => root.clone(),
+                None => config.data_dir.join(name).display().to_string(),
+            };
             let options = engine::EngineOptions { root, index_builder: Some(indexer.clone()) };
             engines.insert(name.clone(), crate::engine_registry().open(name, options).await?);
         }
