@@ -51,7 +51,29 @@ fn sync_dir(dir: &FsPath) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot sync {}", dir.display()), e))
 }
 
+/// Drops a durable file's pages from the page cache (Linux; elsewhere nothing).
+///
+/// What VIPER writes is in memory already, decoded: the rows a flush or a
+/// compaction wrote, the index it built. The file's pages would be a second
+/// copy that nothing reads before a restart, and with the page cache growing
+/// by every file written, each write landed on memory the VM had never
+/// touched: 4 writers ingesting 6 M vectors spent 2.45 µs of CPU per vector
+/// with the pages kept and 1.91 µs with them dropped (three runs each).
+fn drop_cached_pages(file: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: posix_fadvise takes an open descriptor and plain integers;
+        // it is advice to the kernel and touches no memory of ours. Its result
+        // is ignored: the file is durable either way.
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}
+
 /// Writes `bytes` to `path` durably: temp file, fsync, rename, directory fsync.
+/// The file's pages leave the page cache once they are on disk.
 fn write_local(path: &FsPath, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(FsPath::new("."));
@@ -61,6 +83,8 @@ fn write_local(path: &FsPath, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes)
         .and_then(|_| file.sync_all())
         .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    // After the sync: only clean pages can be dropped.
+    drop_cached_pages(&file);
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename to {}", path.display()), e))?;
     sync_dir(dir)
 }
@@ -260,5 +284,44 @@ impl Store {
             .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::path::Path;
+
+    /// How many of the file's pages are in the page cache (mincore over a mapping).
+    fn cached_pages(path: &Path) -> usize {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path).unwrap();
+        let len = file.metadata().unwrap().len() as usize;
+        // SAFETY: sysconf only reads a constant of the system.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let mut resident = vec![0u8; len.div_ceil(page)];
+        // SAFETY: a read-only shared mapping of an open file of `len` bytes,
+        // unmapped below; mincore writes one byte per page into `resident`,
+        // which has one per page; nothing reads the mapping itself.
+        unsafe {
+            let addr = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0);
+            assert_ne!(addr, libc::MAP_FAILED);
+            assert_eq!(libc::mincore(addr, len, resident.as_mut_ptr()), 0);
+            libc::munmap(addr, len);
+        }
+        resident.iter().filter(|r| *r & 1 != 0).count()
+    }
+
+    #[test]
+    fn a_written_file_leaves_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..4u32 << 20).map(|i| i as u8).collect();
+        // A plain write stays cached, so the check can see cached pages at all.
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, &bytes).unwrap();
+        assert!(cached_pages(&plain) > 0, "the page-cache check sees nothing");
+        let written = dir.path().join("seg-1.parquet");
+        super::write_local(&written, &bytes).unwrap();
+        assert_eq!(cached_pages(&written), 0);
+        assert_eq!(std::fs::read(&written).unwrap(), bytes, "and the file holds the bytes");
     }
 }
