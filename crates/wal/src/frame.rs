@@ -5,6 +5,10 @@ use serde::{Serialize, de::DeserializeOwned};
 
 /// Bytes in a frame header.
 pub(crate) const HEADER_LEN: usize = 24;
+/// Zero bytes written right after every frame, in the same write: the end of
+/// a segment's frames. What lies past it (the stale frames of a recycled
+/// segment) is never read. The next frame overwrites it.
+pub(crate) const END_MARK_LEN: usize = HEADER_LEN;
 /// Frames larger than this are refused on write and treated as corruption on read.
 pub(crate) const MAX_PAYLOAD: usize = 1 << 30;
 
@@ -14,6 +18,7 @@ fn bincode_config() -> bincode::config::Configuration {
 
 /// A frame whose header still lacks its sequence number (assigned under the log lock).
 pub(crate) struct PendingFrame {
+    /// Header, payload and end mark.
     pub(crate) bytes: Vec<u8>,
     pub(crate) count: u32,
     payload_crc: u32,
@@ -35,12 +40,18 @@ impl PendingFrame {
             )));
         }
         let payload_crc = crc32c::crc32c(&bytes[HEADER_LEN..]);
+        bytes.resize(bytes.len() + END_MARK_LEN, 0);
         Ok(Self { bytes, count, payload_crc })
+    }
+
+    /// Bytes of the frame itself, without its end mark.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len() - END_MARK_LEN
     }
 
     /// Fills in the header for `first_seq`.
     pub(crate) fn seal(&mut self, first_seq: u64) {
-        let payload_len = (self.bytes.len() - HEADER_LEN) as u32;
+        let payload_len = (self.len() - HEADER_LEN) as u32;
         let h = &mut self.bytes[..HEADER_LEN];
         h[0..4].copy_from_slice(&payload_len.to_le_bytes());
         h[4..8].copy_from_slice(&self.count.to_le_bytes());

@@ -37,18 +37,21 @@ pub(crate) struct ScanEnd {
     pub(crate) valid_len: u64,
     /// The sequence number after the last valid record.
     pub(crate) next_seq: u64,
-    /// Whether bytes past `valid_len` are a torn write to cut off.
+    /// Whether bytes past `valid_len` are a torn write to cut off (rather than
+    /// an end mark, and whatever lies past it).
     pub(crate) torn: bool,
 }
 
 /// Walks the frames of one segment's bytes, calling `visit(header, payload)` for each.
 ///
-/// A zero-filled remainder ends any segment: a segment made from a spare is
-/// zero-filled past its last frame (reported as `torn`, so it can be cut). With
-/// `tail_may_tear`, a frame cut short by the end of the data, or one whose
-/// payload fails its checksum with only zeros after it, also ends the scan as
-/// torn. Anything else that fails a checksum is `Corrupted`, naming the file and
-/// offset.
+/// A header's worth of zeros ends any segment's frames: every frame is written
+/// with an end mark after it, and what lies past the mark (zeros in a spare,
+/// stale frames in a recycled segment) is never read. Logs written before end
+/// marks end at the end of the file or at a spare's zeros, which read the same.
+/// With `tail_may_tear`, a frame cut short by the end of the data, or one whose
+/// payload fails its checksum and is not followed by the next frame, ends the
+/// scan as torn. Anything else that fails a checksum is `Corrupted`, naming the
+/// file and offset.
 pub(crate) fn scan(
     path: &Path,
     bytes: &[u8],
@@ -66,8 +69,8 @@ pub(crate) fn scan(
     let torn = |offset: usize, next_seq: u64| Ok(ScanEnd { valid_len: offset as u64, next_seq, torn: true });
     while offset < bytes.len() {
         let rest = &bytes[offset..];
-        if all_zero(rest) {
-            return torn(offset, next_seq);
+        if rest[..rest.len().min(HEADER_LEN)].iter().all(|b| *b == 0) {
+            return Ok(ScanEnd { valid_len: offset as u64, next_seq, torn: false });
         }
         if rest.len() < HEADER_LEN {
             return if tail_may_tear { torn(offset, next_seq) } else { Err(corrupted(offset, "short frame header")) };
@@ -88,8 +91,11 @@ pub(crate) fn scan(
         }
         let payload = &bytes[offset + HEADER_LEN..end];
         if crc32c::crc32c(payload) != header.payload_crc {
-            // Only the very last frame may hold a partially persisted payload.
-            return if tail_may_tear && all_zero(&bytes[end..]) {
+            // Only the very last frame may hold a partially persisted payload:
+            // damage with the log going on after it is not a tear.
+            let next_frame = bytes.get(end..end + HEADER_LEN).and_then(|h| Header::parse(h.try_into().ok()?));
+            let continued = next_frame.is_some_and(|h| h.first_seq == next_seq + u64::from(header.count));
+            return if tail_may_tear && !continued {
                 torn(offset, next_seq)
             } else {
                 Err(corrupted(offset, "frame payload checksum mismatch"))
@@ -100,10 +106,6 @@ pub(crate) fn scan(
         offset = end;
     }
     Ok(ScanEnd { valid_len: offset as u64, next_seq, torn: false })
-}
-
-fn all_zero(bytes: &[u8]) -> bool {
-    bytes.iter().all(|b| *b == 0)
 }
 
 /// Reads a whole segment file.

@@ -50,8 +50,11 @@ pub struct WalStats {
     pub frames: u64,
     /// `fdatasync` calls made for group commit (segment rolls not counted).
     pub syncs: u64,
-    /// Segments started from a zero-filled spare rather than an empty file.
+    /// Segments started from a spare (zero-filled or recycled) rather than an empty file.
     pub segments_from_spares: u64,
+    /// Of those, the segments recycled: freed by truncation and used again
+    /// instead of zero-filling a new file.
+    pub segments_recycled: u64,
 }
 
 /// A write-ahead log of records of type `R`.
@@ -79,6 +82,7 @@ struct Shared {
     frames: AtomicU64,
     syncs: AtomicU64,
     segments_from_spares: AtomicU64,
+    segments_recycled: AtomicU64,
     /// Frame buffers to encode into again: a fresh buffer for each append costs
     /// page faults on every frame of a large batch.
     spare_buffers: Mutex<Vec<Vec<u8>>>,
@@ -109,6 +113,9 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         let lock = lock_dir(&dir)?;
         let mut segments = segment::list(&dir)?;
         let mut next_seq = 1;
+        // Where the last segment's frames end: appends go on from there, over its
+        // end mark (and a recycled segment's stale bytes past it).
+        let mut active_len = 0;
         for (i, (first_seq, path)) in segments.iter().enumerate() {
             if i > 0 && *first_seq != next_seq {
                 return Err(Error::corrupted(format!(
@@ -127,6 +134,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
                     .map_err(|e| Error::io(format!("cannot cut the torn tail of {}", path.display()), e))?;
             }
             next_seq = end.next_seq;
+            active_len = end.valid_len;
         }
         let (active_first_seq, active_path) = match segments.pop() {
             Some(last) => last,
@@ -137,8 +145,6 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         };
         let active = open_segment(&active_path)?;
         segment::sync_dir(&dir)?;
-        // Past any torn or zero-filled tail, which the scan above cut off.
-        let active_len = active.metadata().map_err(|e| Error::io("cannot stat segment", e))?.len();
         let spare = Spare::new(&dir, options.segment_bytes);
         let state = State {
             active: Arc::new(active),
@@ -160,6 +166,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             frames: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             segments_from_spares: AtomicU64::new(0),
+            segments_recycled: AtomicU64::new(0),
             spare_buffers: Mutex::new(Vec::new()),
             _lock: lock,
         });
@@ -204,7 +211,8 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         }
         let first = state.next_seq;
         frame.seal(first);
-        // At an offset, not appended: a segment made from a spare is zero-filled past its frames.
+        // At an offset, with its end mark: a segment made from a spare has zeros
+        // or a recycled segment's stale frames past the frames written so far.
         if let Err(e) = state.active.write_all_at(&frame.bytes, state.active_len) {
             // Cut the partial frame so later appends do not follow garbage.
             let len = state.active_len;
@@ -213,8 +221,8 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             }
             return Err(Error::io("write-ahead log append failed", e));
         }
-        state.active_len += frame.bytes.len() as u64;
-        state.written += frame.bytes.len() as u64;
+        state.active_len += frame.len() as u64;
+        state.written += frame.len() as u64;
         if state.active_len > self.shared.options.segment_bytes / 2 {
             state.spare.start();
         }
@@ -259,6 +267,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             frames: self.shared.frames.load(Ordering::Relaxed),
             syncs: self.shared.syncs.load(Ordering::Relaxed),
             segments_from_spares: self.shared.segments_from_spares.load(Ordering::Relaxed),
+            segments_recycled: self.shared.segments_recycled.load(Ordering::Relaxed),
         }
     }
 
@@ -340,11 +349,29 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
                 keep_from = i + 1;
             }
         }
-        let doomed: Vec<PathBuf> = state.closed.drain(..keep_from).map(|(_, path)| path).collect();
+        let mut doomed: Vec<PathBuf> = state.closed.drain(..keep_from).map(|(_, path)| path).collect();
+        // The newest of them is kept for the next spare, unless one is kept
+        // already: its blocks are written, so nothing needs zero-filling.
+        let half_segment = self.shared.options.segment_bytes / 2;
+        let kept = match doomed.last() {
+            Some(newest) if std::fs::metadata(newest).is_ok_and(|m| m.len() >= half_segment) => {
+                state.spare.keep().and_then(|to| Some((doomed.pop()?, to)))
+            }
+            _ => None,
+        };
         // Unlinking a full segment takes milliseconds: appends and syncs go on meanwhile.
         drop(state);
         for path in &doomed {
             std::fs::remove_file(path).map_err(|e| Error::io(format!("cannot delete {}", path.display()), e))?;
+        }
+        if let Some((segment, to)) = kept {
+            // After the unlinks: if a crash undoes the rename, the old segment
+            // is back whole, right before the ones kept.
+            let moved = std::fs::rename(&segment, &to).is_ok();
+            if !moved {
+                let _ = std::fs::remove_file(&segment);
+            }
+            self.shared.lock_state().spare.kept(moved);
         }
         segment::sync_dir(&self.shared.dir)
     }
@@ -381,8 +408,11 @@ impl Shared {
         }
         let path = self.dir.join(segment::file_name(state.next_seq));
         let file = match state.spare.take(&path) {
-            Some(spare) => {
+            Some((spare, recycled)) => {
                 self.segments_from_spares.fetch_add(1, Ordering::Relaxed);
+                if recycled {
+                    self.segments_recycled.fetch_add(1, Ordering::Relaxed);
+                }
                 spare
             }
             None => open_segment(&path)?,

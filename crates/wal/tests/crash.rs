@@ -1,5 +1,8 @@
 //! SIGKILL a writer mid-append at random points: every acknowledged record
-//! replays, whole batches only, and nothing past the one batch in flight.
+//! replays, whole batches only, and nothing past the one batch in flight. The
+//! writer truncates the log as it goes (keeping its last batches), as an engine
+//! does after a flush, so kills also land in truncations, segment recycling and
+//! spare fills.
 //!
 //! The test re-runs its own binary as the writer (the child role is selected by
 //! an environment variable), so no helper binary is needed.
@@ -32,15 +35,20 @@ fn make_batch(batch: u64) -> Vec<Record> {
     (0..n).map(|i| (batch, i, n, values(batch, i))).collect()
 }
 
+/// Batches the writer keeps in its log when it truncates.
+const KEPT_BATCHES: usize = 10;
+
 /// Replays the log and checks its shape; returns the batch ids, in order.
 fn recovered_batches(dir: &Path) -> Vec<u64> {
     let wal = Wal::<Record>::open(dir, OPTIONS).expect("a crashed log must reopen cleanly");
-    let mut expected_seq = 1;
+    let mut expected_seq = None;
     let mut batches: Vec<u64> = Vec::new();
     let mut in_batch = 0;
     wal.replay(1, |seq, (batch, idx, n, vals)| {
-        assert_eq!(seq, expected_seq, "sequence numbers are contiguous");
-        expected_seq += 1;
+        // Truncation starts the log at a batch's first record.
+        assert_eq!(seq, expected_seq.unwrap_or(seq), "sequence numbers are contiguous");
+        assert!(expected_seq.is_some() || idx == 0, "the log starts in the middle of batch {batch}");
+        expected_seq = Some(seq + 1);
         assert_eq!(n, batch_len(batch), "record of batch {batch} has a wrong size field");
         assert_eq!(vals, values(batch, idx), "record {batch}/{idx} replayed with wrong values");
         if idx == 0 {
@@ -62,16 +70,25 @@ fn recovered_batches(dir: &Path) -> Vec<u64> {
 fn child_writer(dir: &Path) -> ! {
     let wal = Wal::<Record>::open(dir, OPTIONS).expect("child open");
     let mut next = 0;
-    wal.replay(1, |_, (batch, ..)| {
+    // The first sequence number of each batch still in the log, oldest first.
+    let mut starts = std::collections::VecDeque::new();
+    wal.replay(1, |seq, (batch, idx, ..)| {
         next = batch + 1;
+        if idx == 0 {
+            starts.push_back(seq);
+        }
         Ok(())
     })
     .expect("child replay");
     let mut out = std::io::stdout().lock();
     loop {
-        wal.append(&make_batch(next)).expect("child append");
+        starts.push_back(wal.append(&make_batch(next)).expect("child append").first);
         writeln!(out, "ACK {next}").and_then(|_| out.flush()).expect("child stdout");
         next += 1;
+        if starts.len() > 2 * KEPT_BATCHES {
+            starts.drain(..starts.len() - KEPT_BATCHES);
+            wal.truncate_before(starts[0]).expect("child truncate");
+        }
     }
 }
 
@@ -98,8 +115,12 @@ fn acknowledged_records_survive_sigkill() {
             assert!(batches.contains(last_acked), "{ctx}: acknowledged batch {last_acked} lost");
             let last = *batches.last().unwrap();
             assert!(last <= last_acked + 1, "{ctx}: replayed batch {last} beyond the one in flight");
+            // The writer truncates below its last KEPT_BATCHES batches only.
+            assert!(batches.len() >= KEPT_BATCHES.min(*last_acked as usize + 1), "{ctx}: truncated too far");
         }
-        for id in &acked {
+        // Batches below the log's first one were truncated, not lost.
+        let first = batches.first().copied().unwrap_or(0);
+        for id in acked.iter().filter(|id| **id >= first) {
             assert!(batches.binary_search(id).is_ok(), "{ctx}: acknowledged batch {id} lost");
         }
     }
