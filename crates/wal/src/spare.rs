@@ -6,7 +6,7 @@
 //! write itself gets cheaper. So the next segment is a file whose blocks are
 //! written already, made one of two ways:
 //! - **recycled**: truncation keeps the newest segment it frees (one at most,
-//!   renamed `recyclable.tmp`), and the next spare is made from it: renamed
+//!   renamed `<name>.wal.recyclable`), and the next spare is made from it: renamed
 //!   again, its head cleared ([`recycle`]). Nothing is written but the head. A
 //!   log truncated as it goes (VIPER truncates after each flush) makes its
 //!   spares this way.
@@ -32,24 +32,25 @@ use crate::frame::END_MARK_LEN;
 
 /// The spare's name in the log directory (not a segment name, so listing skips it).
 const FILE_NAME: &str = "next-segment.tmp";
-/// A freed segment kept to become a spare (not a segment name either).
-const POOLED_NAME: &str = "recyclable.tmp";
+/// What a freed segment kept to become a spare is renamed to: its segment name
+/// plus this (not a segment name, so listing skips it). Each has its own name,
+/// so a segment being kept never lands on one being made a spare.
+const KEPT_SUFFIX: &str = ".recyclable";
 
 /// Zeros written per step; the filler checks for a stop between steps.
 const STEP: usize = 1 << 20;
 
 /// The freed segment kept for the next spare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Pool {
     Empty,
-    /// Being renamed to [`POOLED_NAME`] by a truncation, outside the log's lock.
+    /// Being renamed by a truncation, outside the log's lock.
     Moving,
-    Held,
+    Held(PathBuf),
 }
 
 pub(crate) struct Spare {
     path: PathBuf,
-    pooled_path: PathBuf,
     bytes: u64,
     /// The thread making the spare (recycling or zero-filling).
     maker: Option<JoinHandle<()>>,
@@ -62,14 +63,17 @@ pub(crate) struct Spare {
 
 impl Spare {
     /// No spare yet; files an earlier process left (a spare perhaps half
-    /// made, a kept segment) are removed.
+    /// made, kept segments) are removed.
     pub(crate) fn new(dir: &Path, bytes: u64) -> Self {
-        let (path, pooled_path) = (dir.join(FILE_NAME), dir.join(POOLED_NAME));
+        let path = dir.join(FILE_NAME);
         let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(&pooled_path);
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_str().is_some_and(|n| n.ends_with(KEPT_SUFFIX)) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         Self {
             path,
-            pooled_path,
             bytes,
             maker: None,
             ready: Default::default(),
@@ -82,14 +86,26 @@ impl Spare {
     /// Starts making a spare, unless one is on its way or ready: from the kept
     /// segment if there is one, else zero-filled.
     pub(crate) fn start(&mut self) {
-        if self.maker.is_some() || self.ready.load(Ordering::Acquire) {
+        if self.maker.as_ref().is_some_and(|maker| !maker.is_finished()) {
             return;
         }
+        // Joined first, so a maker that finished has shown whether it succeeded.
+        if let Some(maker) = self.maker.take() {
+            let _ = maker.join();
+        }
+        if self.ready.load(Ordering::Acquire) {
+            return;
+        }
+        // Here no spare is ready and none is on its way (a maker that failed,
+        // on a full disk say, is tried again).
         let (ready, stop) = (Arc::clone(&self.ready), Arc::clone(&self.stop));
-        let spawned = if self.pool == Pool::Held {
-            self.pool = Pool::Empty;
+        let kept = match &self.pool {
+            Pool::Held(_) => std::mem::replace(&mut self.pool, Pool::Empty),
+            _ => Pool::Empty,
+        };
+        let spawned = if let Pool::Held(from) = kept {
             self.recycled = true;
-            let (from, to) = (self.pooled_path.clone(), self.path.clone());
+            let to = self.path.clone();
             std::thread::Builder::new().name("proxima-wal-spare".into()).spawn(move || {
                 if recycle(&from, &to).is_ok() {
                     ready.store(true, Ordering::Release);
@@ -114,19 +130,21 @@ impl Spare {
         self.maker = spawned.ok();
     }
 
-    /// Where to move a segment truncation frees, if it is to be kept for the
-    /// next spare (nothing is kept yet); report the move with [`Spare::kept`].
-    pub(crate) fn keep(&mut self) -> Option<PathBuf> {
+    /// Where to move `segment`, which truncation frees, if it is to be kept for
+    /// the next spare (nothing is kept yet); report the move with [`Spare::kept`].
+    pub(crate) fn keep(&mut self, segment: &Path) -> Option<PathBuf> {
         if self.pool != Pool::Empty {
             return None;
         }
         self.pool = Pool::Moving;
-        Some(self.pooled_path.clone())
+        let mut name = segment.file_name()?.to_os_string();
+        name.push(KEPT_SUFFIX);
+        Some(segment.with_file_name(name))
     }
 
-    /// Ends a [`Spare::keep`]: `moved` when the segment is at its new name.
-    pub(crate) fn kept(&mut self, moved: bool) {
-        self.pool = if moved { Pool::Held } else { Pool::Empty };
+    /// Ends a [`Spare::keep`]: `moved_to` is the segment's new name, if the move worked.
+    pub(crate) fn kept(&mut self, moved_to: Option<PathBuf>) {
+        self.pool = moved_to.map_or(Pool::Empty, Pool::Held);
     }
 
     /// Renames a ready spare to `dest` and opens it, with whether it was

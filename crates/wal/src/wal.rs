@@ -355,7 +355,8 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         let half_segment = self.shared.options.segment_bytes / 2;
         let kept = match doomed.last() {
             Some(newest) if std::fs::metadata(newest).is_ok_and(|m| m.len() >= half_segment) => {
-                state.spare.keep().and_then(|to| Some((doomed.pop()?, to)))
+                let to = state.spare.keep(newest);
+                to.and_then(|to| Some((doomed.pop()?, to)))
             }
             _ => None,
         };
@@ -371,7 +372,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             if !moved {
                 let _ = std::fs::remove_file(&segment);
             }
-            self.shared.lock_state().spare.kept(moved);
+            self.shared.lock_state().spare.kept(moved.then_some(to));
         }
         segment::sync_dir(&self.shared.dir)
     }
