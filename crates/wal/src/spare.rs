@@ -133,11 +133,11 @@ impl Spare {
     /// Where to move `segment`, which truncation frees, if it is to be kept for
     /// the next spare (nothing is kept yet); report the move with [`Spare::kept`].
     pub(crate) fn keep(&mut self, segment: &Path) -> Option<PathBuf> {
+        let mut name = segment.file_name()?.to_os_string();
         if self.pool != Pool::Empty {
             return None;
         }
         self.pool = Pool::Moving;
-        let mut name = segment.file_name()?.to_os_string();
         name.push(KEPT_SUFFIX);
         Some(segment.with_file_name(name))
     }

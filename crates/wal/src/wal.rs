@@ -362,9 +362,9 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         };
         // Unlinking a full segment takes milliseconds: appends and syncs go on meanwhile.
         drop(state);
-        for path in &doomed {
-            std::fs::remove_file(path).map_err(|e| Error::io(format!("cannot delete {}", path.display()), e))?;
-        }
+        let unlinked = doomed.iter().try_for_each(|path| {
+            std::fs::remove_file(path).map_err(|e| Error::io(format!("cannot delete {}", path.display()), e))
+        });
         if let Some((segment, to)) = kept {
             // After the unlinks: if a crash undoes the rename, the old segment
             // is back whole, right before the ones kept.
@@ -374,6 +374,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             }
             self.shared.lock_state().spare.kept(moved.then_some(to));
         }
+        unlinked?;
         segment::sync_dir(&self.shared.dir)
     }
 }
