@@ -33,14 +33,13 @@ fn batch(start: u64, dim: usize) -> WriteBatch {
 }
 
 fn engine(rt: &tokio::runtime::Runtime, dir: &std::path::Path, dim: u32) -> Arc<ViperEngine> {
-    let engine = engine_flushing_every(rt, dir, 100_000);
+    let engine = opened(rt, ViperConfig::local(dir));
     let c = CollectionConfig::new("bench", dim).with_metric(DistanceMetric::Euclidean);
     rt.block_on(engine.create_collection(&c)).expect("create");
     engine
 }
 
-fn engine_flushing_every(rt: &tokio::runtime::Runtime, dir: &std::path::Path, rows: usize) -> Arc<ViperEngine> {
-    let config = ViperConfig { flush_rows: rows, ..ViperConfig::local(dir) };
+fn opened(rt: &tokio::runtime::Runtime, config: ViperConfig) -> Arc<ViperEngine> {
     Arc::new(rt.block_on(ViperEngine::open(config, None)).expect("open"))
 }
 
@@ -104,7 +103,7 @@ fn viper(c: &mut Criterion) {
     for (dim, flush_rows, label) in [(50usize, 100_000, ""), (768, 100_000, ""), (50, usize::MAX, "_unflushed")] {
         let flushed = flush_rows != usize::MAX;
         let dir = tempfile::tempdir().expect("tempdir");
-        let engine = engine_flushing_every(&rt, dir.path(), flush_rows);
+        let engine = opened(&rt, ViperConfig { flush_rows, ..ViperConfig::local(dir.path()) });
         group.throughput(Throughput::Elements(BATCH as u64));
         group.bench_function(format!("durable_ingest_{dim}d{label}"), |b| {
             b.iter_custom(|iters| timed_ingest(&rt, &engine, (dim, 1, flushed), iters))
@@ -119,8 +118,7 @@ fn viper(c: &mut Criterion) {
         (4, VectorCompression::None, "_uncompressed"),
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = ViperConfig { flush_rows: 100_000, vector_compression: vectors, ..ViperConfig::local(dir.path()) };
-        let engine = Arc::new(rt.block_on(ViperEngine::open(config, None)).expect("open"));
+        let engine = opened(&rt, ViperConfig { vector_compression: vectors, ..ViperConfig::local(dir.path()) });
         group.throughput(Throughput::Elements(BATCH as u64));
         group.bench_function(format!("durable_ingest_50d_{writers}_writers{label}"), |b| {
             b.iter_custom(|iters| timed_ingest(&rt, &engine, (50, writers, true), iters))

@@ -4,10 +4,11 @@
 //! the CPU time the whole process spent per vector. The
 //! criterion bench gives the sustained rate; this shows where it goes.
 //!
-//! `cargo run --release -p proxima-engine-viper --example ingest_latency -- [BATCHES] [FLUSH_ROWS] [DIR] [WRITERS]`
+//! `cargo run --release -p proxima-engine-viper --example ingest_latency -- [BATCHES] [FLUSH_ROWS] [DIR] [WRITERS] [zstd|none]`
 //!
 //! One writer by default; with more, each sends its share of the batches
-//! concurrently and their fsyncs are shared (group commit).
+//! concurrently and their fsyncs are shared (group commit). The last argument
+//! is the files' `vector_compression` (default `zstd`).
 
 #![allow(clippy::print_stdout, reason = "a report for a person to read")]
 
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use proxima_core::{CollectionConfig, DistanceMetric, VectorRecord};
 use proxima_engine::{VectorStorage, WriteBatch};
-use proxima_engine_viper::{ViperConfig, ViperEngine};
+use proxima_engine_viper::{VectorCompression, ViperConfig, ViperEngine};
 
 // The allocator the `proximadb` binary runs on.
 #[global_allocator]
@@ -50,9 +51,14 @@ fn main() -> proxima_core::Result<()> {
     let dir = tempfile::tempdir_in(args.next().unwrap_or_else(|| ".".into())).expect("temporary directory");
 
     let writers: usize = args.next().and_then(|a| a.parse().ok()).filter(|n| *n > 0).unwrap_or(1);
+    let vector_compression = match args.next().as_deref() {
+        None | Some("zstd") => VectorCompression::Zstd,
+        Some("none") => VectorCompression::None,
+        Some(other) => return Err(proxima_core::Error::invalid(format!("vector compression `{other}`: zstd or none"))),
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let config = ViperConfig { flush_rows, ..ViperConfig::local(dir.path()) };
+    let config = ViperConfig { flush_rows, vector_compression, ..ViperConfig::local(dir.path()) };
     let engine = Arc::new(runtime.block_on(ViperEngine::open(config, None))?);
     let collection = CollectionConfig::new("ingest", DIMENSION as u32).with_metric(DistanceMetric::Euclidean);
     runtime.block_on(engine.create_collection(&collection))?;

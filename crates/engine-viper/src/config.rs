@@ -47,11 +47,12 @@ impl std::fmt::Debug for Root {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum VectorCompression {
     /// Byte-stream-split floats under zstd: GloVe's 50-d vectors take ~15%
-    /// less space than raw, and zstd is about a fifth of a 50-d ingest's CPU.
+    /// less space than raw; zstd is a fifth to a quarter of a 50-d ingest's CPU.
     #[default]
     Zstd,
     /// Plain floats, uncompressed: learned embeddings barely compress, and a
-    /// flush of 50-d vectors costs ~0.35 µs less CPU per vector.
+    /// 50-d ingest costs ~0.5 µs less CPU per vector (the `ingest_latency`
+    /// example, `none` against `zstd`).
     None,
 }
 

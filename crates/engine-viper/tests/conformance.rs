@@ -31,38 +31,29 @@ impl EngineHarness for Local {
     }
 }
 
+/// Runs the suite on a fresh directory with these settings.
+async fn conforms(flush_rows: usize, budget: u64, vectors: VectorCompression) {
+    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows, budget, vectors }).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viper_conforms_with_large_buffer() {
-    run_all(&Local {
-        dir: tempfile::tempdir().unwrap(),
-        flush_rows: 1_000_000,
-        budget: u64::MAX,
-        vectors: VectorCompression::Zstd,
-    })
-    .await;
+    conforms(1_000_000, u64::MAX, VectorCompression::Zstd).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viper_conforms_with_frequent_flushes() {
-    run_all(&Local {
-        dir: tempfile::tempdir().unwrap(),
-        flush_rows: 5,
-        budget: u64::MAX,
-        vectors: VectorCompression::Zstd,
-    })
-    .await;
+    conforms(5, u64::MAX, VectorCompression::Zstd).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viper_conforms_with_a_zero_memory_budget() {
     // Every segment in a file is evicted after every call and decoded again when needed.
-    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5, budget: 0, vectors: VectorCompression::Zstd })
-        .await;
+    conforms(5, 0, VectorCompression::Zstd).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viper_conforms_with_uncompressed_vectors() {
     // A zero budget, so every read decodes the uncompressed files again.
-    run_all(&Local { dir: tempfile::tempdir().unwrap(), flush_rows: 5, budget: 0, vectors: VectorCompression::None })
-        .await;
+    conforms(5, 0, VectorCompression::None).await;
 }

@@ -99,11 +99,7 @@ impl Spare {
         // Here no spare is ready and none is on its way (a maker that failed,
         // on a full disk say, is tried again).
         let (ready, stop) = (Arc::clone(&self.ready), Arc::clone(&self.stop));
-        let kept = match &self.pool {
-            Pool::Held(_) => std::mem::replace(&mut self.pool, Pool::Empty),
-            _ => Pool::Empty,
-        };
-        let spawned = if let Pool::Held(from) = kept {
+        let spawned = if let Some(from) = self.take_kept() {
             self.recycled = true;
             let to = self.path.clone();
             std::thread::Builder::new().name("proxima-wal-spare".into()).spawn(move || {
@@ -128,6 +124,18 @@ impl Spare {
             })
         };
         self.maker = spawned.ok();
+    }
+
+    /// The kept segment's path, if one is held (a `Moving` one stays: its
+    /// truncation reports to [`Spare::kept`]).
+    fn take_kept(&mut self) -> Option<PathBuf> {
+        match std::mem::replace(&mut self.pool, Pool::Empty) {
+            Pool::Held(path) => Some(path),
+            other => {
+                self.pool = other;
+                None
+            }
+        }
     }
 
     /// Where to move `segment`, which truncation frees, if it is to be kept for

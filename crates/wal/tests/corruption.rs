@@ -23,11 +23,22 @@ fn frames_end(path: &Path) -> u64 {
     len - END_MARK
 }
 
-fn write_log(dir: &Path, batches: u64) -> PathBuf {
-    let wal = Wal::<Record>::open(dir, OPTIONS).unwrap();
+/// Record `i`: the one each test's batch `i` holds.
+fn record(i: u64) -> Record {
+    (i, vec![i as f32; 16])
+}
+
+/// A log in `dir` with batches `0..batches`, one record each.
+fn log_with(dir: &Path, options: WalOptions, batches: u64) -> Wal<Record> {
+    let wal = Wal::<Record>::open(dir, options).unwrap();
     for i in 0..batches {
-        wal.append(&[(i, vec![i as f32; 16])]).unwrap();
+        wal.append(&[record(i)]).unwrap();
     }
+    wal
+}
+
+fn write_log(dir: &Path, batches: u64) -> PathBuf {
+    drop(log_with(dir, OPTIONS, batches));
     dir.join(format!("{:020}.wal", 1))
 }
 
@@ -112,11 +123,7 @@ fn bytes_past_the_end_mark_are_never_read_but_garbage_in_its_place_is_corrupted(
 fn damage_in_an_older_segment_is_never_treated_as_a_tear() {
     let dir = tempfile::tempdir().unwrap();
     let options = WalOptions { segment_bytes: 300, fsync: FsyncPolicy::Always };
-    let wal = Wal::<Record>::open(dir.path(), options).unwrap();
-    for i in 0..20 {
-        wal.append(&[(i, vec![i as f32; 16])]).unwrap();
-    }
-    drop(wal);
+    drop(log_with(dir.path(), options, 20));
     let first = dir.path().join(format!("{:020}.wal", 1));
     let len = frames_end(&first);
     OpenOptions::new().write(true).open(&first).unwrap().set_len(len - 5).unwrap();
@@ -128,11 +135,7 @@ fn damage_in_an_older_segment_is_never_treated_as_a_tear() {
 fn a_missing_segment_is_corrupted() {
     let dir = tempfile::tempdir().unwrap();
     let options = WalOptions { segment_bytes: 300, fsync: FsyncPolicy::Always };
-    let wal = Wal::<Record>::open(dir.path(), options).unwrap();
-    for i in 0..20 {
-        wal.append(&[(i, vec![i as f32; 16])]).unwrap();
-    }
-    drop(wal);
+    drop(log_with(dir.path(), options, 20));
     let mut segments: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
     segments.sort();
     assert!(segments.len() >= 3);
@@ -162,7 +165,7 @@ fn segments_recycled_by_truncation_replay_and_reopen() {
     let wal = Wal::<Record>::open(dir.path(), options).unwrap();
     let mut kept_from = 1;
     for i in 0..600u64 {
-        wal.append(&[(i, vec![i as f32; 16])]).unwrap();
+        wal.append(&[record(i)]).unwrap();
         if i % 50 == 49 {
             // As an engine does after a flush: everything but the last 20 is elsewhere.
             kept_from = i + 1 - 20;
@@ -184,7 +187,7 @@ fn segments_recycled_by_truncation_replay_and_reopen() {
     assert!(leftovers.iter().all(|l| !l.exists()), "leftovers removed at open");
     let mut seqs = Vec::new();
     wal.replay(kept_from, |seq, (i, values)| {
-        assert_eq!((seq, values), (i + 1, vec![i as f32; 16]));
+        assert_eq!((seq, (i, values)), (i + 1, record(i)));
         seqs.push(seq);
         Ok(())
     })
@@ -207,10 +210,7 @@ fn segments_recycled_by_truncation_replay_and_reopen() {
 fn segments_made_from_spares_replay_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let options = WalOptions { segment_bytes: 4096, fsync: FsyncPolicy::Always };
-    let wal = Wal::<Record>::open(dir.path(), options).unwrap();
-    for i in 0..400 {
-        wal.append(&[(i, vec![i as f32; 16])]).unwrap();
-    }
+    let wal = log_with(dir.path(), options, 400);
     let from_spares = wal.stats().segments_from_spares;
     assert!(from_spares > 0, "no roll found its spare ready in ~40 rolls");
     drop(wal);
@@ -241,7 +241,7 @@ fn a_recycled_spare_reads_as_an_empty_segment_before_its_first_frame() {
     for _ in 0..200 {
         // Past half a segment, so a spare is started.
         for _ in 0..30 {
-            wal.append(&[(n, vec![n as f32; 16])]).unwrap();
+            wal.append(&[record(n)]).unwrap();
             n += 1;
         }
         let recycled = wal.stats().segments_recycled;
