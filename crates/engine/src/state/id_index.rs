@@ -55,11 +55,20 @@ pub(super) struct IdIndex {
     shards: Vec<Shard>,
     /// Keyed randomly per process, so ids cannot be chosen to collide.
     hasher: ahash::RandomState,
+    /// Tests only: every id gets the same tag, so every lookup reads back the
+    /// id of each entry it passes, as a rare tag collision makes one do.
+    #[cfg(test)]
+    same_tags: bool,
 }
 
 impl Default for IdIndex {
     fn default() -> Self {
-        Self { shards: (0..SHARDS).map(|_| Shard::default()).collect(), hasher: Default::default() }
+        Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            hasher: Default::default(),
+            #[cfg(test)]
+            same_tags: false,
+        }
     }
 }
 
@@ -72,7 +81,18 @@ fn split(hash: u64) -> (usize, u32) {
 impl IdIndex {
     /// The hash the `*_hashed` methods take.
     pub(super) fn hash(&self, id: &str) -> u64 {
-        self.hasher.hash_one(id)
+        let hash = self.hasher.hash_one(id);
+        #[cfg(test)]
+        if self.same_tags {
+            return hash & u64::from(u32::MAX) | 1 << 32;
+        }
+        hash
+    }
+
+    /// An index whose ids all share one tag (see `same_tags`).
+    #[cfg(test)]
+    pub(super) fn with_same_tags() -> Self {
+        Self { same_tags: true, ..Self::default() }
     }
 
     pub(super) fn len(&self) -> usize {

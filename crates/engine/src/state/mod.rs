@@ -571,7 +571,12 @@ impl CollectionState {
             live.push(!loc.soft_deleted);
         }
         let index = self.build_index(&data, &live)?;
-        // Repoint the kept ids while their old rows still resolve them.
+        let chunk = Arc::new(data);
+        self.sealed.insert(segment_id, Sealed { data: Arc::clone(&chunk), live: Arc::new(live), index: index.clone() });
+        self.next_segment_id += 1;
+        // Repoint the kept ids with the old rows and the new both in place: an
+        // insert reads back the id of every entry whose tag matches its own,
+        // and those may be old rows or new ones already repointed.
         let rows = Rows { active: &self.active, sealed: &self.sealed };
         for (row, loc) in keep.into_iter().enumerate() {
             let id = &rows.chunk(loc.slot).ids[loc.row];
@@ -580,9 +585,6 @@ impl CollectionState {
         for id in &merging {
             self.sealed.remove(id);
         }
-        let chunk = Arc::new(data);
-        self.sealed.insert(segment_id, Sealed { data: Arc::clone(&chunk), live: Arc::new(live), index: index.clone() });
-        self.next_segment_id += 1;
         Ok(Some(MergedSegment { chunk, index }))
     }
 
@@ -688,5 +690,36 @@ impl CollectionState {
             checkpoint.next_seq,
         );
         Ok(restored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proxima_core::VectorRecord;
+
+    use super::*;
+
+    fn upserts(ids: std::ops::Range<u32>, value: f32) -> WriteBatch {
+        WriteBatch::from(ids.map(|i| VectorRecord::new(format!("id-{i}"), vec![value, i as f32])).collect::<Vec<_>>())
+    }
+
+    /// With every tag the same, each insert of a merge reads back the id of
+    /// every entry before its own, old rows and new: they must all resolve.
+    #[test]
+    fn a_merge_repoints_ids_through_tag_collisions() {
+        let mut state = CollectionState::new(CollectionConfig::new("c", 2), None);
+        state.locate = IdIndex::with_same_tags();
+        state.write(upserts(0..300, 1.0), 0).unwrap();
+        state.seal().unwrap();
+        // Newer versions of half of them, in a second segment.
+        state.write(upserts(0..150, 2.0), 0).unwrap();
+        state.seal().unwrap();
+        let merged = state.merge(&state.segment_ids()).unwrap().expect("two segments merged");
+        assert_eq!(merged.chunk.len(), 300, "one row per id");
+        assert_eq!(state.segment_ids(), vec![merged.chunk.segment_id]);
+        for i in 0..300u32 {
+            let record = state.get(&format!("id-{i}"), 0).unwrap().expect("every id is found");
+            assert_eq!(record.record.vector, vec![if i < 150 { 2.0 } else { 1.0 }, i as f32], "id-{i}");
+        }
     }
 }
