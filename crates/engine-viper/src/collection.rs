@@ -589,18 +589,22 @@ pub(crate) async fn write_segment_files(
     let chunk = Arc::clone(&segment.chunk);
     let config = config.clone();
     let layout = Layout { row_group_rows: engine.row_group_rows, vectors: engine.vector_compression };
-    let (bytes, zones) = blocking(move || encode(&chunk, &config, layout)).await?;
     let id = segment.chunk.segment_id;
+    let file = segment_file(id);
+    // Room for the raw vectors, when the file is built in memory first.
+    let size_hint = chunk.vectors.len() * 4 + chunk.len() * 32;
+    let (bytes, zones) = store
+        .put_written(&format!("{name}/{file}"), size_hint, move |sink| encode(&chunk, &config, layout, sink))
+        .await?;
     let entry = SegmentEntry {
         segment_id: id,
-        file: segment_file(id),
+        file,
         rows: segment.chunk.len() as u64,
-        bytes: bytes.len() as u64,
+        bytes,
         min_seq: segment.chunk.seqs.iter().copied().min().unwrap_or(0),
         max_seq: segment.chunk.seqs.iter().copied().max().unwrap_or(0),
         index_file: segment.index.as_ref().map(|_| index_file(id)),
     };
-    store.put(&format!("{name}/{}", entry.file), bytes).await?;
     if let Some(index) = &segment.index {
         store.put(&format!("{name}/{}", index_file(id)), Bytes::copy_from_slice(index)).await?;
     }

@@ -1,5 +1,6 @@
 //! Segment files: a `Chunk` as Parquet and back, with row-group statistics as zones.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
@@ -127,8 +128,14 @@ pub(crate) struct Layout {
     pub(crate) vectors: VectorCompression,
 }
 
-/// Encodes a chunk as a Parquet file; returns the bytes and its zones.
-pub(crate) fn encode(chunk: &Arc<Chunk>, config: &CollectionConfig, layout: Layout) -> Result<(Bytes, Vec<Zone>)> {
+/// Encodes a chunk as a Parquet file into `sink` (the file itself, locally, so
+/// a flush holds no second copy of the segment); returns its zones.
+pub(crate) fn encode(
+    chunk: &Arc<Chunk>,
+    config: &CollectionConfig,
+    layout: Layout,
+    sink: &mut (dyn Write + Send),
+) -> Result<Vec<Zone>> {
     let row_group_rows = layout.row_group_rows;
     let batch = to_record_batch(chunk, config)?;
     let vector_values = ColumnPath::from(vec!["vector".to_string(), "list".to_string(), "item".to_string()]);
@@ -152,11 +159,9 @@ pub(crate) fn encode(chunk: &Arc<Chunk>, config: &CollectionConfig, layout: Layo
         .build();
     let parquet =
         |e: parquet::errors::ParquetError| Error::internal("cannot write the segment's Parquet").with_source(e);
-    // Sized for the raw vectors up front, so the buffer does not grow (and fault) by doubling.
-    let buffer = Vec::with_capacity(chunk.vectors.len() * 4 + chunk.len() * 32);
     // `ArrowWriter` sets the file up (schema, the Arrow schema in the footer for
     // other readers); the row groups are encoded on every core and appended in order.
-    let writer = ArrowWriter::try_new(buffer, batch.schema(), Some(props)).map_err(parquet)?;
+    let writer = ArrowWriter::try_new(sink, batch.schema(), Some(props)).map_err(parquet)?;
     let (mut file, factory) = writer.into_serialized_writer().map_err(parquet)?;
     for columns in encode_row_groups(&batch, &factory, row_group_rows.max(1))? {
         let mut row_group = file.next_row_group().map_err(parquet)?;
@@ -165,11 +170,9 @@ pub(crate) fn encode(chunk: &Arc<Chunk>, config: &CollectionConfig, layout: Layo
         }
         row_group.close().map_err(parquet)?;
     }
+    // Writes the footer and flushes the writer's buffer into the sink.
     let metadata = file.finish().map_err(parquet)?;
-    let zones = zones(&metadata, config);
-    // `finish` wrote the footer; nothing more goes into the buffer.
-    let bytes = std::mem::take(file.inner_mut());
-    Ok((Bytes::from(bytes), zones))
+    Ok(zones(&metadata, config))
 }
 
 /// Encodes each row group's column chunks, the row groups spread over the
@@ -312,7 +315,9 @@ mod tests {
             (VectorCompression::Zstd, Compression::ZSTD(ZstdLevel::default())),
             (VectorCompression::None, Compression::UNCOMPRESSED),
         ] {
-            let (bytes, zones) = encode(&chunk, &config, Layout { row_group_rows: 4, vectors }).unwrap();
+            let mut file = Vec::new();
+            let zones = encode(&chunk, &config, Layout { row_group_rows: 4, vectors }, &mut file).unwrap();
+            let bytes = Bytes::from(file);
             assert_eq!(zones.len(), 3);
             assert_eq!(zones[1].rows, 4..8);
             assert_eq!(zones[1].bounds["year"], (json!(2004), json!(2007)));

@@ -1,6 +1,7 @@
 //! Files under the root: local (std::fs with fsync, rename for manifests) or an
 //! object store (conditional put for manifests). Paths are relative to the root.
 
+use std::io::Write;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
@@ -72,21 +73,32 @@ fn drop_cached_pages(file: &std::fs::File) {
     let _ = file;
 }
 
-/// Writes `bytes` to `path` durably: temp file, fsync, rename, directory fsync.
-/// The file's pages leave the page cache once they are on disk.
-fn write_local(path: &FsPath, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
+/// Writes a file at `path` durably, its bytes written by `write`: temp file,
+/// fsync, rename, directory fsync. The file's pages leave the page cache once
+/// they are on disk. Returns the file's length and what `write` returned.
+fn write_local<T>(path: &FsPath, write: impl FnOnce(&mut (dyn Write + Send)) -> Result<T>) -> Result<(u64, T)> {
     let dir = path.parent().unwrap_or(FsPath::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
-    file.write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    let written = write(&mut file).inspect_err(|_| {
+        // Nothing names a half-written file; the next open would remove it anyway.
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    let length = file
+        .sync_all()
+        .and_then(|_| file.metadata())
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?
+        .len();
     // After the sync: only clean pages can be dropped.
     drop_cached_pages(&file);
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename to {}", path.display()), e))?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    Ok((length, written))
+}
+
+fn write_all(bytes: &[u8]) -> impl FnOnce(&mut (dyn Write + Send)) -> Result<()> + '_ {
+    move |sink| sink.write_all(bytes).map_err(|e| Error::io("cannot write a file", e))
 }
 
 impl Store {
@@ -147,11 +159,39 @@ impl Store {
         match self {
             Store::Local(root) => {
                 let path = root.join(rel);
-                blocking(move || write_local(&path, &bytes)).await
+                blocking(move || write_local(&path, write_all(&bytes)).map(|_| ())).await
             }
             Store::Object { store, prefix } => {
                 let path = Self::object_path(prefix, rel);
                 store.put(&path, PutPayload::from(bytes)).await.map(|_| ()).map_err(|e| object_error(rel, e))
+            }
+        }
+    }
+
+    /// Writes an immutable file durably, its bytes written by `write` (on a
+    /// blocking thread): straight into the file locally, so no copy of it is
+    /// held in memory; into a buffer of `size_hint` bytes that is put whole on
+    /// an object store. Returns the file's length and what `write` returned.
+    pub(crate) async fn put_written<T: Send + 'static>(
+        &self,
+        rel: &str,
+        size_hint: usize,
+        write: impl FnOnce(&mut (dyn Write + Send)) -> Result<T> + Send + 'static,
+    ) -> Result<(u64, T)> {
+        match self {
+            Store::Local(root) => {
+                let path = root.join(rel);
+                blocking(move || write_local(&path, write)).await
+            }
+            Store::Object { .. } => {
+                let (buffer, written) = blocking(move || {
+                    let mut buffer = Vec::with_capacity(size_hint);
+                    write(&mut buffer).map(|written| (buffer, written))
+                })
+                .await?;
+                let length = buffer.len() as u64;
+                self.put(rel, Bytes::from(buffer)).await?;
+                Ok((length, written))
             }
         }
     }
@@ -287,8 +327,48 @@ impl Store {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
+    use proxima_core::{Error, ErrorKind};
+
+    use super::Store;
+
+    /// The local path writes into the file; its length is the file's.
+    #[tokio::test]
+    async fn a_written_file_is_durable_and_its_length_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(dir.path().to_path_buf());
+        let (length, answer) = store
+            .put_written("c/seg-1.parquet", 0, |sink| {
+                sink.write_all(b"PAR1 and more").map_err(|e| Error::io("test write", e))?;
+                Ok(42)
+            })
+            .await
+            .unwrap();
+        assert_eq!((length, answer), (13, 42));
+        assert_eq!(std::fs::read(dir.path().join("c/seg-1.parquet")).unwrap(), b"PAR1 and more");
+        assert_eq!(std::fs::read_dir(dir.path().join("c")).unwrap().count(), 1, "no temp file left");
+    }
+
+    /// A write that fails part-way leaves neither the file nor its temp file.
+    #[tokio::test]
+    async fn a_failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(dir.path().to_path_buf());
+        let failed = store
+            .put_written("c/seg-1.parquet", 0, |sink| {
+                sink.write_all(b"PAR1 half").map_err(|e| Error::io("test write", e))?;
+                Err::<(), _>(Error::internal("encoder failed"))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(failed.kind(), ErrorKind::Internal);
+        assert_eq!(std::fs::read_dir(dir.path().join("c")).unwrap().count(), 0);
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod page_cache_tests {
     use std::path::Path;
 
     /// How many of the file's pages are in the page cache (mincore over a mapping).
@@ -320,7 +400,7 @@ mod tests {
         std::fs::write(&plain, &bytes).unwrap();
         assert!(cached_pages(&plain) > 0, "the page-cache check sees nothing");
         let written = dir.path().join("seg-1.parquet");
-        super::write_local(&written, &bytes).unwrap();
+        super::write_local(&written, super::write_all(&bytes)).unwrap();
         assert_eq!(cached_pages(&written), 0);
         assert_eq!(std::fs::read(&written).unwrap(), bytes, "and the file holds the bytes");
     }
