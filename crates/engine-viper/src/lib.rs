@@ -4,6 +4,7 @@
 mod collection;
 mod config;
 mod manifest;
+mod paced;
 mod segment_file;
 mod store;
 

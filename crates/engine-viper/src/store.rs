@@ -12,6 +12,7 @@ use proxima_core::{Error, Result};
 use proxima_engine::files::blocking;
 
 use crate::config::Root;
+use crate::paced::PacedWriter;
 
 /// The version of a manifest as read, for the conditional replace that follows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,15 +74,16 @@ fn drop_cached_pages(file: &std::fs::File) {
     let _ = file;
 }
 
-/// Writes a file at `path` durably, its bytes written by `write`: temp file,
-/// fsync, rename, directory fsync. The file's pages leave the page cache once
-/// they are on disk. Returns the file's length and what `write` returned.
+/// Writes a file at `path` durably, its bytes written by `write`: temp file
+/// (its writeback paced, see [`crate::paced`]), fsync, rename, directory
+/// fsync. The file's pages leave the page cache once they are on disk. Returns
+/// the file's length and what `write` returned.
 fn write_local<T>(path: &FsPath, write: impl FnOnce(&mut (dyn Write + Send)) -> Result<T>) -> Result<(u64, T)> {
     let dir = path.parent().unwrap_or(FsPath::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
-    let written = write(&mut file).inspect_err(|_| {
+    let written = write(&mut PacedWriter::new(&mut file)).inspect_err(|_| {
         // Nothing names a half-written file; the next open would remove it anyway.
         let _ = std::fs::remove_file(&tmp);
     })?;
