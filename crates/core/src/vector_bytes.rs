@@ -14,11 +14,21 @@ pub fn serialize<S: Serializer>(vector: &[f32], serializer: S) -> Result<S::Ok, 
     if serializer.is_human_readable() {
         return vector.serialize(serializer);
     }
-    let mut bytes = Vec::with_capacity(std::mem::size_of_val(vector));
-    for x in vector {
-        bytes.extend_from_slice(&x.to_le_bytes());
+    #[cfg(target_endian = "little")]
+    {
+        // The floats' own memory is their little-endian bytes: no copy to make
+        // (the copy and its allocation were ~2% of a 50-d ingest's CPU).
+        // SAFETY: the pointer and length are those of `vector`, borrowed for
+        // this call; f32 has no padding, so every byte is initialised, and u8
+        // has no alignment to meet.
+        let bytes = unsafe { std::slice::from_raw_parts(vector.as_ptr().cast::<u8>(), std::mem::size_of_val(vector)) };
+        serializer.serialize_bytes(bytes)
     }
-    serializer.serialize_bytes(&bytes)
+    #[cfg(not(target_endian = "little"))]
+    {
+        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+        serializer.serialize_bytes(&bytes)
+    }
 }
 
 /// The inverse of [`serialize`].
