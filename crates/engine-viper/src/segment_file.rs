@@ -154,8 +154,13 @@ pub(crate) fn encode(
         // Min/max of vector components prune nothing, and cost a pass over
         // every value.
         .set_column_statistics_enabled(vector_values, EnabledStatistics::None)
-        // Ids are unique: a dictionary would only be built and thrown away.
+        // Ids and sequence numbers are unique: a dictionary would only be
+        // built and thrown away.
         .set_column_dictionary_enabled(ColumnPath::from("id"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("seq"), false)
+        // Row-group bounds of ids are kept for other readers; per-page bounds
+        // (a string comparison per id) serve no lookup of ours.
+        .set_column_statistics_enabled(ColumnPath::from("id"), EnabledStatistics::Chunk)
         .build();
     let parquet =
         |e: parquet::errors::ParquetError| Error::internal("cannot write the segment's Parquet").with_source(e);
