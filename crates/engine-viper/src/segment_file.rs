@@ -161,6 +161,9 @@ pub(crate) fn encode(
         // Row-group bounds of ids are kept for other readers; per-page bounds
         // (a string comparison per id) serve no lookup of ours.
         .set_column_statistics_enabled(ColumnPath::from("id"), EnabledStatistics::Chunk)
+        // Bounds of JSON text order nothing anyone filters on (declared fields
+        // have typed columns for that).
+        .set_column_statistics_enabled(ColumnPath::from("metadata"), EnabledStatistics::None)
         .build();
     let parquet =
         |e: parquet::errors::ParquetError| Error::internal("cannot write the segment's Parquet").with_source(e);
