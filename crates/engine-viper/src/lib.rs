@@ -3,6 +3,7 @@
 
 mod collection;
 mod config;
+mod direct;
 mod manifest;
 mod paced;
 mod segment_file;

@@ -1,4 +1,6 @@
-//! File writes that hand their pages to the disk as they go.
+//! File writes that hand their pages to the disk as they go: the route of
+//! files written through the page cache (manifests, index files, and segment
+//! files where the filesystem refuses `O_DIRECT`, see [`crate::direct`]).
 //!
 //! A flush writes a segment file of tens of MB while writers wait on the log's
 //! `fdatasync`, and both go to one disk. Left to the kernel, the file's pages

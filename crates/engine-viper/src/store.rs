@@ -12,6 +12,7 @@ use proxima_core::{Error, Result};
 use proxima_engine::files::blocking;
 
 use crate::config::Root;
+use crate::direct::{self, DirectWriter};
 use crate::paced::PacedWriter;
 
 /// The version of a manifest as read, for the conditional replace that follows.
@@ -74,24 +75,52 @@ fn drop_cached_pages(file: &std::fs::File) {
     let _ = file;
 }
 
-/// Writes a file at `path` durably, its bytes written by `write`: temp file
-/// (its writeback paced, see [`crate::paced`]), fsync, rename, directory
-/// fsync. The file's pages leave the page cache once they are on disk. Returns
-/// the file's length and what `write` returned.
-fn write_local<T>(path: &FsPath, write: impl FnOnce(&mut (dyn Write + Send)) -> Result<T>) -> Result<(u64, T)> {
+/// How a local file's bytes reach the disk.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    /// Through the page cache, writeback started as they are written
+    /// ([`crate::paced`]): small files, and filesystems without `O_DIRECT`.
+    Cached,
+    /// Around the page cache where the filesystem allows ([`crate::direct`]):
+    /// segment files, whose rows are in memory already.
+    Direct,
+}
+
+/// Writes a file at `path` durably, its bytes written by `write` along
+/// `route`: temp file, fsync, rename, directory fsync. Pages it left in the
+/// page cache are dropped once they are on disk. Returns the file's length and
+/// what `write` returned.
+fn write_local<T>(
+    path: &FsPath,
+    route: Route,
+    write: impl FnOnce(&mut (dyn Write + Send)) -> Result<T>,
+) -> Result<(u64, T)> {
     let dir = path.parent().unwrap_or(FsPath::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
-    let written = write(&mut PacedWriter::new(&mut file)).inspect_err(|_| {
+    let cannot_write = |e| Error::io(format!("cannot write {}", tmp.display()), e);
+    let direct = match route {
+        Route::Direct => direct::create(&tmp).map_err(cannot_write)?,
+        Route::Cached => None,
+    };
+    let (file, written) = match direct {
+        Some(file) => {
+            let mut writer = DirectWriter::new(&file);
+            let written = write(&mut writer).and_then(|w| writer.finish().map(|_| w).map_err(cannot_write));
+            (file, written)
+        }
+        None => {
+            let mut file =
+                std::fs::File::create(&tmp).map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
+            let written = write(&mut PacedWriter::new(&mut file));
+            (file, written)
+        }
+    };
+    let written = written.inspect_err(|_| {
         // Nothing names a half-written file; the next open would remove it anyway.
         let _ = std::fs::remove_file(&tmp);
     })?;
-    let length = file
-        .sync_all()
-        .and_then(|_| file.metadata())
-        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?
-        .len();
+    let length = file.sync_all().and_then(|_| file.metadata()).map_err(cannot_write)?.len();
     // After the sync: only clean pages can be dropped.
     drop_cached_pages(&file);
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename to {}", path.display()), e))?;
@@ -161,7 +190,7 @@ impl Store {
         match self {
             Store::Local(root) => {
                 let path = root.join(rel);
-                blocking(move || write_local(&path, write_all(&bytes)).map(|_| ())).await
+                blocking(move || write_local(&path, Route::Cached, write_all(&bytes)).map(|_| ())).await
             }
             Store::Object { store, prefix } => {
                 let path = Self::object_path(prefix, rel);
@@ -171,9 +200,10 @@ impl Store {
     }
 
     /// Writes an immutable file durably, its bytes written by `write` (on a
-    /// blocking thread): straight into the file locally, so no copy of it is
-    /// held in memory; into a buffer of `size_hint` bytes that is put whole on
-    /// an object store. Returns the file's length and what `write` returned.
+    /// blocking thread): straight into the file locally (around the page cache
+    /// where the filesystem allows), so no copy of it is held in memory; into
+    /// a buffer of `size_hint` bytes that is put whole on an object store.
+    /// Returns the file's length and what `write` returned.
     pub(crate) async fn put_written<T: Send + 'static>(
         &self,
         rel: &str,
@@ -183,7 +213,7 @@ impl Store {
         match self {
             Store::Local(root) => {
                 let path = root.join(rel);
-                blocking(move || write_local(&path, write)).await
+                blocking(move || write_local(&path, Route::Direct, write)).await
             }
             Store::Object { .. } => {
                 let (buffer, written) = blocking(move || {
@@ -402,7 +432,7 @@ mod page_cache_tests {
         std::fs::write(&plain, &bytes).unwrap();
         assert!(cached_pages(&plain) > 0, "the page-cache check sees nothing");
         let written = dir.path().join("seg-1.parquet");
-        super::write_local(&written, super::write_all(&bytes)).unwrap();
+        super::write_local(&written, super::Route::Cached, super::write_all(&bytes)).unwrap();
         assert_eq!(cached_pages(&written), 0);
         assert_eq!(std::fs::read(&written).unwrap(), bytes, "and the file holds the bytes");
     }
