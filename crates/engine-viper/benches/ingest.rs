@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use proxima_core::{CollectionConfig, DistanceMetric, VectorRecord};
+use proxima_core::{CollectionConfig, DistanceMetric};
 use proxima_engine::{VectorStorage, WriteBatch};
+
+mod common;
+use common::batch;
 use proxima_engine_viper::{VectorCompression, ViperConfig, ViperEngine};
 
 // The allocator the `proximadb` binary runs on, so the figures are the server's.
@@ -15,22 +18,6 @@ use proxima_engine_viper::{VectorCompression, ViperConfig, ViperEngine};
 static ALLOCATOR: proxima_alloc::Allocator = proxima_alloc::Allocator;
 
 const BATCH: usize = 1_000;
-
-/// Values in [-1, 1) from a hash of (row, component): as incompressible as real
-/// embeddings, so zstd does the work it would do on them.
-fn value(row: u64, component: usize) -> f32 {
-    let mut x = (row << 12 | component as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    x ^= x >> 29;
-    (x % 20_000) as f32 / 10_000.0 - 1.0
-}
-
-fn batch(start: u64, dim: usize) -> WriteBatch {
-    WriteBatch::from(
-        (start..start + BATCH as u64)
-            .map(|i| VectorRecord::new(format!("v{i}"), (0..dim).map(|d| value(i, d)).collect()))
-            .collect::<Vec<_>>(),
-    )
-}
 
 fn engine(rt: &tokio::runtime::Runtime, dir: &std::path::Path, dim: u32) -> Arc<ViperEngine> {
     let engine = opened(rt, ViperConfig::local(dir));
@@ -62,7 +49,7 @@ fn timed_ingest(
     rt.block_on(engine.create_collection(&collection)).expect("create");
     let per_writer = iters.div_ceil(writers as u64);
     let plans: Vec<Vec<WriteBatch>> = (0..writers as u64)
-        .map(|w| (0..per_writer).map(|i| batch((w * per_writer + i) * BATCH as u64, dim)).collect())
+        .map(|w| (0..per_writer).map(|i| batch((w * per_writer + i) * BATCH as u64, BATCH as u64, dim)).collect())
         .collect();
     let start = Instant::now();
     rt.block_on(async {
@@ -136,7 +123,7 @@ fn viper(c: &mut Criterion) {
                 let engine = engine(&rt, dir.path(), 50);
                 rt.block_on(async {
                     for i in 0..rows / BATCH as u64 {
-                        engine.write("bench", batch(i * BATCH as u64, 50)).await.expect("write");
+                        engine.write("bench", batch(i * BATCH as u64, BATCH as u64, 50)).await.expect("write");
                     }
                 });
                 let start = Instant::now();
@@ -152,7 +139,7 @@ fn viper(c: &mut Criterion) {
     let engine = engine(&rt, dir.path(), 50);
     rt.block_on(async {
         for i in 0..200 {
-            engine.write("bench", batch(i * BATCH as u64, 50)).await.expect("write");
+            engine.write("bench", batch(i * BATCH as u64, BATCH as u64, 50)).await.expect("write");
         }
         engine.flush("bench").await.expect("flush");
     });

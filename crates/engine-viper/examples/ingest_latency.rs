@@ -15,9 +15,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use proxima_core::{CollectionConfig, DistanceMetric, VectorRecord};
+use proxima_core::{CollectionConfig, DistanceMetric};
 use proxima_engine::{VectorStorage, WriteBatch};
 use proxima_engine_viper::{VectorCompression, ViperConfig, ViperEngine};
+
+// The same vectors as the criterion bench.
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::batch;
 
 // The allocator the `proximadb` binary runs on.
 #[global_allocator]
@@ -26,21 +31,6 @@ static ALLOCATOR: proxima_alloc::Allocator = proxima_alloc::Allocator;
 const BATCH: u64 = 1_000;
 const DIMENSION: usize = 50;
 const SLOW: Duration = Duration::from_millis(5);
-
-/// The same incompressible values as the criterion bench.
-fn value(row: u64, component: usize) -> f32 {
-    let mut x = (row << 12 | component as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    x ^= x >> 29;
-    (x % 20_000) as f32 / 10_000.0 - 1.0
-}
-
-fn batch(start: u64) -> WriteBatch {
-    WriteBatch::from(
-        (start..start + BATCH)
-            .map(|i| VectorRecord::new(format!("v{i}"), (0..DIMENSION).map(|d| value(i, d)).collect()))
-            .collect::<Vec<_>>(),
-    )
-}
 
 fn main() -> proxima_core::Result<()> {
     // As the `proximadb` binary runs.
@@ -66,7 +56,7 @@ fn main() -> proxima_core::Result<()> {
     // `w`, `w + writers`, ...
     let mut plans: Vec<Vec<WriteBatch>> = (0..writers).map(|_| Vec::new()).collect();
     for i in 0..batches {
-        plans[i as usize % writers].push(batch(i * BATCH));
+        plans[i as usize % writers].push(batch(i * BATCH, BATCH, DIMENSION));
     }
 
     let cpu_before = proxima_core::process::cpu_time();

@@ -34,8 +34,7 @@ pub(crate) fn create(path: &Path) -> std::io::Result<Option<File>> {
             };
         // Some filesystems open with O_DIRECT and then refuse the writes: one
         // aligned block (overwritten or cut away later) tells before any data.
-        let memory = vec![0u8; 2 * ALIGN];
-        let start = memory.as_ptr().align_offset(ALIGN);
+        let (memory, start) = aligned_zeros(ALIGN);
         match file.write_all_at(&memory[start..start + ALIGN], 0) {
             Ok(()) => Ok(Some(file)),
             Err(e) if refused(&e) => Ok(None),
@@ -47,6 +46,14 @@ pub(crate) fn create(path: &Path) -> std::io::Result<Option<File>> {
         let _ = (path, OpenOptions::new());
         Ok(None)
     }
+}
+
+/// `len` zero bytes at an `ALIGN`-aligned address: the vector that holds
+/// them, and where in it they start.
+fn aligned_zeros(len: usize) -> (Vec<u8>, usize) {
+    let memory = vec![0u8; len + ALIGN];
+    let start = memory.as_ptr().align_offset(ALIGN);
+    (memory, start)
 }
 
 /// Writes a file through one aligned buffer, a block-aligned write at a time.
@@ -65,8 +72,7 @@ pub(crate) struct DirectWriter<'a> {
 
 impl<'a> DirectWriter<'a> {
     pub(crate) fn new(file: &'a File) -> Self {
-        let memory = vec![0u8; BUFFER + ALIGN];
-        let start = memory.as_ptr().align_offset(ALIGN);
+        let (memory, start) = aligned_zeros(BUFFER);
         Self { file, memory, start, filled: 0, offset: 0 }
     }
 
@@ -121,20 +127,15 @@ impl Write for DirectWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paced::in_pieces;
 
     fn written_through(file: &File, bytes: &[u8], flush_every: usize) -> u64 {
         let mut writer = DirectWriter::new(file);
-        let mut rest = bytes;
-        for (i, size) in (1..).map(|i| (i * 104_729) % (BUFFER + 5_000) + 1).enumerate() {
-            if rest.is_empty() {
-                break;
-            }
-            let (now, later) = rest.split_at(size.min(rest.len()));
-            writer.write_all(now).unwrap();
+        for (i, piece) in in_pieces(bytes, BUFFER + 5_000).enumerate() {
+            writer.write_all(piece).unwrap();
             if i % flush_every == 0 {
                 writer.flush().unwrap();
             }
-            rest = later;
         }
         writer.finish().unwrap()
     }

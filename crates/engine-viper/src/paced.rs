@@ -91,6 +91,21 @@ fn sync_range(_file: &File, _offset: u64, _len: u64, _sync: Sync) -> std::io::Re
     Ok(())
 }
 
+/// Tests: `bytes` in consecutive pieces of varied sizes from 1 to `largest`
+/// bytes, so that writes end off every boundary.
+#[cfg(test)]
+pub(crate) fn in_pieces(bytes: &[u8], largest: usize) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    (1usize..).map_while(move |i| {
+        if rest.is_empty() {
+            return None;
+        }
+        let (piece, later) = rest.split_at(((i * 104_729) % largest + 1).min(rest.len()));
+        rest = later;
+        Some(piece)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,14 +120,8 @@ mod tests {
         let bytes: Vec<u8> = (0..(PACE as usize) * 5 + 1234).map(|i| (i * 7 % 251) as u8).collect();
         let mut paced = PacedWriter::new(&mut file);
         // Writes of 1 byte to a little over PACE, so ranges end off any boundary.
-        let mut rest = &bytes[..];
-        for size in (1..).map(|i| (i * 7919) % (PACE as usize + 100) + 1) {
-            if rest.is_empty() {
-                break;
-            }
-            let (now, later) = rest.split_at(size.min(rest.len()));
-            paced.write_all(now).unwrap();
-            rest = later;
+        for piece in in_pieces(&bytes, PACE as usize + 100) {
+            paced.write_all(piece).unwrap();
         }
         let (written, started, waited) = (paced.written, paced.started, paced.waited);
         assert_eq!(written, bytes.len() as u64);

@@ -107,7 +107,12 @@ impl IdIndex {
     }
 
     pub(super) fn get(&self, id: &str, rows: Rows<'_>) -> Option<Loc> {
-        let (shard, tag) = split(self.hash(id));
+        self.get_hashed(self.hash(id), id, rows)
+    }
+
+    /// [`IdIndex::get`] with the id's [`IdIndex::hash`] already known.
+    pub(super) fn get_hashed(&self, hash: u64, id: &str, rows: Rows<'_>) -> Option<Loc> {
+        let (shard, tag) = split(hash);
         let shard = &self.shards[shard];
         shard.find(tag, |loc| rows.id(loc) == id).map(|i| shard.entries[i].loc())
     }

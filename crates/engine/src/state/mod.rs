@@ -299,7 +299,7 @@ impl CollectionState {
         match op {
             WriteOp::Upsert(r) => {
                 self.hidden.unhide(&r.id);
-                self.push_version(r.id, hash, seq, r.metadata, r.expires_at, Some(r.vector));
+                self.push_version(r.id, hash, seq, r.metadata, r.expires_at, r.vector);
             }
             WriteOp::Delete { id } => {
                 if let Some(loc) = self.locate.remove(&id, Rows { active: &self.active, sealed: &self.sealed }) {
@@ -308,9 +308,12 @@ impl CollectionState {
                 self.hidden.hide(id, seq);
             }
             WriteOp::UpdateMetadata { id, metadata } => {
-                let Some(loc) = self.locate.get(&id, self.rows()) else { return };
-                let expires_at = self.chunk(loc.slot).expires_at[loc.row];
-                self.push_version(id, hash, seq, metadata, expires_at, None);
+                // An absent id was refused by `check`. The new version keeps
+                // the old one's vector and expiry.
+                let Some(loc) = self.locate.get_hashed(hash, &id, self.rows()) else { return };
+                let old = self.chunk(loc.slot);
+                let (vector, expires_at) = (old.vector(loc.row).to_vec(), old.expires_at[loc.row]);
+                self.push_version(id, hash, seq, metadata, expires_at, vector);
             }
             WriteOp::SoftDelete { id } => {
                 if let Some(loc) =
@@ -331,7 +334,7 @@ impl CollectionState {
         }
     }
 
-    /// Appends a new version of `id`; without `vector` it keeps the old version's.
+    /// Appends a new version of `id` (`hash` is its [`IdIndex::hash`]).
     fn push_version(
         &mut self,
         id: String,
@@ -339,15 +342,8 @@ impl CollectionState {
         seq: u64,
         metadata: Metadata,
         expires_at: Option<u64>,
-        vector: Option<Vec<f32>>,
+        vector: Vec<f32>,
     ) {
-        let vector = match vector {
-            Some(v) => v,
-            None => match self.locate.get(&id, self.rows()) {
-                Some(loc) => self.chunk(loc.slot).vector(loc.row).to_vec(),
-                None => return, // refused by `check`; nothing to copy
-            },
-        };
         // One lookup in the id index: the new row's place is known in advance.
         let loc = Loc { slot: self.active.segment_id, row: self.active.len(), soft_deleted: false };
         if let Some(old) =
