@@ -47,7 +47,8 @@ impl std::fmt::Debug for Root {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum VectorCompression {
     /// Byte-stream-split floats under zstd: GloVe's 50-d vectors take ~15%
-    /// less space than raw; zstd is a fifth to a quarter of a 50-d ingest's CPU.
+    /// less space than raw (`scripts/vector_compression.py`); zstd is a fifth
+    /// to a quarter of a 50-d ingest's CPU.
     #[default]
     Zstd,
     /// Plain floats, uncompressed: learned embeddings barely compress, and a
