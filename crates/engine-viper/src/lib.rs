@@ -8,6 +8,7 @@ mod manifest;
 mod paced;
 mod segment_file;
 mod store;
+mod vector_column;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -12,10 +12,11 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
 use parquet::file::statistics::Statistics;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 use proxima_core::filter::lookup;
 use proxima_core::{CollectionConfig, Error, FieldType, Metadata, Result};
 use proxima_engine::Zone;
@@ -23,6 +24,7 @@ use proxima_engine::state::Chunk;
 use serde_json::Value;
 
 use crate::config::VectorCompression;
+use crate::vector_column;
 
 /// The Parquet column of a declared field: `f_` and the path with `.` as `__`.
 pub(crate) fn field_column(name: &str) -> String {
@@ -154,7 +156,7 @@ pub(crate) fn encode(
         .set_column_compression(vector_values.clone(), vector_codec)
         // Min/max of vector components prune nothing, and cost a pass over
         // every value.
-        .set_column_statistics_enabled(vector_values, EnabledStatistics::None)
+        .set_column_statistics_enabled(vector_values.clone(), EnabledStatistics::None)
         // Ids and sequence numbers are unique: a dictionary would only be
         // built and thrown away.
         .set_column_dictionary_enabled(ColumnPath::from("id"), false)
@@ -172,10 +174,23 @@ pub(crate) fn encode(
     // other readers); the row groups are encoded on every core and appended in order.
     let writer = ArrowWriter::try_new(sink, batch.schema(), Some(props)).map_err(parquet)?;
     let (mut file, factory) = writer.into_serialized_writer().map_err(parquet)?;
-    for columns in encode_row_groups(&batch, &factory, row_group_rows.max(1))? {
+    let schema = file.schema_descr();
+    let leaf = schema.columns().iter().position(|c| c.path() == &vector_values);
+    let leaf = leaf.ok_or_else(|| Error::internal("the segment schema has no vector column"))?;
+    let vectors = VectorLeaf {
+        values: chunk.vectors.as_slice(),
+        dimension: config.dimension as usize,
+        leaf,
+        descr: schema.column(leaf),
+        props: file.properties().clone(),
+    };
+    for columns in encode_row_groups(&batch, &vectors, &factory, row_group_rows.max(1))? {
         let mut row_group = file.next_row_group().map_err(parquet)?;
         for column in columns {
-            column.append_to_row_group(&mut row_group).map_err(parquet)?;
+            match column {
+                Encoded::Arrow(column) => column.append_to_row_group(&mut row_group).map_err(parquet)?,
+                Encoded::Vectors(bytes, close) => row_group.append_column(&bytes, close).map_err(parquet)?,
+            }
         }
         row_group.close().map_err(parquet)?;
     }
@@ -184,35 +199,63 @@ pub(crate) fn encode(
     Ok(zones(&metadata, config))
 }
 
+/// What the vector column of each row group is encoded from.
+struct VectorLeaf<'a> {
+    values: &'a [f32],
+    dimension: usize,
+    /// Its place among the file's leaf columns.
+    leaf: usize,
+    descr: ColumnDescPtr,
+    props: WriterPropertiesPtr,
+}
+
+/// One encoded column chunk of a row group.
+enum Encoded {
+    Arrow(ArrowColumnChunk),
+    /// The vectors, encoded by [`vector_column::encode`].
+    Vectors(Bytes, ColumnCloseResult),
+}
+
 /// Encodes each row group's column chunks, the row groups spread over the
 /// machine's cores (a flush is CPU-bound, and mostly zstd over the vectors).
 fn encode_row_groups(
     batch: &RecordBatch,
+    vectors: &VectorLeaf<'_>,
     factory: &ArrowRowGroupWriterFactory,
     row_group_rows: usize,
-) -> Result<Vec<Vec<ArrowColumnChunk>>> {
+) -> Result<Vec<Vec<Encoded>>> {
     let groups = batch.num_rows().div_ceil(row_group_rows);
     let threads = std::thread::available_parallelism().map_or(1, usize::from).min(groups).max(1);
-    let encode_group = |index: usize| -> parquet::errors::Result<Vec<ArrowColumnChunk>> {
+    let encode_group = |index: usize| -> parquet::errors::Result<Vec<Encoded>> {
         let start = index * row_group_rows;
-        let rows = batch.slice(start, row_group_rows.min(batch.num_rows() - start));
-        let mut writers = factory.create_column_writers(index)?;
-        let mut writer = writers.iter_mut();
-        for (field, column) in rows.schema().fields().iter().zip(rows.columns()) {
-            for leaf in compute_leaves(field, column)? {
-                writer.next().expect("a writer per leaf column").write(&leaf)?;
+        let len = row_group_rows.min(batch.num_rows() - start);
+        let rows = batch.slice(start, len);
+        let writers = factory.create_column_writers(index)?;
+        // Every column here has one leaf: writers and columns pair up.
+        let mut encoded = Vec::with_capacity(writers.len());
+        for (leaf, (mut writer, column)) in writers.into_iter().zip(rows.columns()).enumerate() {
+            if leaf == vectors.leaf {
+                let values = &vectors.values[start * vectors.dimension..(start + len) * vectors.dimension];
+                let (bytes, close) =
+                    vector_column::encode(values, vectors.dimension, vectors.descr.clone(), &vectors.props)?;
+                encoded.push(Encoded::Vectors(bytes, close));
+                continue;
             }
+            let field = &rows.schema_ref().fields()[leaf];
+            for leaf in compute_leaves(field, column)? {
+                writer.write(&leaf)?;
+            }
+            encoded.push(Encoded::Arrow(writer.close()?));
         }
-        writers.into_iter().map(|w| w.close()).collect()
+        Ok(encoded)
     };
-    let encoded: Vec<Vec<(usize, parquet::errors::Result<Vec<ArrowColumnChunk>>)>> = std::thread::scope(|scope| {
+    let encoded: Vec<Vec<(usize, parquet::errors::Result<Vec<Encoded>>)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| scope.spawn(move || (t..groups).step_by(threads).map(|i| (i, encode_group(i))).collect()))
             .collect();
         workers.into_iter().map(|w| w.join().expect("a Parquet encoding thread panicked")).collect()
     });
-    let mut ordered: Vec<(usize, parquet::errors::Result<Vec<ArrowColumnChunk>>)> =
-        encoded.into_iter().flatten().collect();
+    let mut ordered: Vec<(usize, parquet::errors::Result<Vec<Encoded>>)> = encoded.into_iter().flatten().collect();
     ordered.sort_by_key(|(i, _)| *i);
     ordered
         .into_iter()
@@ -342,6 +385,33 @@ mod tests {
             }
             let decoded = decode(bytes, &config, 7).unwrap();
             assert_eq!(decoded, Chunk { zones, ..(*chunk).clone() });
+        }
+    }
+
+    #[test]
+    fn vectors_round_trip_across_row_groups_and_level_runs() {
+        // Row groups of 300 rows: more than one call's worth of levels (256
+        // rows) each, and a short last group.
+        let config = CollectionConfig::new("c", 7);
+        let mut chunk = Chunk::new(1, 7);
+        for i in 0..1_000u64 {
+            let vector: Vec<f32> = (0..7).map(|d| (i * 7 + d) as f32 * 0.25 - 3.0).collect();
+            chunk.push(format!("v{i}"), i + 1, &vector, Metadata::new(), None);
+        }
+        let chunk = Arc::new(chunk);
+        for vectors in [VectorCompression::Zstd, VectorCompression::None] {
+            let mut file = Vec::new();
+            let zones = encode(&chunk, &config, Layout { row_group_rows: 300, vectors }, &mut file).unwrap();
+            let bytes = Bytes::from(file);
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).unwrap();
+            let groups = reader.metadata().row_groups();
+            assert_eq!(groups.iter().map(|g| g.num_rows()).collect::<Vec<_>>(), [300, 300, 300, 100]);
+            for group in groups {
+                let column = group.columns().iter().find(|c| c.column_path().string() == "vector.list.item").unwrap();
+                assert_eq!(column.num_values(), group.num_rows() * 7, "{vectors:?}");
+            }
+            let decoded = decode(bytes, &config, 1).unwrap();
+            assert_eq!(decoded, Chunk { zones, ..(*chunk).clone() }, "{vectors:?}");
         }
     }
 
