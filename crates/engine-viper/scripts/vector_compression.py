@@ -8,8 +8,14 @@ and zstd's fast level -1),
 and prints each file's size against the raw floats. docs/benchmarks.md and
 docs/engines.md quote its figures.
 
+VIPER writes its vector pages itself (src/vector_column.rs), with zstd
+parameters pyarrow cannot set; `--segments` measures those files: the vector
+column's compressed bytes in every segment under a collection's directory,
+against its raw floats.
+
     python vector_compression.py DIR/base.fvecs [ROWS]   # real vectors (.fvecs)
     python vector_compression.py --hashed [ROWS]         # the benches' hash-derived values
+    python vector_compression.py --segments COLLECTION_DIR
 
 Needs numpy and pyarrow (`cargo xtask services up` installs both into
 ~/.cache/proximadb-bench/venv, or any environment with them).
@@ -48,10 +54,29 @@ def size(vectors, **options):
         return os.path.getsize(path)
 
 
+def segments(dir):
+    """VIPER's own files: the vector column's compressed bytes against its raw floats."""
+    compressed = raw = 0
+    for name in sorted(os.listdir(dir)):
+        if not name.endswith(".parquet"):
+            continue
+        metadata = pq.ParquetFile(os.path.join(dir, name)).metadata
+        for g in range(metadata.num_row_groups):
+            group = metadata.row_group(g)
+            for c in range(group.num_columns):
+                column = group.column(c)
+                if column.path_in_schema == "vector.list.item":
+                    compressed += column.total_compressed_size
+                    raw += column.num_values * 4
+    print(f"VIPER segments in {dir}: vector column {compressed} bytes, {compressed / raw:.3f} of {raw} raw")
+
+
 def main():
     args = sys.argv[1:]
     if not args:
         sys.exit(__doc__)
+    if args[0] == "--segments":
+        return segments(args[1])
     if args[0] == "--hashed":
         vectors = hashed(int(args[1]) if len(args) > 1 else 200_000)
     else:

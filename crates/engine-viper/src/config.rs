@@ -46,14 +46,14 @@ impl std::fmt::Debug for Root {
 /// How segment files store the vector column. Every other column is zstd.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum VectorCompression {
-    /// Byte-stream-split floats under zstd: GloVe's 50-d vectors take ~15%
-    /// less space than raw (`scripts/vector_compression.py`); zstd is a fifth
-    /// to a quarter of a 50-d ingest's CPU.
+    /// Byte-stream-split floats under zstd: GloVe's 50-d vectors take ~16%
+    /// less space than raw (`scripts/vector_compression.py --segments`).
     #[default]
     Zstd,
     /// Plain floats, uncompressed: learned embeddings barely compress, and a
-    /// 50-d ingest costs ~0.5 µs less CPU per vector (the `ingest_latency`
-    /// example, `none` against `zstd`).
+    /// 50-d ingest costs ~0.1 µs less CPU per vector (1.02-1.06 against
+    /// 1.13-1.15 µs: the `ingest_latency` example, 4 writers, `none` against
+    /// `zstd`).
     None,
 }
 

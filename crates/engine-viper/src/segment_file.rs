@@ -11,10 +11,10 @@ use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
-use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::basic::{Compression, ZstdLevel};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 use proxima_core::filter::lookup;
@@ -141,21 +141,12 @@ pub(crate) fn encode(
     let row_group_rows = layout.row_group_rows;
     let batch = to_record_batch(chunk, config)?;
     let vector_values = ColumnPath::from(vec!["vector".to_string(), "list".to_string(), "item".to_string()]);
-    let (vector_encoding, vector_codec) = match layout.vectors {
-        // Byte-stream-split floats compress ~10% better under zstd at the same
-        // speed (GloVe; scripts/vector_compression.py).
-        VectorCompression::Zstd => (Encoding::BYTE_STREAM_SPLIT, Compression::ZSTD(ZstdLevel::default())),
-        // Splitting only helps a compressor.
-        VectorCompression::None => (Encoding::PLAIN, Compression::UNCOMPRESSED),
-    };
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(row_group_rows))
+        // The vector column's pages are written by `vector_column`, not
+        // through the writer Arrow makes for it: that one is made bare.
         .set_column_dictionary_enabled(vector_values.clone(), false)
-        .set_column_encoding(vector_values.clone(), vector_encoding)
-        .set_column_compression(vector_values.clone(), vector_codec)
-        // Min/max of vector components prune nothing, and cost a pass over
-        // every value.
         .set_column_statistics_enabled(vector_values.clone(), EnabledStatistics::None)
         // Ids and sequence numbers are unique: a dictionary would only be
         // built and thrown away.
@@ -182,7 +173,7 @@ pub(crate) fn encode(
         dimension: config.dimension as usize,
         leaf,
         descr: schema.column(leaf),
-        props: file.properties().clone(),
+        compression: layout.vectors,
     };
     for columns in encode_row_groups(&batch, &vectors, &factory, row_group_rows.max(1))? {
         let mut row_group = file.next_row_group().map_err(parquet)?;
@@ -206,7 +197,7 @@ struct VectorLeaf<'a> {
     /// Its place among the file's leaf columns.
     leaf: usize,
     descr: ColumnDescPtr,
-    props: WriterPropertiesPtr,
+    compression: VectorCompression,
 }
 
 /// One encoded column chunk of a row group.
@@ -237,7 +228,7 @@ fn encode_row_groups(
             if leaf == vectors.leaf {
                 let values = &vectors.values[start * vectors.dimension..(start + len) * vectors.dimension];
                 let (bytes, close) =
-                    vector_column::encode(values, vectors.dimension, vectors.descr.clone(), &vectors.props)?;
+                    vector_column::encode(values, vectors.dimension, vectors.descr.clone(), vectors.compression)?;
                 encoded.push(Encoded::Vectors(bytes, close));
                 continue;
             }

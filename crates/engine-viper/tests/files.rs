@@ -68,6 +68,47 @@ async fn pyarrow_reads_a_flushed_segment() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyarrow_reads_vector_pages_bit_for_bit() {
+    let Some(python) = service_var("PROXIMA_TEST_PYTHON") else { return };
+    // 768-d rows: a row group of 1,000 is 3 MB of floats, several data pages
+    // (VIPER writes the vector pages itself), and the last group is short.
+    let (rows, dimension) = (2_500u64, 768usize);
+    let value = |row: u64, d: usize| ((row * 7_919 + d as u64 * 104_729) % 20_011) as f32 / 997.0 - 10.0;
+    for vectors in [VectorCompression::Zstd, VectorCompression::None] {
+        let dir = tempfile::tempdir().unwrap();
+        let config =
+            ViperConfig { row_group_rows: 1_000, vector_compression: vectors, ..ViperConfig::local(dir.path()) };
+        let engine = ViperEngine::open(config, None).await.unwrap();
+        let collection = CollectionConfig::new("books", dimension as u32).with_metric(DistanceMetric::Euclidean);
+        engine.create_collection(&collection).await.unwrap();
+        let batch: Vec<VectorRecord> = (0..rows)
+            .map(|i| VectorRecord::new(format!("doc-{i:04}"), (0..dimension).map(|d| value(i, d)).collect()))
+            .collect();
+        engine.write("books", WriteBatch::from(batch)).await.unwrap();
+        engine.flush("books").await.unwrap();
+        let files = segment_files(dir.path());
+        assert_eq!(files.len(), 1);
+        let script = r#"
+import sys
+import pyarrow.parquet as pq
+f = pq.ParquetFile(sys.argv[1])
+assert [f.metadata.row_group(i).num_rows for i in range(f.num_row_groups)] == [1000, 1000, 500]
+values = f.read().column("vector").combine_chunks().flatten()
+# The floats' own buffer (little-endian f32), without numpy.
+data = values.buffers()[1].to_pybytes()
+sys.stdout.buffer.write(data[values.offset * 4:(values.offset + len(values)) * 4])
+"#;
+        let out = Command::new(&python).args(["-c", script]).arg(&files[0]).output().expect("python runs");
+        assert!(out.status.success(), "pyarrow failed: {}", String::from_utf8_lossy(&out.stderr));
+        let expected: Vec<u8> =
+            (0..rows).flat_map(|i| (0..dimension).flat_map(move |d| value(i, d).to_le_bytes())).collect();
+        assert_eq!(out.stdout.len(), expected.len(), "{vectors:?}");
+        let first_difference = out.stdout.iter().zip(&expected).position(|(a, b)| a != b);
+        assert_eq!(first_difference, None, "{vectors:?}: pyarrow read other floats than were written");
+    }
+}
+
 /// Reads the one segment file under `dir` with pyarrow, checks its contents,
 /// and returns each column's compression and encodings.
 fn pyarrow_reads_what_was_written(python: &str, dir: &Path) -> serde_json::Value {

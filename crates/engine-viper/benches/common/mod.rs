@@ -6,7 +6,7 @@ use proxima_engine::WriteBatch;
 
 /// Values in [-1, 1) from a hash of (row, component): as incompressible as real
 /// embeddings, so zstd does the work it would do on them.
-fn value(row: u64, component: usize) -> f32 {
+pub(crate) fn value(row: u64, component: usize) -> f32 {
     let mut x = (row << 12 | component as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     x ^= x >> 29;
     (x % 20_000) as f32 / 10_000.0 - 1.0
