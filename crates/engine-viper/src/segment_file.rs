@@ -162,7 +162,7 @@ pub(crate) fn encode(
     let parquet =
         |e: parquet::errors::ParquetError| Error::internal("cannot write the segment's Parquet").with_source(e);
     // `ArrowWriter` sets the file up (schema, the Arrow schema in the footer for
-    // other readers); the row groups are encoded on every core and appended in order.
+    // other readers); the row groups are encoded on all cores but one and appended in order.
     let writer = ArrowWriter::try_new(sink, batch.schema(), Some(props)).map_err(parquet)?;
     let (mut file, factory) = writer.into_serialized_writer().map_err(parquet)?;
     let schema = file.schema_descr();
@@ -207,8 +207,10 @@ enum Encoded {
     Vectors(Bytes, ColumnCloseResult),
 }
 
-/// Encodes each row group's column chunks, the row groups spread over the
-/// machine's cores (a flush is CPU-bound, and mostly zstd over the vectors).
+/// Encodes each row group's column chunks, the row groups spread over all
+/// cores but one: a flush runs beside the writers filling the next buffer,
+/// and on two cores a second encoding thread slowed them more than it sped
+/// the flush (docs/benchmarks.md, change 22).
 fn encode_row_groups(
     batch: &RecordBatch,
     vectors: &VectorLeaf<'_>,
@@ -216,7 +218,8 @@ fn encode_row_groups(
     row_group_rows: usize,
 ) -> Result<Vec<Vec<Encoded>>> {
     let groups = batch.num_rows().div_ceil(row_group_rows);
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(groups).max(1);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = (cores - 1).min(groups).max(1);
     let encode_group = |index: usize| -> parquet::errors::Result<Vec<Encoded>> {
         let start = index * row_group_rows;
         let len = row_group_rows.min(batch.num_rows() - start);
