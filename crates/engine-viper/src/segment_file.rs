@@ -13,6 +13,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::column::writer::ColumnCloseResult;
+use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::statistics::Statistics;
@@ -159,8 +160,7 @@ pub(crate) fn encode(
         // have typed columns for that).
         .set_column_statistics_enabled(ColumnPath::from("metadata"), EnabledStatistics::None)
         .build();
-    let parquet =
-        |e: parquet::errors::ParquetError| Error::internal("cannot write the segment's Parquet").with_source(e);
+    let parquet = |e: ParquetError| Error::internal("cannot write the segment's Parquet").with_source(e);
     // `ArrowWriter` sets the file up (schema, the Arrow schema in the footer for
     // other readers); the row groups are encoded on all cores but one and appended in order.
     let writer = ArrowWriter::try_new(sink, batch.schema(), Some(props)).map_err(parquet)?;
@@ -225,7 +225,10 @@ fn encode_row_groups(
         let len = row_group_rows.min(batch.num_rows() - start);
         let rows = batch.slice(start, len);
         let writers = factory.create_column_writers(index)?;
-        // Every column here has one leaf: writers and columns pair up.
+        // Every column of ours has one leaf, so writers and columns pair up.
+        if writers.len() != rows.num_columns() {
+            return Err(ParquetError::General("a segment column with more than one leaf".into()));
+        }
         let mut encoded = Vec::with_capacity(writers.len());
         for (leaf, (mut writer, column)) in writers.into_iter().zip(rows.columns()).enumerate() {
             if leaf == vectors.leaf {
