@@ -183,17 +183,24 @@ impl VectorStorage for ViperEngine {
 
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
         let shared = self.collection(collection)?;
-        let (receipt, sync) = {
+        // The frame's writeback starts when it is logged and runs while the
+        // batch is applied; the sync comes after the collection's lock is
+        // released, so writers arriving meanwhile log theirs and one fsync
+        // covers them all.
+        let (receipt, wal, point) = {
             let mut c = shared.lock().await;
             let logged = c.log(batch, &self.store).await?;
-            // The fsync starts now, on another thread, and runs while the batch is
-            // applied and after the collection's lock is released: writers arriving
-            // meanwhile log their batches, and one fsync covers them all.
             let (wal, point) = (c.wal(), logged.point);
-            let sync = tokio::task::spawn_blocking(move || wal.wait_durable(point));
-            (c.apply_logged(logged), sync)
+            (c.apply_logged(logged), wal, point)
         };
-        let synced = sync.await.map_err(|e| Error::internal(format!("log task failed: {e}")))?;
+        // With no sync running, this writer syncs on its own thread: a hand-off
+        // to the blocking pool and back cost ~300 µs of wake-ups here, a third
+        // of a batch (docs/benchmarks.md, change 23). Behind a running sync it
+        // waits on the pool, leaving this thread to other writers.
+        let synced = match wal.try_make_durable(point) {
+            Some(synced) => synced,
+            None => blocking(move || wal.wait_durable(point)).await,
+        };
         let mut c = shared.lock().await;
         if let Err(e) = synced {
             c.make_durable().await?; // poisons the collection with the log's error

@@ -221,6 +221,9 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             }
             return Err(Error::io("write-ahead log append failed", e));
         }
+        if self.shared.options.fsync == FsyncPolicy::Always {
+            start_writeback(&state.active, state.active_len, frame.len() as u64);
+        }
         state.active_len += frame.len() as u64;
         state.written += frame.len() as u64;
         if state.active_len > self.shared.options.segment_bytes / 2 {
@@ -235,6 +238,22 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
     /// policy (one fsync covers every writer waiting at the time: group commit).
     pub fn wait_durable(&self, point: SyncPoint) -> Result<()> {
         if self.shared.options.fsync == FsyncPolicy::Always { self.shared.sync_to(point.0) } else { Ok(()) }
+    }
+
+    /// Makes `point` durable on this thread if no sync is running: `None`
+    /// when one is (the caller waits with [`Wal::wait_durable`], which that
+    /// sync or the next covers). Saves a writer the hand-off to another
+    /// thread when it is the only one syncing.
+    pub fn try_make_durable(&self, point: SyncPoint) -> Option<Result<()>> {
+        if self.is_durable(point) {
+            return Some(Ok(()));
+        }
+        let leader = match self.shared.sync_lock.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(self.shared.sync_locked(point.0, leader))
     }
 
     /// Whether `point` is durable under the fsync policy already (no waiting, no syscall).
@@ -437,7 +456,12 @@ impl Shared {
         if self.durable.load(Ordering::Acquire) >= end {
             return Ok(());
         }
-        let _leader = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let leader = self.sync_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.sync_locked(end, leader)
+    }
+
+    /// [`Shared::sync_to`] with the sync lock held.
+    fn sync_locked(&self, end: u64, _leader: MutexGuard<'_, ()>) -> Result<()> {
         if self.durable.load(Ordering::Acquire) >= end {
             return Ok(()); // a sync that ran while we queued covered us
         }
@@ -513,6 +537,22 @@ fn open_segment(path: &Path) -> Result<File> {
         .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
 }
 
+/// Starts the frame's way to the disk without waiting, so that the sync that
+/// follows (after the batch is applied) finds it written and has only the
+/// disk's cache to flush.
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sync_file_range takes a descriptor this File keeps open and
+        // plain integers; it touches no memory of ours.
+        let _ =
+            unsafe { libc::sync_file_range(file.as_raw_fd(), offset as i64, len as i64, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
 fn spawn_interval_syncer(shared: Weak<Shared>, every: Duration) {
     std::thread::Builder::new()
         .name("proxima-wal-sync".into())
@@ -529,4 +569,48 @@ fn spawn_interval_syncer(shared: Weak<Shared>, every: Duration) {
             }
         })
         .expect("spawning the WAL sync thread");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Log = Wal<(String, Vec<f32>)>;
+
+    fn frame(id: &str) -> Vec<(String, Vec<f32>)> {
+        vec![(id.to_string(), vec![1.0; 4])]
+    }
+
+    #[test]
+    fn a_writer_syncs_on_its_own_thread_unless_a_sync_is_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Log::open(dir.path(), WalOptions { segment_bytes: 1 << 20, fsync: FsyncPolicy::Always }).unwrap();
+        let (_, first) = wal.append_unsynced(&frame("a")).unwrap();
+        assert!(!wal.is_durable(first));
+        assert!(matches!(wal.try_make_durable(first), Some(Ok(()))));
+        assert!(wal.is_durable(first));
+        assert_eq!(wal.stats().syncs, 1);
+        // Durable already: no second sync.
+        assert!(matches!(wal.try_make_durable(first), Some(Ok(()))));
+        assert_eq!(wal.stats().syncs, 1);
+
+        // With another sync running (its lock held), the caller is told to wait.
+        let (_, second) = wal.append_unsynced(&frame("b")).unwrap();
+        let running = wal.shared.sync_lock.lock().unwrap();
+        assert!(wal.try_make_durable(second).is_none());
+        assert!(!wal.is_durable(second));
+        drop(running);
+        wal.wait_durable(second).unwrap();
+        assert!(wal.is_durable(second));
+        assert_eq!(wal.stats().syncs, 2);
+    }
+
+    #[test]
+    fn without_fsync_always_nothing_waits_for_a_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Log::open(dir.path(), WalOptions { segment_bytes: 1 << 20, fsync: FsyncPolicy::None }).unwrap();
+        let (_, point) = wal.append_unsynced(&frame("a")).unwrap();
+        assert!(matches!(wal.try_make_durable(point), Some(Ok(()))));
+        assert_eq!(wal.stats().syncs, 0);
+    }
 }
