@@ -15,7 +15,7 @@ use proxima_wal::{Wal, WalOptions};
 
 use crate::ViperConfig;
 use crate::manifest::{MANIFEST, Manifest, SegmentEntry, index_file, segment_file};
-use crate::segment_file::{Layout, decode, encode};
+use crate::segment_file::{Encoders, Layout, decode, encode};
 use crate::store::{ManifestVersion, Store};
 
 pub(crate) struct ViperCollection {
@@ -339,7 +339,9 @@ impl ViperCollection {
         if let Some(to_index) = self.state.unindexed(segment_id) {
             segment.index = build_index(to_index, self.state.config().clone()).await?;
         }
-        let written = write_segment_files(&self.name, self.state.config(), &segment, engine, store).await?;
+        // Compaction holds the collection's lock: every core.
+        let encoders = (engine, Encoders::AllCores);
+        let written = write_segment_files(&self.name, self.state.config(), &segment, encoders, store).await?;
         Ok(written.map(|(entry, zones)| {
             self.attach(Some(Built { segment_id, zones, index: segment.index }));
             entry
@@ -446,7 +448,9 @@ impl ViperCollection {
     pub(crate) async fn flush(&mut self, engine: &ViperConfig, store: &Store) -> Result<()> {
         let Some(mut pending) = self.prepare_flush().await? else { return Ok(()) };
         let config = self.state.config().clone();
-        let written = write_pending(&self.name, &config, &mut pending, engine, store).await?;
+        // Under the collection's lock (compaction, restore): every core.
+        let encoders = (engine, Encoders::AllCores);
+        let written = write_pending(&self.name, &config, &mut pending, encoders, store).await?;
         self.commit_flush(pending, written, store).await
     }
 
@@ -527,7 +531,7 @@ pub(crate) async fn write_pending(
     name: &str,
     config: &proxima_core::CollectionConfig,
     pending: &mut PendingFlush,
-    engine: &ViperConfig,
+    engine: (&ViperConfig, Encoders),
     store: &Store,
 ) -> Result<Option<(SegmentEntry, Vec<proxima_engine::Zone>)>> {
     let Some(merged) = pending.merged.as_mut() else { return Ok(None) };
@@ -580,7 +584,7 @@ pub(crate) async fn write_segment_files(
     name: &str,
     config: &proxima_core::CollectionConfig,
     segment: &MergedSegment,
-    engine: &ViperConfig,
+    (engine, threads): (&ViperConfig, Encoders),
     store: &Store,
 ) -> Result<Option<(SegmentEntry, Vec<proxima_engine::Zone>)>> {
     if segment.chunk.is_empty() {
@@ -588,7 +592,7 @@ pub(crate) async fn write_segment_files(
     }
     let chunk = Arc::clone(&segment.chunk);
     let config = config.clone();
-    let layout = Layout { row_group_rows: engine.row_group_rows, vectors: engine.vector_compression };
+    let layout = Layout { row_group_rows: engine.row_group_rows, vectors: engine.vector_compression, threads };
     let id = segment.chunk.segment_id;
     let file = segment_file(id);
     // Room for the raw vectors, when the file is built in memory first.

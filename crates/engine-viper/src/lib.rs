@@ -26,6 +26,7 @@ use tokio::sync::Mutex;
 
 use self::collection::ViperCollection;
 pub use self::config::{Root, VectorCompression, ViperConfig};
+use self::segment_file::Encoders;
 use self::store::Store;
 
 /// The registered engine name.
@@ -53,7 +54,7 @@ const MAX_BACKLOG_FLUSHES: usize = 4;
 /// collection's flush lock.
 async fn flush_in_steps(
     shared: &std::sync::Weak<Mutex<ViperCollection>>,
-    config: &ViperConfig,
+    (config, encoders): (&ViperConfig, Encoders),
     store: &Store,
 ) -> Result<()> {
     // Only a weak reference between the steps: a dropped engine lets go of the
@@ -68,7 +69,7 @@ async fn flush_in_steps(
             None => return Ok(()),
         }
     };
-    let written = collection::write_pending(&name, &collection, &mut pending, config, store).await?;
+    let written = collection::write_pending(&name, &collection, &mut pending, (config, encoders), store).await?;
     // The manifest is stored and the log truncated without the lock as well: the
     // flush lock keeps other manifest writers out, and until it is installed
     // nothing reads the new entry.
@@ -214,14 +215,14 @@ impl VectorStorage for ViperEngine {
             if backlog {
                 // Flushing is behind: this writer waits and flushes, so the buffer stays bounded.
                 let _only = flush_lock.lock().await;
-                flush_in_steps(&Arc::downgrade(&shared), &self.config, &self.store).await?;
+                flush_in_steps(&Arc::downgrade(&shared), (&self.config, Encoders::AllCores), &self.store).await?;
             } else if let Ok(only) = flush_lock.try_lock_owned() {
                 // The write is durable in the log already; the flush runs in the
                 // background. A failed flush changes no file the manifest names,
                 // and the next flush retries it.
                 let (shared, config, store) = (Arc::downgrade(&shared), self.config.clone(), self.store.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = flush_in_steps(&shared, &config, &store).await {
+                    if let Err(e) = flush_in_steps(&shared, (&config, Encoders::LeaveOneCore), &store).await {
                         tracing::warn!(error = %e, "background flush failed; the next flush retries");
                     }
                     drop(only);
@@ -258,7 +259,8 @@ impl VectorStorage for ViperEngine {
         let flush_lock = c.lock().await.flush_lock();
         let _only = flush_lock.lock().await;
         // In steps, like a background flush: writes go on while it runs.
-        let flushed = flush_in_steps(&Arc::downgrade(&c), &self.config, &self.store).await;
+        // Someone waits for this one: every core.
+        let flushed = flush_in_steps(&Arc::downgrade(&c), (&self.config, Encoders::AllCores), &self.store).await;
         c.lock().await.enforce_budget(self.config.resident_budget_bytes);
         flushed
     }

@@ -124,11 +124,35 @@ fn to_record_batch(chunk: &Arc<Chunk>, config: &CollectionConfig) -> Result<Reco
     RecordBatch::try_new(schema, columns).map_err(arrow)
 }
 
-/// How a segment file is laid out: row groups and the vector column's codec.
+/// How a segment file is laid out (row groups, the vector column's codec)
+/// and how many threads encode it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Layout {
     pub(crate) row_group_rows: usize,
     pub(crate) vectors: VectorCompression,
+    pub(crate) threads: Encoders,
+}
+
+/// The threads that encode a file's row groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoders {
+    /// Every core: someone waits for the file (an explicit flush, a writer
+    /// held back by a flush backlog, a compaction under the collection's lock).
+    AllCores,
+    /// All cores but one: a background flush, beside writers filling the
+    /// next buffer. On two cores a second encoding thread slowed them more
+    /// than it sped the flush (docs/benchmarks.md, change 22).
+    LeaveOneCore,
+}
+
+impl Encoders {
+    fn count(self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        match self {
+            Self::AllCores => cores,
+            Self::LeaveOneCore => (cores - 1).max(1),
+        }
+    }
 }
 
 /// Encodes a chunk as a Parquet file into `sink` (the file itself, locally, so
@@ -162,7 +186,7 @@ pub(crate) fn encode(
         .build();
     let parquet = |e: ParquetError| Error::internal("cannot write the segment's Parquet").with_source(e);
     // `ArrowWriter` sets the file up (schema, the Arrow schema in the footer for
-    // other readers); the row groups are encoded on all cores but one and appended in order.
+    // other readers); the row groups are encoded on `layout.threads` and appended in order.
     let writer = ArrowWriter::try_new(sink, batch.schema(), Some(props)).map_err(parquet)?;
     let (mut file, factory) = writer.into_serialized_writer().map_err(parquet)?;
     let schema = file.schema_descr();
@@ -175,7 +199,7 @@ pub(crate) fn encode(
         descr: schema.column(leaf),
         compression: layout.vectors,
     };
-    for columns in encode_row_groups(&batch, &vectors, &factory, row_group_rows.max(1))? {
+    for columns in encode_row_groups(&batch, &vectors, &factory, (row_group_rows.max(1), layout.threads))? {
         let mut row_group = file.next_row_group().map_err(parquet)?;
         for column in columns {
             match column {
@@ -207,19 +231,16 @@ enum Encoded {
     Vectors(Bytes, ColumnCloseResult),
 }
 
-/// Encodes each row group's column chunks, the row groups spread over all
-/// cores but one: a flush runs beside the writers filling the next buffer,
-/// and on two cores a second encoding thread slowed them more than it sped
-/// the flush (docs/benchmarks.md, change 22).
+/// Encodes each row group's column chunks, the row groups spread over
+/// `encoders` threads.
 fn encode_row_groups(
     batch: &RecordBatch,
     vectors: &VectorLeaf<'_>,
     factory: &ArrowRowGroupWriterFactory,
-    row_group_rows: usize,
+    (row_group_rows, encoders): (usize, Encoders),
 ) -> Result<Vec<Vec<Encoded>>> {
     let groups = batch.num_rows().div_ceil(row_group_rows);
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let threads = (cores - 1).min(groups).max(1);
+    let threads = encoders.count().min(groups).max(1);
     let encode_group = |index: usize| -> parquet::errors::Result<Vec<Encoded>> {
         let start = index * row_group_rows;
         let len = row_group_rows.min(batch.num_rows() - start);
@@ -365,7 +386,9 @@ mod tests {
             (VectorCompression::None, Compression::UNCOMPRESSED),
         ] {
             let mut file = Vec::new();
-            let zones = encode(&chunk, &config, Layout { row_group_rows: 4, vectors }, &mut file).unwrap();
+            let zones =
+                encode(&chunk, &config, Layout { row_group_rows: 4, vectors, threads: Encoders::AllCores }, &mut file)
+                    .unwrap();
             let bytes = Bytes::from(file);
             assert_eq!(zones.len(), 3);
             assert_eq!(zones[1].rows, 4..8);
@@ -398,7 +421,13 @@ mod tests {
         let chunk = Arc::new(chunk);
         for vectors in [VectorCompression::Zstd, VectorCompression::None] {
             let mut file = Vec::new();
-            let zones = encode(&chunk, &config, Layout { row_group_rows: 300, vectors }, &mut file).unwrap();
+            let zones = encode(
+                &chunk,
+                &config,
+                Layout { row_group_rows: 300, vectors, threads: Encoders::LeaveOneCore },
+                &mut file,
+            )
+            .unwrap();
             let bytes = Bytes::from(file);
             let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).unwrap();
             let groups = reader.metadata().row_groups();
