@@ -179,16 +179,22 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
     /// Appends `records` as one frame (replayed whole or not at all) and returns
     /// their sequence numbers once durable under the fsync policy.
     pub fn append(&self, records: &[R]) -> Result<SeqRange> {
-        let (range, point) = self.append_unsynced(records)?;
+        // The sync follows at once: it writes the frame back itself.
+        let (range, point) = self.append_frame(records, false)?;
         self.wait_durable(point)?;
         Ok(range)
     }
 
     /// Writes `records` as one frame without waiting for the fsync; the caller
-    /// must [`Wal::wait_durable`] on the returned point before acknowledging.
-    /// Lets a caller do other work (or let other writers join the same fsync)
-    /// while the frame reaches the disk.
+    /// must [`Wal::wait_durable`] (or [`Wal::try_make_durable`]) on the
+    /// returned point before acknowledging. Lets a caller do other work (or
+    /// let other writers join the same fsync) while the frame reaches the
+    /// disk: under `FsyncPolicy::Always` its writeback starts now.
     pub fn append_unsynced(&self, records: &[R]) -> Result<(SeqRange, SyncPoint)> {
+        self.append_frame(records, self.shared.options.fsync == FsyncPolicy::Always)
+    }
+
+    fn append_frame(&self, records: &[R], writeback: bool) -> Result<(SeqRange, SyncPoint)> {
         if records.is_empty() {
             // No frame: every frame holds a record, so a segment's name is never reused.
             let next = self.next_seq();
@@ -197,11 +203,17 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         let mut frame = PendingFrame::encode(records, self.shared.take_buffer())?;
         let appended = self.write_frame(&mut frame);
         self.shared.give_back(frame.bytes);
-        appended
+        let (range, point, at) = appended?;
+        if writeback {
+            // Outside the log's lock: other appenders need not wait for it.
+            start_writeback(&at.file, at.offset, at.len);
+        }
+        Ok((range, point))
     }
 
-    /// Seals and writes one encoded frame under the log lock.
-    fn write_frame(&self, frame: &mut PendingFrame) -> Result<(SeqRange, SyncPoint)> {
+    /// Seals and writes one encoded frame under the log lock; returns, with its
+    /// sequence numbers and sync point, the file and range it went to.
+    fn write_frame(&self, frame: &mut PendingFrame) -> Result<(SeqRange, SyncPoint, FrameAt)> {
         let mut state = self.shared.lock_state();
         if let Some(why) = &state.poisoned {
             return Err(Error::unavailable(format!("write-ahead log is unusable after an I/O failure: {why}")));
@@ -221,9 +233,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             }
             return Err(Error::io("write-ahead log append failed", e));
         }
-        if self.shared.options.fsync == FsyncPolicy::Always {
-            start_writeback(&state.active, state.active_len, frame.len() as u64);
-        }
+        let written_to = FrameAt { file: Arc::clone(&state.active), offset: state.active_len, len: frame.len() as u64 };
         state.active_len += frame.len() as u64;
         state.written += frame.len() as u64;
         if state.active_len > self.shared.options.segment_bytes / 2 {
@@ -231,7 +241,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         }
         state.next_seq += u64::from(frame.count);
         self.shared.frames.fetch_add(1, Ordering::Relaxed);
-        Ok((SeqRange { first, last: state.next_seq - 1 }, SyncPoint(state.written)))
+        Ok((SeqRange { first, last: state.next_seq - 1 }, SyncPoint(state.written), written_to))
     }
 
     /// Returns once everything appended up to `point` is durable under the fsync
@@ -535,6 +545,13 @@ fn open_segment(path: &Path) -> Result<File> {
         .write(true)
         .open(path)
         .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
+}
+
+/// Where a frame was written.
+struct FrameAt {
+    file: Arc<File>,
+    offset: u64,
+    len: u64,
 }
 
 /// Starts the frame's way to the disk without waiting, so that the sync that
