@@ -250,10 +250,11 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
         if self.shared.options.fsync == FsyncPolicy::Always { self.shared.sync_to(point.0) } else { Ok(()) }
     }
 
-    /// Makes `point` durable on this thread if no sync is running: `None`
-    /// when one is (the caller waits with [`Wal::wait_durable`], which that
-    /// sync or the next covers). Saves a writer the hand-off to another
-    /// thread when it is the only one syncing.
+    /// Makes `point` durable on this thread (blocking it for the
+    /// `fdatasync`) if no sync is running: `None` when one is (the caller
+    /// waits with [`Wal::wait_durable`], which that sync or the next covers).
+    /// Saves a writer the hand-off to another thread when it is the only one
+    /// syncing.
     pub fn try_make_durable(&self, point: SyncPoint) -> Option<Result<()>> {
         if self.is_durable(point) {
             return Some(Ok(()));
@@ -554,9 +555,9 @@ struct FrameAt {
     len: u64,
 }
 
-/// Starts the frame's way to the disk without waiting, so that the sync that
-/// follows (after the batch is applied) finds it written and has only the
-/// disk's cache to flush.
+/// Starts the frame's way to the disk without waiting, so that a sync some
+/// time later finds it written and has little more than the disk's cache to
+/// flush.
 fn start_writeback(file: &File, offset: u64, len: u64) {
     #[cfg(target_os = "linux")]
     {
