@@ -340,8 +340,8 @@ impl ViperCollection {
             segment.index = build_index(to_index, self.state.config().clone()).await?;
         }
         // Compaction holds the collection's lock: every core.
-        let encoders = (engine, Encoders::AllCores);
-        let written = write_segment_files(&self.name, self.state.config(), &segment, encoders, store).await?;
+        let written =
+            write_segment_files(&self.name, self.state.config(), &segment, engine, Encoders::AllCores, store).await?;
         Ok(written.map(|(entry, zones)| {
             self.attach(Some(Built { segment_id, zones, index: segment.index }));
             entry
@@ -449,8 +449,7 @@ impl ViperCollection {
         let Some(mut pending) = self.prepare_flush().await? else { return Ok(()) };
         let config = self.state.config().clone();
         // Under the collection's lock (compaction, restore): every core.
-        let encoders = (engine, Encoders::AllCores);
-        let written = write_pending(&self.name, &config, &mut pending, encoders, store).await?;
+        let written = write_pending(&self.name, &config, &mut pending, engine, Encoders::AllCores, store).await?;
         self.commit_flush(pending, written, store).await
     }
 
@@ -531,14 +530,15 @@ pub(crate) async fn write_pending(
     name: &str,
     config: &proxima_core::CollectionConfig,
     pending: &mut PendingFlush,
-    engine: (&ViperConfig, Encoders),
+    engine: &ViperConfig,
+    encoders: Encoders,
     store: &Store,
 ) -> Result<Option<(SegmentEntry, Vec<proxima_engine::Zone>)>> {
     let Some(merged) = pending.merged.as_mut() else { return Ok(None) };
     if let Some(to_index) = pending.to_index.take() {
         merged.index = build_index(to_index, config.clone()).await?;
     }
-    write_segment_files(name, config, merged, engine, store).await
+    write_segment_files(name, config, merged, engine, encoders, store).await
 }
 
 /// A batch in the log, not yet applied.
@@ -584,7 +584,8 @@ pub(crate) async fn write_segment_files(
     name: &str,
     config: &proxima_core::CollectionConfig,
     segment: &MergedSegment,
-    (engine, threads): (&ViperConfig, Encoders),
+    engine: &ViperConfig,
+    threads: Encoders,
     store: &Store,
 ) -> Result<Option<(SegmentEntry, Vec<proxima_engine::Zone>)>> {
     if segment.chunk.is_empty() {

@@ -54,7 +54,8 @@ const MAX_BACKLOG_FLUSHES: usize = 4;
 /// collection's flush lock.
 async fn flush_in_steps(
     shared: &std::sync::Weak<Mutex<ViperCollection>>,
-    (config, encoders): (&ViperConfig, Encoders),
+    config: &ViperConfig,
+    encoders: Encoders,
     store: &Store,
 ) -> Result<()> {
     // Only a weak reference between the steps: a dropped engine lets go of the
@@ -69,7 +70,7 @@ async fn flush_in_steps(
             None => return Ok(()),
         }
     };
-    let written = collection::write_pending(&name, &collection, &mut pending, (config, encoders), store).await?;
+    let written = collection::write_pending(&name, &collection, &mut pending, config, encoders, store).await?;
     // The manifest is stored and the log truncated without the lock as well: the
     // flush lock keeps other manifest writers out, and until it is installed
     // nothing reads the new entry.
@@ -194,9 +195,9 @@ impl VectorStorage for ViperEngine {
             let (wal, point) = (c.wal(), logged.point);
             (c.apply_logged(logged), wal, point)
         };
-        // With no sync running, this writer syncs on its own thread: a hand-off
-        // to the blocking pool and back cost ~300 µs of wake-ups here, a third
-        // of a batch (docs/benchmarks.md, change 23). Behind a running sync it
+        // With no sync running, this writer syncs on its own thread: the
+        // hand-offs to the blocking pool and back cost more than the overlap
+        // they bought (docs/benchmarks.md, change 23). Behind a running sync it
         // waits on the pool, leaving this thread to other writers.
         let synced = match wal.try_make_durable(point) {
             Some(synced) => synced,
@@ -215,14 +216,14 @@ impl VectorStorage for ViperEngine {
             if backlog {
                 // Flushing is behind: this writer waits and flushes, so the buffer stays bounded.
                 let _only = flush_lock.lock().await;
-                flush_in_steps(&Arc::downgrade(&shared), (&self.config, Encoders::AllCores), &self.store).await?;
+                flush_in_steps(&Arc::downgrade(&shared), &self.config, Encoders::AllCores, &self.store).await?;
             } else if let Ok(only) = flush_lock.try_lock_owned() {
                 // The write is durable in the log already; the flush runs in the
                 // background. A failed flush changes no file the manifest names,
                 // and the next flush retries it.
                 let (shared, config, store) = (Arc::downgrade(&shared), self.config.clone(), self.store.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = flush_in_steps(&shared, (&config, Encoders::LeaveOneCore), &store).await {
+                    if let Err(e) = flush_in_steps(&shared, &config, Encoders::LeaveOneCore, &store).await {
                         tracing::warn!(error = %e, "background flush failed; the next flush retries");
                     }
                     drop(only);
@@ -260,7 +261,7 @@ impl VectorStorage for ViperEngine {
         let _only = flush_lock.lock().await;
         // In steps, like a background flush: writes go on while it runs.
         // Someone waits for this one: every core.
-        let flushed = flush_in_steps(&Arc::downgrade(&c), (&self.config, Encoders::AllCores), &self.store).await;
+        let flushed = flush_in_steps(&Arc::downgrade(&c), &self.config, Encoders::AllCores, &self.store).await;
         c.lock().await.enforce_budget(self.config.resident_budget_bytes);
         flushed
     }

@@ -199,7 +199,7 @@ pub(crate) fn encode(
         descr: schema.column(leaf),
         compression: layout.vectors,
     };
-    for columns in encode_row_groups(&batch, &vectors, &factory, (row_group_rows.max(1), layout.threads))? {
+    for columns in encode_row_groups(&batch, &vectors, &factory, layout)? {
         let mut row_group = file.next_row_group().map_err(parquet)?;
         for column in columns {
             match column {
@@ -232,15 +232,16 @@ enum Encoded {
 }
 
 /// Encodes each row group's column chunks, the row groups spread over
-/// `encoders` threads.
+/// `layout.threads`.
 fn encode_row_groups(
     batch: &RecordBatch,
     vectors: &VectorLeaf<'_>,
     factory: &ArrowRowGroupWriterFactory,
-    (row_group_rows, encoders): (usize, Encoders),
+    layout: Layout,
 ) -> Result<Vec<Vec<Encoded>>> {
+    let row_group_rows = layout.row_group_rows.max(1);
     let groups = batch.num_rows().div_ceil(row_group_rows);
-    let threads = encoders.count().min(groups).max(1);
+    let threads = layout.threads.count().min(groups).max(1);
     let encode_group = |index: usize| -> parquet::errors::Result<Vec<Encoded>> {
         let start = index * row_group_rows;
         let len = row_group_rows.min(batch.num_rows() - start);
