@@ -14,6 +14,7 @@ pub mod engine_crash;
 pub use proxima_client as http;
 mod proxy;
 pub mod server;
+pub mod soak;
 pub use proxy::Proxy;
 
 /// The env file written by `cargo xtask services up`.

@@ -43,6 +43,11 @@ impl ServerProcess {
         Self { child, addr }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown, no flush.
     pub fn kill_hard(mut self) {
         let _ = self.child.kill();

@@ -24,6 +24,10 @@ cargo xtask <task>
                      criterion benchmarks: the WAL, the metadata backends, VIPER ingest,
                      VIPER/LSM/mmap side by side, distance kernels vs simsimd,
                      coordinator overhead (default: all but engines)
+  soak [--minutes N] [--engine viper|lsm|mmap]
+                     the overwrite soak (50,000 ids, 4 writers, 4 searchers, deletes)
+                     on the release binary, N minutes per engine (default 5), with
+                     the files, log, memory and statistics it sampled
   bench ann --data DIR [--filtered] --out FILE.json
                      HNSW build and ef sweep on a TEXMEX dataset (../shared/bench/glove50.sh),
                      same settings and output shape as ../shared/bench/peers.sh
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         ["test"] => tasks::test(&services::env_from_file().unwrap_or_default()),
         ["deny"] => tasks::deny(),
         ["bench", rest @ ..] => tasks::bench(rest),
+        ["soak", rest @ ..] => tasks::soak(rest),
         ["help"] | ["--help"] | [] => {
             eprint!("{HELP}");
             Ok(())

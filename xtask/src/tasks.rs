@@ -1,4 +1,4 @@
-//! The tasks that run cargo: ci, lint, features, test, deny, bench.
+//! The tasks that run cargo: ci, lint, features, test, deny, bench, soak.
 
 use std::collections::BTreeMap;
 
@@ -103,4 +103,37 @@ pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
         command.extend(["-p", p]);
     }
     run(cargo(&command))
+}
+
+/// The soak test of the real binary (crates/cli/tests/soak.rs) at full size, in
+/// release: `--minutes N` per engine (default 5), `--engine E` for one engine.
+pub(crate) fn soak(args: &[&str]) -> Result<(), String> {
+    let mut minutes = 5u64;
+    let mut filter = "soak_".to_string();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("`{arg}` needs a value"))?;
+        match *arg {
+            "--minutes" => minutes = value.parse().map_err(|_| format!("`--minutes {value}` is not a number"))?,
+            "--engine" if ["viper", "lsm", "mmap"].contains(value) => filter = format!("soak_{value}"),
+            _ => {
+                return Err(format!("unknown soak argument `{arg} {value}`; use --minutes N, --engine viper|lsm|mmap"));
+            }
+        }
+    }
+    let mut c = cargo(&[
+        "test",
+        "--release",
+        "-p",
+        "proximadb",
+        "--test",
+        "soak",
+        "--",
+        &filter,
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ]);
+    c.env("PROXIMA_SOAK_FULL", "1").env("PROXIMA_SOAK_SECONDS", (minutes * 60).to_string());
+    run(c)
 }

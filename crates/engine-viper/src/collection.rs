@@ -7,10 +7,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use proxima_core::{Error, ErrorKind, Result, now_unix_secs};
 use proxima_engine::files::blocking;
-use proxima_engine::state::{Chunk, CollectionState, MergedSegment};
-use proxima_engine::{
-    CompactionPolicy, CompactionReport, IndexBuilder, WriteBatch, WriteOp, WriteReceipt, prepare_batch,
-};
+use proxima_engine::state::{Chunk, CollectionState, MergedSegment, VIEW_CHUNK_LIMIT};
+use proxima_engine::{CompactionPolicy, IndexBuilder, WriteBatch, WriteOp, WriteReceipt, prepare_batch};
 use proxima_wal::{Wal, WalOptions};
 
 use crate::ViperConfig;
@@ -40,7 +38,18 @@ pub(crate) struct ViperCollection {
     /// Held for the whole of a flush or compaction, so they run one at a time
     /// while a background flush writes its file without the collection's lock.
     flush_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The segment a flush or compaction is writing without the collection's
+    /// lock: views must not merge it away before its manifest names it.
+    in_flight: Option<u64>,
 }
+
+/// A flush that leaves dead rows making up this share of all rows compacts
+/// every segment: the files then hold at most twice the live rows, plus the
+/// segment the next flush adds.
+const MAX_DEAD_RATIO: f32 = 0.5;
+
+/// Past this many segment files, a flush merges the smaller half of them.
+const MAX_SEGMENTS: usize = 16;
 
 fn wal_options(config: &proxima_core::CollectionConfig) -> WalOptions {
     WalOptions { fsync: config.fsync, ..WalOptions::default() }
@@ -88,6 +97,7 @@ impl ViperCollection {
             poisoned: None,
             applied: Default::default(),
             flush_lock: Default::default(),
+            in_flight: None,
         })
     }
 
@@ -177,6 +187,7 @@ impl ViperCollection {
             poisoned: None,
             applied: Default::default(),
             flush_lock: Default::default(),
+            in_flight: None,
         };
         collection.remove_orphans(store).await?;
         Ok(Some(collection))
@@ -328,72 +339,142 @@ impl ViperCollection {
             || self.buffer_since.is_some_and(|since| since.elapsed().as_millis() as u64 >= engine.flush_interval_ms)
     }
 
-    /// Writes one segment file (and its index) and returns its manifest entry.
-    async fn write_segment(
-        &mut self,
-        mut segment: MergedSegment,
-        engine: &ViperConfig,
-        store: &Store,
-    ) -> Result<Option<SegmentEntry>> {
-        let segment_id = segment.chunk.segment_id;
-        if let Some(to_index) = self.state.unindexed(segment_id) {
-            segment.index = build_index(to_index, self.state.config().clone()).await?;
-        }
-        // Compaction holds the collection's lock: every core.
-        let written =
-            write_segment_files(&self.name, self.state.config(), &segment, engine, Encoders::AllCores, store).await?;
-        Ok(written.map(|(entry, zones)| {
-            self.attach(Some(Built { segment_id, zones, index: segment.index }));
-            entry
-        }))
-    }
-
     /// The lock a flush holds from start to end (one flush or compaction at a time).
     pub(crate) fn flush_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
         Arc::clone(&self.flush_lock)
     }
 
-    /// The first step of a background flush, under the collection's lock: seals
-    /// the buffer and merges everything not yet in a file into one segment, as of
-    /// one sequence number. `None` when there is nothing to write.
-    pub(crate) async fn prepare_flush(&mut self) -> Result<Option<PendingFlush>> {
+    /// Ids of the segments the manifest names.
+    fn persisted(&self) -> HashSet<u64> {
+        self.manifest.segments.iter().map(|s| s.segment_id).collect()
+    }
+
+    /// Merges the chunks views sealed that no file holds yet, once there are
+    /// more than [`VIEW_CHUNK_LIMIT`] sealed segments. Persisted segments (and
+    /// the one a flush is writing) are left to flushes and compactions, which
+    /// change the manifest with them.
+    pub(crate) fn merge_view_chunks(&mut self) -> Result<()> {
+        if self.state.segment_ids().len() <= VIEW_CHUNK_LIMIT {
+            return Ok(());
+        }
+        let persisted = self.persisted();
+        let loose: Vec<u64> = self
+            .state
+            .segment_ids()
+            .into_iter()
+            .filter(|id| !persisted.contains(id) && Some(*id) != self.in_flight)
+            .collect();
+        if loose.len() >= 2 {
+            self.state.merge(&loose)?;
+        }
+        Ok(())
+    }
+
+    /// The segments a compaction after a flush should merge, if the files need
+    /// it: every one once dead rows are as many as the rows kept (the files
+    /// hold twice the live data), else the smaller half once there are more
+    /// than [`MAX_SEGMENTS`] files.
+    pub(crate) fn due_compaction(&self) -> Option<Vec<u64>> {
+        if self.state.dead_ratio() >= MAX_DEAD_RATIO {
+            return Some(self.manifest.segments.iter().map(|s| s.segment_id).collect());
+        }
+        if self.manifest.segments.len() > MAX_SEGMENTS {
+            let mut by_rows: Vec<&SegmentEntry> = self.manifest.segments.iter().collect();
+            by_rows.sort_by_key(|s| s.rows);
+            return Some(by_rows[..by_rows.len() / 2].iter().map(|s| s.segment_id).collect());
+        }
+        None
+    }
+
+    /// The segments `policy` asks a compaction to merge: every persisted one,
+    /// or none (a flush only) when there are fewer than two small segments and
+    /// too few dead rows.
+    pub(crate) fn compaction_for(&self, policy: &CompactionPolicy) -> Rewrite {
+        let small = self.manifest.segments.iter().filter(|s| (s.rows as usize) < policy.small_segment_rows).count();
+        if small < 2 && self.state.dead_ratio() < policy.min_dead_ratio {
+            Rewrite::Flush
+        } else {
+            Rewrite::Merge(self.manifest.segments.iter().map(|s| s.segment_id).collect())
+        }
+    }
+
+    /// The first step of a flush or compaction, under the collection's lock:
+    /// seals the buffer and merges everything not yet in a file (and, for a
+    /// compaction, the persisted segments named) into one segment, as of one
+    /// sequence number. `None` when there is nothing to write.
+    pub(crate) async fn prepare(&mut self, rewrite: Rewrite, store: &Store) -> Result<Option<PendingFlush>> {
         self.usable()?;
         self.make_durable().await?;
         self.state.seal()?;
-        let persisted: HashSet<u64> = self.manifest.segments.iter().map(|s| s.segment_id).collect();
-        let pending: Vec<u64> = self.state.segment_ids().into_iter().filter(|id| !persisted.contains(id)).collect();
-        if pending.is_empty() && self.manifest.flushed_seq + 1 == self.state.next_seq() {
+        let persisted = self.persisted();
+        let compacted: Vec<u64> = match rewrite {
+            Rewrite::Flush => Vec::new(),
+            Rewrite::Merge(ids) => ids.into_iter().filter(|id| persisted.contains(id)).collect(),
+        };
+        let mut merging: Vec<u64> = self.state.segment_ids().into_iter().filter(|id| !persisted.contains(id)).collect();
+        if merging.is_empty() && compacted.is_empty() && self.manifest.flushed_seq + 1 == self.state.next_seq() {
             return Ok(None);
         }
-        let merged = self.state.merge(&pending)?;
+        self.ensure_loaded(&compacted, store).await?;
+        let everything = !compacted.is_empty() && compacted.len() == persisted.len();
+        merging.extend(&compacted);
+        let rows_before = self.state.rows_in(&merging);
+        let merged = self.state.merge(&merging)?;
+        if everything {
+            self.state.forget_deletes();
+        }
+        let rows_after = merged.as_ref().map_or(0, |m| m.chunk.len() as u64);
+        // A persisted segment that was all live rows is its own merge: its file stays.
+        let merged = merged.filter(|m| !m.chunk.is_empty() && !persisted.contains(&m.chunk.segment_id));
         let to_index = merged.as_ref().and_then(|m| self.state.unindexed(m.chunk.segment_id));
         let (deleted, soft_deleted) = self.state.hidden();
+        self.in_flight = merged.as_ref().map(|m| m.chunk.segment_id);
         self.buffer_since = None;
         self.unflushed_ops = 0;
-        Ok(Some(PendingFlush { merged, to_index, flushed_seq: self.state.next_seq() - 1, deleted, soft_deleted }))
+        Ok(Some(PendingFlush {
+            merged,
+            to_index,
+            flushed_seq: self.state.next_seq() - 1,
+            deleted,
+            soft_deleted,
+            rows_removed: rows_before - rows_after,
+        }))
     }
 
     /// The last step of a flush: the manifest names the new file, then the log
     /// lets go of what it covers.
-    pub(crate) async fn commit_flush(
+    async fn commit_flush(
         &mut self,
         pending: PendingFlush,
         written: Option<(SegmentEntry, Vec<proxima_engine::Zone>)>,
         store: &Store,
     ) -> Result<()> {
-        let (manifest, built) = self.manifest_after(pending, written);
-        self.attach(built);
-        self.publish(manifest, store).await
+        let (mut manifest, built, replaced) = self.manifest_after(pending, written);
+        let (path, expected) = self.manifest_location();
+        let version = store_manifest(&path, &mut manifest, &expected, store).await?;
+        self.installed(manifest, version, built);
+        remove_replaced(&self.name, replaced, store).await;
+        truncate_log(self.wal(), self.manifest.flushed_seq).await
     }
 
     /// The manifest once a prepared flush's file is written (and the zones to
-    /// attach to its segment), for a caller that stores it without this lock.
+    /// attach to its segment), for a caller that stores it without this lock,
+    /// and the entries it no longer names, whose files go once it is stored.
+    ///
+    /// The manifest names exactly the segments of the state that are in files:
+    /// an entry whose segment a merge replaced is dropped, its rows being in
+    /// the new file (or, after a failed write, in the segment the next flush
+    /// writes, the log holding them until then).
     pub(crate) fn manifest_after(
         &self,
         pending: PendingFlush,
         written: Option<(SegmentEntry, Vec<proxima_engine::Zone>)>,
-    ) -> (Manifest, Option<Built>) {
+    ) -> (Manifest, Option<Built>, Vec<SegmentEntry>) {
         let mut manifest = self.manifest.clone();
+        let (kept, replaced): (Vec<SegmentEntry>, Vec<SegmentEntry>) = std::mem::take(&mut manifest.segments)
+            .into_iter()
+            .partition(|s| self.state.sealed_segment(s.segment_id).is_some());
+        manifest.segments = kept;
         let index = pending.merged.as_ref().and_then(|m| m.index.clone());
         let built = written.map(|(entry, zones)| {
             let segment_id = entry.segment_id;
@@ -402,7 +483,7 @@ impl ViperCollection {
         });
         manifest.flushed_seq = pending.flushed_seq;
         (manifest.deleted, manifest.soft_deleted) = (pending.deleted, pending.soft_deleted);
-        (manifest, built)
+        (manifest, built, replaced)
     }
 
     /// Gives a flushed segment what writing its file produced: zone bounds, and
@@ -426,86 +507,50 @@ impl ViperCollection {
         self.attach(built);
         self.manifest = manifest;
         self.manifest_version = version;
-    }
-
-    /// Replaces the manifest (as of the state now), then lets the log go below what it covers.
-    async fn commit(&mut self, mut manifest: Manifest, store: &Store) -> Result<()> {
-        manifest.flushed_seq = self.state.next_seq() - 1;
-        (manifest.deleted, manifest.soft_deleted) = self.state.hidden();
-        self.buffer_since = None;
-        self.unflushed_ops = 0;
-        self.publish(manifest, store).await
-    }
-
-    async fn publish(&mut self, mut manifest: Manifest, store: &Store) -> Result<()> {
-        let (path, expected) = self.manifest_location();
-        let version = store_manifest(&path, &mut manifest, &expected, store).await?;
-        self.installed(manifest, version, None);
-        truncate_log(self.wal(), self.manifest.flushed_seq).await
+        self.in_flight = None;
     }
 
     /// Seals the buffer and everything not yet in a file into one new segment file.
     pub(crate) async fn flush(&mut self, engine: &ViperConfig, store: &Store) -> Result<()> {
-        let Some(mut pending) = self.prepare_flush().await? else { return Ok(()) };
+        let Some(mut pending) = self.prepare(Rewrite::Flush, store).await? else { return Ok(()) };
         let config = self.state.config().clone();
         // Under the collection's lock (compaction, restore): every core.
         let written = write_pending(&self.name, &config, &mut pending, engine, Encoders::AllCores, store).await?;
         self.commit_flush(pending, written, store).await
     }
 
-    /// Rewrites segments that are small or carry many dead rows into one.
-    pub(crate) async fn compact(
-        &mut self,
-        policy: &CompactionPolicy,
-        engine: &ViperConfig,
-        store: &Store,
-    ) -> Result<CompactionReport> {
-        self.flush(engine, store).await?;
-        // Dead rows in the files only: after a flush the state is all files.
-        let before = self.manifest.segments.len() as u64;
-        let small = self.manifest.segments.iter().filter(|s| (s.rows as usize) < policy.small_segment_rows).count();
-        if small < 2 && self.state.dead_ratio() < policy.min_dead_ratio {
-            return Ok(CompactionReport { segments_before: before, segments_after: before, rows_removed: 0 });
-        }
-        self.ensure_all_loaded(store).await?;
-        let rows_removed = self.state.compact_all()?;
-        let old = std::mem::take(&mut self.manifest.segments);
-        let mut manifest = self.manifest.clone();
-        if let Some(merged) = self.state.segment_ids().last().and_then(|id| self.state.sealed_segment(*id)) {
-            match old.iter().find(|s| s.segment_id == merged.chunk.segment_id) {
-                // Nothing to rewrite: the one segment was all live rows already.
-                Some(unchanged) => manifest.segments.push(unchanged.clone()),
-                None => manifest.segments.extend(self.write_segment(merged, engine, store).await?),
-            }
-        }
-        if let Err(e) = self.commit(manifest, store).await {
-            // The old manifest and files are intact and, with the log, complete;
-            // the compacted in-memory state no longer matches them.
-            self.manifest.segments = old;
-            self.poisoned = Some(e.to_string());
-            return Err(e);
-        }
-        // Views hold decoded data, not files: the replaced files can go now. A file
-        // that cannot be deleted is an orphan, removed when the collection next opens.
-        // (A segment that needed no rewrite keeps its id, and its file stays.)
-        let kept: HashSet<u64> = self.manifest.segments.iter().map(|s| s.segment_id).collect();
-        for s in old.into_iter().filter(|s| !kept.contains(&s.segment_id)) {
-            let _ = store.delete(&format!("{}/{}", self.name, s.file)).await;
-            if let Some(index) = s.index_file {
-                let _ = store.delete(&format!("{}/{index}", self.name)).await;
-            }
-        }
-        Ok(CompactionReport {
-            segments_before: before,
-            segments_after: self.manifest.segments.len() as u64,
-            rows_removed,
-        })
+    /// Statistics of the rows in the manifest's files plus the write buffer.
+    pub(crate) fn stats(&self) -> proxima_engine::CollectionStats {
+        let mut stats = self.state.stats(now_unix_secs());
+        // Files at their size on disk; what is not in a file yet at its size in memory.
+        let persisted = self.persisted();
+        let unpersisted: Vec<u64> = self.state.segment_ids().into_iter().filter(|id| !persisted.contains(id)).collect();
+        stats.bytes = self.manifest.segments.iter().map(|s| s.bytes).sum::<u64>()
+            + self.state.approx_bytes_of(&unpersisted)
+            + self.state.buffer_bytes();
+        stats
     }
+}
 
-    /// Bytes of the collection's files.
-    pub(crate) fn file_bytes(&self) -> u64 {
-        self.manifest.segments.iter().map(|s| s.bytes).sum()
+/// Deletes the files of segments a stored manifest no longer names. Views hold
+/// decoded data, not files; a file that cannot be deleted is an orphan, removed
+/// when the collection next opens.
+pub(crate) async fn remove_replaced(name: &str, replaced: Vec<SegmentEntry>, store: &Store) {
+    for s in replaced {
+        let _ = store.delete(&format!("{name}/{}", s.file)).await;
+        if let Some(index) = s.index_file {
+            let _ = store.delete(&format!("{name}/{index}")).await;
+        }
     }
+}
+
+/// What a flush rewrites besides the segments no file holds yet.
+pub(crate) enum Rewrite {
+    /// Nothing else.
+    Flush,
+    /// These persisted segments too (a compaction); merging every one also
+    /// drops the delete tombstones, which hide no row any more.
+    Merge(Vec<u64>),
 }
 
 /// What writing a flushed segment's file produced, to attach to the segment.
@@ -557,6 +602,8 @@ pub(crate) struct PendingFlush {
     flushed_seq: u64,
     deleted: Vec<proxima_engine::Tombstone>,
     soft_deleted: Vec<proxima_engine::Tombstone>,
+    /// Rows the merge dropped: older versions, deleted and expired records.
+    pub(crate) rows_removed: u64,
 }
 
 /// Stores `manifest` (its version one up) in place of version `expected`;

@@ -6,6 +6,7 @@ mod config;
 mod direct;
 mod manifest;
 mod paced;
+mod rewrite;
 mod segment_file;
 mod store;
 mod vector_column;
@@ -15,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+use proxima_core::{CollectionConfig, Result, now_unix_secs};
 use proxima_engine::files::{blocking, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
 use proxima_engine::{
@@ -24,7 +25,7 @@ use proxima_engine::{
 };
 use tokio::sync::Mutex;
 
-use self::collection::ViperCollection;
+use self::collection::{Rewrite, ViperCollection};
 pub use self::config::{Root, VectorCompression, ViperConfig};
 use self::segment_file::Encoders;
 use self::store::Store;
@@ -47,44 +48,6 @@ type Shared = Arc<Mutex<ViperCollection>>;
 /// A writer that finds this many flushes' worth of rows unflushed waits for a
 /// flush itself instead of leaving it to the background.
 const MAX_BACKLOG_FLUSHES: usize = 4;
-
-/// Flushes with the collection's lock held only to seal (before) and to
-/// install the manifest (after): writes continue while the segment's index is
-/// built and its Parquet file encoded and stored. The caller holds the
-/// collection's flush lock.
-async fn flush_in_steps(
-    shared: &std::sync::Weak<Mutex<ViperCollection>>,
-    config: &ViperConfig,
-    encoders: Encoders,
-    store: &Store,
-) -> Result<()> {
-    // Only a weak reference between the steps: a dropped engine lets go of the
-    // collection (and its log's lock) without waiting for the file; a flush that
-    // cannot finish leaves an orphan file, removed at the next open.
-    let gone = || Error::unavailable("the collection was closed during a background flush");
-    let (mut pending, name, collection) = {
-        let shared = shared.upgrade().ok_or_else(gone)?;
-        let mut c = shared.lock().await;
-        match c.prepare_flush().await? {
-            Some(pending) => (pending, c.name.clone(), c.state.config().clone()),
-            None => return Ok(()),
-        }
-    };
-    let written = collection::write_pending(&name, &collection, &mut pending, config, encoders, store).await?;
-    // The manifest is stored and the log truncated without the lock as well: the
-    // flush lock keeps other manifest writers out, and until it is installed
-    // nothing reads the new entry.
-    let (mut manifest, built, (path, expected), wal) = {
-        let shared = shared.upgrade().ok_or_else(gone)?;
-        let c = shared.lock().await;
-        let (manifest, built) = c.manifest_after(pending, written);
-        (manifest, built, c.manifest_location(), c.wal())
-    };
-    let version = collection::store_manifest(&path, &mut manifest, &expected, store).await?;
-    let flushed_seq = manifest.flushed_seq;
-    shared.upgrade().ok_or_else(gone)?.lock().await.installed(manifest, version, built);
-    collection::truncate_log(wal, flushed_seq).await
-}
 
 /// The VIPER engine: one directory (or key prefix) per collection.
 pub struct ViperEngine {
@@ -216,14 +179,23 @@ impl VectorStorage for ViperEngine {
             if backlog {
                 // Flushing is behind: this writer waits and flushes, so the buffer stays bounded.
                 let _only = flush_lock.lock().await;
-                flush_in_steps(&Arc::downgrade(&shared), &self.config, Encoders::AllCores, &self.store).await?;
+                rewrite::in_steps(
+                    &Arc::downgrade(&shared),
+                    Rewrite::Flush,
+                    &self.config,
+                    Encoders::AllCores,
+                    &self.store,
+                )
+                .await?;
             } else if let Ok(only) = flush_lock.try_lock_owned() {
-                // The write is durable in the log already; the flush runs in the
-                // background. A failed flush changes no file the manifest names,
-                // and the next flush retries it.
+                // The write is durable in the log already; the flush (and the
+                // compaction it may leave due) runs in the background. A failed
+                // flush changes no file the manifest names, and the next flush
+                // retries it.
                 let (shared, config, store) = (Arc::downgrade(&shared), self.config.clone(), self.store.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = flush_in_steps(&shared, &config, Encoders::LeaveOneCore, &store).await {
+                    let done = rewrite::flush_and_maintain(&shared, &config, Encoders::LeaveOneCore, &store);
+                    if let Err(e) = done.await {
                         tracing::warn!(error = %e, "background flush failed; the next flush retries");
                     }
                     drop(only);
@@ -250,6 +222,7 @@ impl VectorStorage for ViperEngine {
         let mut c = c.lock().await;
         c.make_durable().await?;
         c.ensure_all_loaded(&self.store).await?;
+        c.merge_view_chunks()?;
         let view = c.state.view();
         c.enforce_budget(self.config.resident_budget_bytes);
         view
@@ -261,7 +234,8 @@ impl VectorStorage for ViperEngine {
         let _only = flush_lock.lock().await;
         // In steps, like a background flush: writes go on while it runs.
         // Someone waits for this one: every core.
-        let flushed = flush_in_steps(&Arc::downgrade(&c), &self.config, Encoders::AllCores, &self.store).await;
+        let flushed =
+            rewrite::flush_and_maintain(&Arc::downgrade(&c), &self.config, Encoders::AllCores, &self.store).await;
         c.lock().await.enforce_budget(self.config.resident_budget_bytes);
         flushed
     }
@@ -270,9 +244,8 @@ impl VectorStorage for ViperEngine {
         let c = self.collection(collection)?;
         let flush_lock = c.lock().await.flush_lock();
         let _only = flush_lock.lock().await;
-        let mut c = c.lock().await;
-        let report = c.compact(policy, &self.config, &self.store).await;
-        c.enforce_budget(self.config.resident_budget_bytes);
+        let report = rewrite::compact(&c, policy, &self.config, &self.store).await;
+        c.lock().await.enforce_budget(self.config.resident_budget_bytes);
         report
     }
 
@@ -280,9 +253,7 @@ impl VectorStorage for ViperEngine {
         let c = self.collection(collection)?;
         let mut c = c.lock().await;
         c.make_durable().await?;
-        let mut stats = c.state.stats(now_unix_secs());
-        stats.bytes = c.file_bytes();
-        Ok(stats)
+        Ok(c.stats())
     }
 
     async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {

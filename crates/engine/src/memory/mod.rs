@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, Result, now_unix_secs};
 
-use crate::state::{CHECKPOINT_FILE, Checkpoint, CollectionState as MemCollection};
+use crate::state::{CHECKPOINT_FILE, Checkpoint, CollectionState as MemCollection, VIEW_CHUNK_LIMIT};
 use crate::{
     Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView,
     StoredRecord, VectorStorage, WriteBatch, WriteReceipt, prepare_batch,
@@ -97,7 +97,13 @@ impl VectorStorage for MemoryEngine {
     }
 
     async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
-        lock(&self.collection(collection)?).view()
+        let c = self.collection(collection)?;
+        let mut c = lock(&c);
+        // Everything here is in memory: merging all chunks is this engine's compaction.
+        if c.chunk_count() > VIEW_CHUNK_LIMIT {
+            c.compact_all()?;
+        }
+        c.view()
     }
 
     async fn flush(&self, collection: &str) -> Result<()> {

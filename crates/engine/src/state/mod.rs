@@ -28,8 +28,11 @@ use crate::{
     WriteBatch, WriteOp, WriteReceipt, check_presence,
 };
 
-/// Views freeze the write buffer; past this many chunks they are merged.
-const MAX_CHUNKS: usize = 64;
+/// Views freeze the write buffer into a chunk each; past this many sealed
+/// chunks an engine merges the ones it has not persisted (a persistent engine
+/// must not merge segments its files hold behind its back: their rows would be
+/// in two places, and its statistics would no longer describe its files).
+pub const VIEW_CHUNK_LIMIT: usize = 64;
 
 /// How many operations ahead of its insert an id's index entry is prefetched:
 /// enough to keep several loads from memory in flight.
@@ -475,7 +478,8 @@ impl CollectionState {
         Ok(builder.build(&self.config, &probe)?.map(Arc::from))
     }
 
-    /// A snapshot for readers; later writes never show in it.
+    /// A snapshot for readers; later writes never show in it. It seals the
+    /// write buffer and merges nothing (see [`VIEW_CHUNK_LIMIT`]).
     pub fn view(&mut self) -> Result<Arc<dyn ReadView>> {
         if let Some(id) = self.evicted_segments().first() {
             return Err(proxima_core::Error::internal(format!(
@@ -483,9 +487,6 @@ impl CollectionState {
             )));
         }
         self.seal()?;
-        if self.sealed.len() > MAX_CHUNKS {
-            self.compact_all()?;
-        }
         Ok(Arc::new(Snapshot {
             config: self.config.clone(),
             seq: self.next_seq - 1,
@@ -568,8 +569,15 @@ impl CollectionState {
         }
         let index = self.build_index(&data, &live)?;
         let chunk = Arc::new(data);
-        self.sealed.insert(segment_id, Sealed { data: Arc::clone(&chunk), live: Arc::new(live), index: index.clone() });
         self.next_segment_id += 1;
+        if chunk.is_empty() {
+            // Nothing survived: no empty segment is left behind to count or persist.
+            for id in &merging {
+                self.sealed.remove(id);
+            }
+            return Ok(Some(MergedSegment { chunk, index }));
+        }
+        self.sealed.insert(segment_id, Sealed { data: Arc::clone(&chunk), live: Arc::new(live), index: index.clone() });
         // Repoint the kept ids with the old rows and the new both in place: an
         // insert reads back the id of every entry whose tag matches its own,
         // and those may be old rows or new ones already repointed.
@@ -595,10 +603,31 @@ impl CollectionState {
         let before = self.total_rows();
         let ids = self.segment_ids();
         self.merge(&ids)?;
-        // Only soft deletions must outlive compaction (they can be restored).
+        self.forget_deletes();
+        Ok((before - self.total_rows()) as u64)
+    }
+
+    /// Drops delete tombstones, once every segment has been merged into one (or
+    /// none): no older row remains for them to hide. Only soft deletions must
+    /// outlive compaction (they can be restored).
+    pub fn forget_deletes(&mut self) {
         let (locate, rows) = (&self.locate, Rows { active: &self.active, sealed: &self.sealed });
         self.hidden.retain(|id, _| locate.get(id, rows).is_some_and(|l| l.soft_deleted));
-        Ok((before - self.total_rows()) as u64)
+    }
+
+    /// Approximate bytes of the given sealed segments in memory.
+    pub fn approx_bytes_of(&self, segment_ids: &[u64]) -> u64 {
+        segment_ids.iter().filter_map(|id| self.sealed.get(id)).map(|s| s.data.approx_bytes()).sum()
+    }
+
+    /// Approximate bytes of the write buffer.
+    pub fn buffer_bytes(&self) -> u64 {
+        self.active.approx_bytes()
+    }
+
+    /// Rows of the given sealed segments (the write buffer not included).
+    pub fn rows_in(&self, segment_ids: &[u64]) -> u64 {
+        segment_ids.iter().filter_map(|id| self.sealed.get(id)).map(|s| s.data.len() as u64).sum()
     }
 
     /// Share of rows that are no longer anyone's newest version.
