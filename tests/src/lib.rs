@@ -13,6 +13,7 @@ pub mod crash;
 pub mod engine_crash;
 pub use proxima_client as http;
 mod proxy;
+pub mod redis;
 pub mod server;
 pub mod soak;
 pub use proxy::Proxy;

@@ -278,6 +278,8 @@ pub(crate) fn up() -> Result<BTreeMap<String, String>, String> {
         ("PROXIMA_TEST_S3_BUCKET", S3_BUCKET.to_string()),
         ("PROXIMA_TEST_MOTO_RESET_URL", format!("{moto_url}/moto-api/reset")),
         ("PROXIMA_TEST_REDIS_URL", format!("redis://127.0.0.1:{REDIS_PORT}")),
+        // Tests that stop and restart Redis run a private one from this binary.
+        ("PROXIMA_TEST_REDIS_SERVER", "redis-server".to_string()),
         ("PROXIMA_TEST_PYTHON", venv_dir("tools").join("bin/python").display().to_string()),
         ("AWS_ACCESS_KEY_ID", "testing".to_string()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
