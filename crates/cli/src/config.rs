@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use proxima::{CompactionConfig, ProximaConfig};
+use proxima::{CacheConfig, CompactionConfig, ProximaConfig};
 use proxima_server::{ApiKey, Keys, ServerOptions};
 use serde::Deserialize;
 
@@ -44,6 +44,8 @@ struct File {
     auth: AuthSection,
     #[serde(default)]
     maintenance: MaintenanceSection,
+    #[serde(default)]
+    cache: CacheConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +197,7 @@ impl Settings {
             return Err(format!("[storage.roots] names `{unknown}`, which is not in [storage] engines"));
         }
         database.engine_roots = file.storage.roots;
+        database.cache = cache_settings(file.cache)?;
         let keys = match std::env::var("PROXIMADB_API_KEYS") {
             Ok(spec) => Keys::parse(&spec)?,
             Err(_) => Keys::new(file.auth.keys),
@@ -207,6 +210,36 @@ impl Settings {
             maintenance: file.maintenance,
         })
     }
+}
+
+/// The `[cache]` section with `PROXIMADB_CACHE_<SETTING>` variables over it,
+/// checked: a bad setting stops the server at start-up, named.
+fn cache_settings(mut cache: CacheConfig) -> Result<CacheConfig, String> {
+    fn var<T: std::str::FromStr>(setting: &str, into: &mut T) -> Result<(), String> {
+        let name = format!("PROXIMADB_CACHE_{}", setting.to_uppercase());
+        match std::env::var(&name) {
+            Ok(text) => {
+                *into = text.parse().map_err(|_| format!("{name}=`{text}` is not a valid cache.{setting}"))?;
+                Ok(())
+            }
+            Err(_) => Ok(()),
+        }
+    }
+    var("enabled", &mut cache.enabled)?;
+    var("l1_max_bytes", &mut cache.l1_max_bytes)?;
+    var("l1_ttl_seconds", &mut cache.l1_ttl_seconds)?;
+    var("l1_tti_seconds", &mut cache.l1_tti_seconds)?;
+    var("l3_max_bytes", &mut cache.l3_max_bytes)?;
+    var("backplane", &mut cache.backplane)?;
+    var("write_queue", &mut cache.write_queue)?;
+    if let Ok(url) = std::env::var("PROXIMADB_CACHE_REDIS_URL") {
+        cache.redis_url = Some(url);
+    }
+    if let Ok(path) = std::env::var("PROXIMADB_CACHE_L3_PATH") {
+        cache.l3_path = Some(PathBuf::from(path));
+    }
+    cache.validate().map_err(|e| e.to_string())?;
+    Ok(cache)
 }
 
 #[cfg(test)]
@@ -245,14 +278,17 @@ mod tests {
         assert_eq!(mongo.unwrap(), "mongodb://h/db?x=1&timeout_ms=2000");
     }
 
+    /// Loads settings from `text` as a config file in `dir`.
+    fn load_in(dir: &tempfile::TempDir, text: &str) -> Result<Settings, String> {
+        let file = dir.path().join("proximadb.toml");
+        std::fs::write(&file, text).unwrap();
+        Settings::load(Some(&file), None, None)
+    }
+
     #[test]
     fn engine_roots_come_from_the_storage_section() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("proximadb.toml");
-        let load = |text: &str| {
-            std::fs::write(&file, text).unwrap();
-            Settings::load(Some(&file), None, None)
-        };
+        let load = |text: &str| load_in(&dir, text);
         let settings = load(
             "[storage]\nengines = [\"viper\", \"lsm\"]\n[storage.roots]\nviper = \"/srv/v?vector_compression=none\"\n",
         )
@@ -261,6 +297,48 @@ mod tests {
         assert!(!settings.database.engine_roots.contains_key("lsm"), "lsm stays under the data directory");
         let Err(err) = load("[storage.roots]\nmmap = \"/srv/m\"\n") else { panic!("mmap is not an engine in use") };
         assert!(err.contains("mmap"), "{err}");
+    }
+
+    #[test]
+    fn cache_settings_are_read_and_bad_ones_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| load_in(&dir, text);
+        let settings = load(
+            "[cache]
+l1_max_bytes = 1048576
+l3_max_bytes = 4096
+",
+        )
+        .unwrap();
+        assert_eq!((settings.database.cache.l1_max_bytes, settings.database.cache.l3_max_bytes), (1 << 20, 4096));
+        assert!(settings.database.cache.enabled, "L1 is on by default");
+        assert!(
+            load(
+                "[cache]
+l1_max_bytes = 0
+"
+            )
+            .unwrap_err()
+            .contains("l1_max_bytes")
+        );
+        assert!(
+            load(
+                "[cache]
+backplane = true
+"
+            )
+            .unwrap_err()
+            .contains("redis_url")
+        );
+        assert!(
+            load(
+                "[cache]
+l1_size = 3
+"
+            )
+            .is_err(),
+            "unknown keys are refused"
+        );
     }
 
     #[test]

@@ -262,6 +262,13 @@ fn metrics_export_per_route_latency_histograms() {
     line("_bucket{method=\"POST\",route=\"/v1/collections\",status=\"201\",le=\"+Inf\"} 1");
     assert!(text.contains("# TYPE proximadb_http_request_duration_seconds histogram"));
     assert!(!text.contains("route=\"/v1/collections/docs\""), "raw paths never become labels");
+    // Two reads of one record: L1 missed the first and answered the second.
+    call(addr, "POST", "/v1/collections/docs/vectors", Some(json!({"vectors": [{"id": "m", "vector": [1, 2, 3, 4]}]})));
+    call(addr, "GET", "/v1/collections/docs/vectors/m", None);
+    call(addr, "GET", "/v1/collections/docs/vectors/m", None);
+    let text = call(addr, "GET", "/metrics", None).body;
+    assert!(text.contains("proximadb_cache_hits_total{layer=\"l1\"} 1"), "{text}");
+    assert!(text.contains("proximadb_cache_misses_total{layer=\"l1\"} 1"), "{text}");
 }
 
 #[test]
@@ -303,14 +310,23 @@ fn batch_execute_snapshots_and_analytics_over_http() {
     assert_eq!(call(addr, "DELETE", "/v1/collections/docs/snapshots/s1", None).status, 204);
     assert_eq!(call(addr, "DELETE", "/v1/collections/docs/snapshots/s1", None).status, 404);
 
+    // Computed searches (a cached answer is counted as `search_cached`).
     for _ in 0..3 {
-        call(addr, "POST", "/v1/collections/docs/search", Some(json!({"vector": [1, 0, 0, 0], "k": 1})));
+        call(
+            addr,
+            "POST",
+            "/v1/collections/docs/search",
+            Some(json!({"vector": [1, 0, 0, 0], "k": 1, "cache": "bypass"})),
+        );
     }
+    call(addr, "POST", "/v1/collections/docs/search", Some(json!({"vector": [0, 1, 0, 0], "k": 1})));
+    call(addr, "POST", "/v1/collections/docs/search", Some(json!({"vector": [0, 1, 0, 0], "k": 1})));
     let analytics = call(addr, "GET", "/v1/analytics?collection=docs", None).json();
     let search = &analytics["collections"]["docs"]["search"];
-    assert_eq!(search["count"], 3, "{analytics}");
+    assert_eq!(search["count"], 4, "three bypassing the cache, one missing it: {analytics}");
     assert!(search["p99_ms"].as_f64().unwrap() >= search["p50_ms"].as_f64().unwrap());
     assert!(analytics["engines"]["viper"]["search"]["count"].as_u64().unwrap() >= 3);
+    assert_eq!(analytics["collections"]["docs"]["search_cached"]["count"], 1, "{analytics}");
     assert_eq!(call(addr, "GET", "/v1/analytics?collection=nope", None).status, 404);
 }
 
@@ -329,13 +345,22 @@ fn openapi_document_describes_every_route_with_schemas_from_the_types() {
         ("/v1/collections/{name}/batch-execute", "post"),
         ("/v1/collections/{name}/snapshots/{snapshot}/restore", "post"),
         ("/v1/analytics", "get"),
+        ("/v1/cache", "get"),
+        ("/v1/cache", "delete"),
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
     }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for name in
-        ["CollectionConfig", "SearchRequest", "Filter", "VectorRecord", "SearchResponse", "WriteOp", "BatchResult"]
-    {
+    for name in [
+        "CollectionConfig",
+        "SearchRequest",
+        "Filter",
+        "VectorRecord",
+        "SearchAnswer",
+        "WriteOp",
+        "BatchResult",
+        "LayerReport",
+    ] {
         assert!(schemas.contains_key(name), "schema {name} missing: {:?}", schemas.keys().collect::<Vec<_>>());
     }
     // The schema follows the type: SearchRequest's fields, with k required.

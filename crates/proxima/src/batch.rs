@@ -83,10 +83,7 @@ impl Proxima {
         let mut seq_range = None;
         while !valid.is_empty() {
             let batch = WriteBatch { ops: valid.iter().map(|(_, op)| op.clone()).collect() };
-            let timer = Instant::now();
-            let result = engine.write(collection, batch).await;
-            self.analytics.record(collection, engine.name(), "batch_execute", timer.elapsed(), result.is_ok());
-            match result {
+            match engine.write(collection, batch).await {
                 Ok(receipt) => {
                     seq_range = Some((receipt.first_seq, receipt.last_seq));
                     break;

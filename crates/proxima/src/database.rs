@@ -19,6 +19,7 @@ use proxima_search::{QueryEstimate, SearchContext, SearchResponse, VectorSearchH
 use serde::{Deserialize, Serialize};
 
 use crate::analytics::{PerformanceAnalytics, Recorder};
+use crate::cache::{CacheMode, CacheOutcome, LayerReport, ResultCache};
 use crate::{engine, meta};
 
 /// How to open a [`Proxima`].
@@ -38,6 +39,8 @@ pub struct ProximaConfig {
     /// the engine accepts (VIPER takes `s3://bucket/prefix` and parameters
     /// such as `?vector_compression=none`; docs/engines.md).
     pub engine_roots: BTreeMap<String, String>,
+    /// The cache of answers (L1 on by default; L2, L3 and the backplane off).
+    pub cache: crate::cache::CacheConfig,
 }
 
 impl Default for ProximaConfig {
@@ -48,6 +51,7 @@ impl Default for ProximaConfig {
             engines: vec![default_engine().to_string()],
             index_cache_bytes: 1 << 30,
             engine_roots: BTreeMap::new(),
+            cache: crate::cache::CacheConfig::default(),
         }
     }
 }
@@ -91,7 +95,8 @@ pub struct Proxima {
     configs: RwLock<HashMap<String, CollectionConfig>>,
     search: Arc<VectorSearchHandler>,
     pub(crate) data_dir: PathBuf,
-    pub(crate) analytics: Recorder,
+    pub(crate) analytics: Arc<Recorder>,
+    cache: Arc<ResultCache>,
     /// When each collection's figures were last written to the catalogue.
     stats_written: std::sync::Mutex<HashMap<String, Instant>>,
 }
@@ -106,20 +111,21 @@ impl Proxima {
         crate::install_defaults();
         let catalogue = meta::MetadataBackendFactory::global().open(&config.metadata_url()).await?;
         let indexer: Arc<dyn engine::IndexBuilder> = Arc::new(proxima_index::SegmentIndexer::default());
-        let mut engines = BTreeMap::new();
+        let cache = ResultCache::open(&config.cache, &config.data_dir).await?;
+        let mut opened = BTreeMap::new();
         for name in &config.engines {
             let root = match config.engine_roots.get(name) {
                 Some(root) => root.clone(),
                 None => config.data_dir.join(name).display().to_string(),
             };
             let options = engine::EngineOptions { root, index_builder: Some(indexer.clone()) };
-            engines.insert(name.clone(), crate::engine_registry().open(name, options).await?);
+            opened.insert(name.clone(), crate::engine_registry().open(name, options).await?);
         }
         let default_engine = config.engines.first().cloned().ok_or_else(|| Error::invalid("no engines configured"))?;
         let search = Arc::new(VectorSearchHandler::new(config.index_cache_bytes));
-        Ok(Self {
+        let proxima = Self {
             catalogue,
-            engines: RwLock::new(engines),
+            engines: RwLock::new(BTreeMap::new()),
             default_engine,
             routing: RwLock::new(crate::routing::RoutingStrategy::default()),
             round_robin: Default::default(),
@@ -128,9 +134,19 @@ impl Proxima {
             configs: Default::default(),
             search,
             data_dir: config.data_dir,
-            analytics: Recorder::default(),
+            analytics: Arc::default(),
+            cache,
             stats_written: Default::default(),
-        })
+        };
+        for (name, engine) in opened {
+            proxima.register_engine(&name, engine)?;
+        }
+        Ok(proxima)
+    }
+
+    /// Stops the cache's background work (its queued writes are stored first).
+    pub async fn shutdown(&self) -> Result<()> {
+        self.cache.shutdown().await
     }
 
     /// The catalogue.
@@ -143,13 +159,16 @@ impl Proxima {
         self.engines.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Opens `engine` for use under `name` (replacing none: the name must be free).
+    /// Opens `engine` for use under `name` (replacing none: the name must be
+    /// free), under the layers every call to an engine passes through.
     pub fn register_engine(&self, name: &str, engine: Arc<dyn VectorStorage>) -> Result<()> {
+        let in_flight = self.in_flight_counter(engine.name());
         let mut engines = self.engines.write().unwrap_or_else(|e| e.into_inner());
         if engines.contains_key(name) {
             return Err(Error::already_exists(format!("an engine named `{name}` is already registered")));
         }
-        engines.insert(name.to_string(), engine);
+        let stacked = crate::layers::stack(engine, self.analytics.clone(), in_flight, self.cache.clone());
+        engines.insert(name.to_string(), stacked);
         Ok(())
     }
 
@@ -263,8 +282,7 @@ impl Proxima {
         let _open = gate.read().await;
         let (holders, config) = self.holders(collection).await?;
         let receipt = if config.partitions.is_empty() {
-            let engine = &holders[0].1;
-            self.timed(collection, &**engine, "write", engine.write(collection, batch)).await?
+            holders[0].1.write(collection, batch).await?
         } else {
             self.write_partitioned(&config, &holders, batch).await?
         };
@@ -313,8 +331,23 @@ impl Proxima {
             return self.get_partitioned(&config, &holders, ids).await;
         }
         let engine = holders[0].1.clone();
-        let get = self.following(collection, engine.clone(), |e| async move { e.get(collection, ids).await });
-        self.timed(collection, &*engine, "get", get).await
+        self.following(collection, engine, |e| async move { e.get(collection, ids).await }).await
+    }
+
+    /// [`Proxima::get`] through the cache as `mode` says; with
+    /// [`CacheMode::Only`], `value` is `None` on a miss.
+    pub async fn get_cached(
+        &self,
+        collection: &str,
+        ids: &[String],
+        mode: CacheMode,
+    ) -> Result<Cached<Vec<Option<StoredRecord>>>> {
+        self.cached(collection, "get", &ids, mode, async {
+            let records = self.get(collection, ids).await?;
+            let expires = records.iter().flatten().filter_map(|r| r.record.expires_at).min();
+            Ok((records, expires))
+        })
+        .await
     }
 
     /// Searches a collection (on a blocking thread: ranking is CPU work). A
@@ -335,6 +368,80 @@ impl Proxima {
         self.timed(collection, &*engine, "search", search).await
     }
 
+    /// [`Proxima::search`] through the cache as `mode` says. An answer from
+    /// the cache has its hits and empty performance figures; with
+    /// [`CacheMode::Only`], `value` is `None` on a miss.
+    pub async fn search_cached(
+        &self,
+        collection: &str,
+        request: SearchRequest,
+        mode: CacheMode,
+    ) -> Result<Cached<SearchResponse>> {
+        let key = request.clone();
+        let cached = self
+            .cached(collection, "search", &key, mode, async {
+                let response = self.search(collection, request).await?;
+                let valid_until = response.valid_until;
+                Ok((CachedSearch { hits: response.hits.clone(), response: Some(response) }, valid_until))
+            })
+            .await?;
+        let value = cached.value.map(|c| {
+            c.response.unwrap_or(SearchResponse { hits: c.hits, performance: Default::default(), valid_until: None })
+        });
+        Ok(Cached { value, cache: cached.cache })
+    }
+
+    /// Answers from the cache, or computes with `compute` (which also says
+    /// until when, in unix seconds, its answer holds) and stores the answer.
+    async fn cached<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        collection: &str,
+        kind: &str,
+        request: &(impl Serialize + Sync),
+        mode: CacheMode,
+        compute: impl Future<Output = Result<(T, Option<u64>)>>,
+    ) -> Result<Cached<T>> {
+        // The collection must exist whatever the cache holds.
+        self.collection(collection).await?;
+        let started = Instant::now();
+        let mut cache = CacheOutcome::default();
+        let ticket = match self.cache.lookup(collection, kind, request, mode, &mut cache).await {
+            Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+                Ok(value) => {
+                    let op = if kind == "search" { "search_cached" } else { "get_cached" };
+                    self.analytics.record(collection, "cache", op, started.elapsed(), true);
+                    return Ok(Cached { value: Some(value), cache });
+                }
+                Err(_) => None, // not what this build stores: computed again
+            },
+            Ok(None) => None,
+            Err(ticket) => ticket,
+        };
+        if mode == CacheMode::Only {
+            return Ok(Cached { value: None, cache });
+        }
+        let (value, valid_until) = compute.await?;
+        if let Some(ticket) = ticket
+            && let Ok(bytes) = serde_json::to_vec(&value)
+        {
+            self.cache.store(ticket, bytes.into(), valid_until.map(|s| s.saturating_mul(1_000))).await;
+        }
+        Ok(Cached { value: Some(value), cache })
+    }
+
+    /// Each cache layer's health and statistics.
+    pub async fn cache_report(&self) -> Vec<LayerReport> {
+        self.cache.report().await
+    }
+
+    /// Makes every cached answer of `collection` unreachable (on this
+    /// instance, and on the others through the backplane).
+    pub async fn invalidate_cache(&self, collection: &str) -> Result<()> {
+        self.collection(collection).await?;
+        self.cache.invalidate(collection).await;
+        Ok(())
+    }
+
     /// What a search would cost, without running it.
     pub async fn estimate(&self, collection: &str, request: SearchRequest) -> Result<QueryEstimate> {
         let (engine, _) = self.route(collection).await?;
@@ -346,7 +453,7 @@ impl Proxima {
     pub async fn flush(&self, collection: &str) -> Result<()> {
         let (holders, _) = self.holders(collection).await?;
         for (_, engine) in &holders {
-            self.timed(collection, &**engine, "flush", engine.flush(collection)).await?;
+            engine.flush(collection).await?;
         }
         self.record_stats(collection).await
     }
@@ -356,7 +463,7 @@ impl Proxima {
         let (holders, _) = self.holders(collection).await?;
         let mut total = CompactionReport::default();
         for (_, engine) in &holders {
-            let report = self.timed(collection, &**engine, "compact", engine.compact(collection, policy)).await?;
+            let report = engine.compact(collection, policy).await?;
             total.segments_before += report.segments_before;
             total.segments_after += report.segments_after;
             total.rows_removed += report.rows_removed;
@@ -431,8 +538,9 @@ impl Proxima {
         }
     }
 
-    /// Runs `work`, recording its latency and outcome for analytics.
-    pub(crate) async fn timed<T>(
+    /// Runs a search, recording its latency and outcome for analytics (engine
+    /// calls are recorded by the analytics layer; a search is ranking too).
+    async fn timed<T>(
         &self,
         collection: &str,
         engine: &dyn VectorStorage,
@@ -507,6 +615,24 @@ impl Proxima {
             other => other.map(|_| ()),
         }
     }
+}
+
+/// An answer and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cached<T> {
+    /// The answer; `None` when [`CacheMode::Only`] found none.
+    pub value: Option<T>,
+    /// Which cache layer answered, and which missed.
+    pub cache: CacheOutcome,
+}
+
+/// What the cache keeps of a search: the hits (performance figures describe
+/// the search that computed them, not the cached answer).
+#[derive(Serialize, Deserialize)]
+struct CachedSearch {
+    hits: Vec<proxima_core::SearchHit>,
+    #[serde(skip)]
+    response: Option<SearchResponse>,
 }
 
 /// Runs ranking work without stalling the runtime: in place on a

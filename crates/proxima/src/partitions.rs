@@ -59,7 +59,7 @@ impl Proxima {
             if part.is_empty() {
                 continue;
             }
-            let r = self.timed(&config.name, &**engine, "write", engine.write(&config.name, part)).await?;
+            let r = engine.write(&config.name, part).await?;
             receipt = Some(match receipt {
                 None => r,
                 Some(sum) => {
@@ -87,7 +87,7 @@ impl Proxima {
                 continue;
             }
             let part: Vec<String> = positions.iter().map(|i| ids[*i].clone()).collect();
-            let found = self.timed(&config.name, &**engine, "get", engine.get(&config.name, &part)).await?;
+            let found = engine.get(&config.name, &part).await?;
             for (position, record) in positions.into_iter().zip(found) {
                 out[position] = record;
             }

@@ -205,7 +205,7 @@ impl Proxima {
         if let Some(missing) = response.engines.iter().find(|o| !matches!(o, EngineOutcome::Answered { .. })) {
             return Err(Error::unavailable(format!("a partition of `{collection}` did not answer: {missing:?}")));
         }
-        Ok(SearchResponse { hits: response.hits, performance: response.performance })
+        Ok(SearchResponse { hits: response.hits, performance: response.performance, valid_until: None })
     }
 }
 

@@ -55,6 +55,11 @@ pub struct SearchResponse {
     pub hits: Vec<SearchHit>,
     /// Timing and counters.
     pub performance: PerformanceInfo,
+    /// The earliest expiry among the hits' records (unix seconds): the answer
+    /// holds until then, unless the collection changes.
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub valid_until: Option<u64>,
 }
 
 /// Answers searches over read views. Holds loaded indexes between queries.
@@ -133,6 +138,8 @@ impl VectorSearchHandler {
             }));
         }
         let merged = merge_candidates(candidates, ctx.view.tombstones(), ctx.request.k);
+        let valid_until =
+            merged.iter().filter_map(|c| ctx.view.segments()[c.origin.0].expires_at(c.origin.1 as usize)).min();
         let hits = merged
             .into_iter()
             .map(|c| {
@@ -149,7 +156,7 @@ impl VectorSearchHandler {
             .collect();
         performance.execution_us = executing.elapsed().as_micros() as u64;
         performance.plans = plans;
-        Ok(SearchResponse { hits, performance })
+        Ok(SearchResponse { hits, performance, valid_until })
     }
 
     fn search_segment(

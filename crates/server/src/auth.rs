@@ -91,7 +91,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 fn required_role(method: &Method, path: &str) -> Role {
     // Creating and dropping collections, and restoring snapshots (which can replace one), are admin work.
     let collection_level = path.strip_prefix("/v1/collections").is_some_and(|rest| rest.matches('/').count() <= 1)
-        || path.ends_with("/restore");
+        || path.ends_with("/restore")
+        || path == "/v1/cache";
     let reading = *method == Method::GET || path.ends_with("/search") || path.ends_with("/query-estimate");
     match () {
         _ if reading => Role::Read,
@@ -138,6 +139,8 @@ mod tests {
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/snapshots/s1/restore"), Role::Admin);
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/batch-execute"), Role::Write);
         assert_eq!(required_role(&Method::GET, "/v1/analytics"), Role::Read);
+        assert_eq!(required_role(&Method::GET, "/v1/cache"), Role::Read);
+        assert_eq!(required_role(&Method::DELETE, "/v1/cache"), Role::Admin);
         let keys = Keys::parse("reader-key-0123456789:read, admin-key-0123456789:admin").unwrap();
         assert_eq!(keys.role_of(b"admin-key-0123456789"), Some(Role::Admin));
         assert_eq!(keys.role_of(b"admin-key-012345678"), None);

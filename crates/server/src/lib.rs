@@ -51,10 +51,14 @@ impl Default for ServerOptions {
 /// The API's routes over `db`, with metrics, authentication and a body limit.
 pub fn router(db: Arc<Proxima>, options: ServerOptions) -> Router {
     let metrics = Metrics::default();
-    let exposition = metrics.clone();
+    let (exposition, cache_of) = (metrics.clone(), db.clone());
     let render = move || {
-        let text = exposition.render();
-        async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+        let (exposition, db) = (exposition.clone(), cache_of.clone());
+        async move {
+            let mut text = exposition.render();
+            text.push_str(&metrics::render_cache(&db.cache_report().await));
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+        }
     };
     let (routes, document) = routes::all();
     let document = Arc::new(document);
@@ -79,6 +83,9 @@ pub async fn serve(
     tracing::info!(%addr, authentication = options.keys.enabled(), "proximadb listening");
     axum::serve(listener, router(db.clone(), options)).with_graceful_shutdown(shutdown).await?;
     tracing::info!("stopped accepting; flushing collections");
+    if let Err(e) = db.shutdown().await {
+        tracing::warn!(error = %e, "the cache did not shut down cleanly; it holds nothing that must be kept");
+    }
     if let Err(e) = db.flush_all().await {
         tracing::warn!(error = %e, "flush at shutdown failed; the write-ahead logs still hold every acknowledged write");
     }

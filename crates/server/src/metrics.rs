@@ -59,6 +59,29 @@ impl Metrics {
     }
 }
 
+/// A counter's name, its help text, and how to read it from a layer's report.
+type CacheSeries = (&'static str, &'static str, fn(&proxima::LayerReport) -> u64);
+
+/// Each cache layer's counters, as Prometheus counters labelled by layer.
+pub(crate) fn render_cache(layers: &[proxima::LayerReport]) -> String {
+    let mut out = String::new();
+    let series: [CacheSeries; 5] = [
+        ("hits", "Gets a cache layer answered.", |l| l.hits),
+        ("misses", "Gets a cache layer could not answer.", |l| l.misses),
+        ("errors", "Failed cache layer calls (timeouts, damaged values).", |l| l.errors),
+        ("dropped", "Cache writes dropped by a full queue.", |l| l.dropped),
+        ("messages_received", "Invalidations received from other instances.", |l| l.messages_received),
+    ];
+    for (name, help, value) in series {
+        let _ = writeln!(out, "# HELP proximadb_cache_{name}_total {help}");
+        let _ = writeln!(out, "# TYPE proximadb_cache_{name}_total counter");
+        for layer in layers {
+            let _ = writeln!(out, "proximadb_cache_{name}_total{{layer=\"{}\"}} {}", layer.layer, value(layer));
+        }
+    }
+    out
+}
+
 /// The middleware: times every request under its route template (never the raw
 /// path, so ids do not explode the label set).
 pub(crate) async fn record(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {

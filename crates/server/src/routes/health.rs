@@ -11,8 +11,17 @@ pub(super) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The catalogue answers, so requests can be served.
+/// The catalogue answers, so requests can be served. A degraded cache layer
+/// (Redis away, the backplane lost) is reported without failing: requests are
+/// answered without it.
 pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let health = state.db.catalogue().health().await?;
-    Ok(Json(json!({"status": "ready", "catalogue": health})))
+    let cache: Vec<Value> = state
+        .db
+        .cache_report()
+        .await
+        .into_iter()
+        .map(|l| json!({"layer": l.layer, "state": l.state, "detail": l.detail}))
+        .collect();
+    Ok(Json(json!({"status": "ready", "catalogue": health, "cache": cache})))
 }

@@ -1,5 +1,6 @@
 //! The routes, one file per resource, registered with their OpenAPI entries.
 
+mod cache;
 mod collections;
 mod health;
 mod ops;
@@ -10,7 +11,7 @@ use axum::Router;
 use axum::routing::{delete, get, post};
 use proxima::core::{CollectionConfig, SearchRequest};
 use proxima::engine::{CompactionPolicy, StoredRecord};
-use proxima::search::{QueryEstimate, SearchResponse};
+use proxima::search::QueryEstimate;
 use proxima::{BatchResult, NamespaceBackup, PerformanceAnalytics};
 use serde_json::Value;
 
@@ -30,8 +31,10 @@ fn op(
 
 /// The router and its OpenAPI document.
 pub(crate) fn all() -> (Router<AppState>, Value) {
+    use cache::CacheLayers;
     use collections::{CollectionInfo, CollectionList, Compacted};
     use ops::{BatchBody, RestoreBody, Restored, SnapshotBody, SnapshotList};
+    use search::{SearchAnswer, SearchBody};
     use vectors::{Deleted, Upsert, Upserted};
     const C: &str = "/v1/collections/{name}";
     Api::new()
@@ -96,10 +99,10 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
             op(
                 "post",
                 "/v1/collections/{name}/search",
-                "k-nearest-neighbour search",
-                Some(schema::<SearchRequest>),
+                "k-nearest-neighbour search (through the answer cache)",
+                Some(schema::<SearchBody>),
                 200,
-                Some(schema::<SearchResponse>),
+                Some(schema::<SearchAnswer>),
             ),
         )
         .route(
@@ -153,6 +156,14 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
                 200,
                 Some(schema::<Restored>),
             ),
+        )
+        .route(
+            get(cache::report),
+            op("get", "/v1/cache", "Each cache layer's health and statistics", None, 200, Some(schema::<CacheLayers>)),
+        )
+        .route(
+            delete(cache::invalidate),
+            op("delete", "/v1/cache", "Invalidates a collection's cached answers (?collection=NAME)", None, 204, None),
         )
         .route(
             get(ops::analytics),

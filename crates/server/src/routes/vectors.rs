@@ -1,7 +1,8 @@
 //! Vectors: upsert a batch, get and delete by id.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use proxima::CacheMode;
 use proxima::core::{Error, VectorRecord};
 use proxima::engine::StoredRecord;
 use schemars::JsonSchema;
@@ -48,12 +49,27 @@ pub(super) async fn upsert(
     Ok(Json(Upserted { count, first_seq: receipt.first_seq, last_seq: receipt.last_seq }))
 }
 
+/// How a read uses the cache: `?cache=use|bypass|only`.
+#[derive(Deserialize)]
+pub(super) struct ReadOptions {
+    #[serde(default)]
+    cache: CacheMode,
+}
+
+/// The record; the `x-proximadb-cache` header names the layer that answered,
+/// or says `miss`.
 pub(super) async fn get(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
-) -> Result<Json<StoredRecord>, ApiError> {
-    let found = state.db.get(&name, std::slice::from_ref(&id)).await?.pop().flatten();
-    found.map(Json).ok_or_else(|| Error::not_found(format!("no vector `{id}` in `{name}`")).into())
+    Query(options): Query<ReadOptions>,
+) -> Result<([(&'static str, String); 1], Json<StoredRecord>), ApiError> {
+    let cached = state.db.get_cached(&name, std::slice::from_ref(&id), options.cache).await?;
+    let header = [("x-proximadb-cache", cached.cache.answered_by.unwrap_or_else(|| "miss".into()))];
+    let Some(mut found) = cached.value else {
+        return Err(Error::not_found(format!("`{id}` of `{name}` is not in the cache (cache=only)")).into());
+    };
+    let found = found.pop().flatten().ok_or_else(|| Error::not_found(format!("no vector `{id}` in `{name}`")))?;
+    Ok((header, Json(found)))
 }
 
 pub(super) async fn delete(

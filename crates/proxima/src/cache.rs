@@ -1,0 +1,357 @@
+//! Cached answers (searches, reads by id, query estimates) through the
+//! `proxima-cache` pipeline, and the rule that keeps them safe.
+//!
+//! A key holds the collection, its generation and the normalised request.
+//! The generation moves on with every change the invalidation layer sees
+//! (`layers/invalidation.rs`) and with every invalidation another instance
+//! publishes on the backplane, so an answer computed before a change is never
+//! found after it. Keys also carry this process's incarnation: a collection's
+//! generation is counted in memory, so entries an earlier process left in L2
+//! or L3 are never read as current.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use proxima_cache::{CacheContext, CacheEntry, CacheLayer, Health, LayerStats, MemoryConfig, MemoryLayer, Pipeline};
+use proxima_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// How a request uses the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CacheMode {
+    /// Answer from the cache when it can, else compute and store.
+    #[default]
+    Use,
+    /// Compute, neither reading nor storing.
+    Bypass,
+    /// Answer from the cache alone; a miss is said, not computed.
+    Only,
+}
+
+/// The cache's settings (the server's `[cache]` section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Whether answers are cached at all.
+    pub enabled: bool,
+    /// L1's bound in bytes.
+    pub l1_max_bytes: u64,
+    /// Seconds an L1 entry lives after it was stored.
+    pub l1_ttl_seconds: u64,
+    /// Seconds an L1 entry lives after it was last read.
+    pub l1_tti_seconds: u64,
+    /// L3's directory (`DATA_DIR/cache` when unset and `l3_max_bytes` is set).
+    pub l3_path: Option<std::path::PathBuf>,
+    /// L3's bound in bytes; L3 is off when 0.
+    pub l3_max_bytes: u64,
+    /// Redis for L2 (and the backplane); L2 is off when unset.
+    pub redis_url: Option<String>,
+    /// Whether invalidations go to, and come from, other instances over Redis.
+    pub backplane: bool,
+    /// Writes queued for L2 and L3 before further ones are dropped.
+    pub write_queue: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        let l1 = MemoryConfig::default();
+        Self {
+            enabled: true,
+            l1_max_bytes: l1.max_bytes,
+            l1_ttl_seconds: l1.time_to_live.as_secs(),
+            l1_tti_seconds: l1.time_to_idle.as_secs(),
+            l3_path: None,
+            l3_max_bytes: 0,
+            redis_url: None,
+            backplane: false,
+            write_queue: 1_024,
+        }
+    }
+}
+
+impl CacheConfig {
+    fn memory(&self) -> MemoryConfig {
+        MemoryConfig {
+            max_bytes: self.l1_max_bytes,
+            time_to_live: Duration::from_secs(self.l1_ttl_seconds),
+            time_to_idle: Duration::from_secs(self.l1_tti_seconds),
+        }
+    }
+
+    /// Refuses settings that cannot work, naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        self.memory().validate()?;
+        if self.write_queue == 0 {
+            return Err(Error::invalid("cache.write_queue must be more than 0"));
+        }
+        if self.backplane && self.redis_url.is_none() {
+            return Err(Error::invalid("cache.backplane needs cache.redis_url"));
+        }
+        if self.redis_url.is_some() && !cfg!(feature = "cache-redis") {
+            return Err(Error::unsupported("cache.redis_url needs a build with the `cache-redis` feature"));
+        }
+        Ok(())
+    }
+}
+
+/// One layer's name, health and statistics.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LayerReport {
+    /// `l1`, `l2`, `l3` or `backplane`.
+    pub layer: String,
+    /// `healthy`, `degraded` or `down`.
+    pub state: String,
+    /// Why, when not healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Gets answered.
+    pub hits: u64,
+    /// Gets not answered.
+    pub misses: u64,
+    /// hits / (hits + misses).
+    pub hit_ratio: f64,
+    /// Calls that failed.
+    pub errors: u64,
+    /// Writes dropped by a full queue.
+    pub dropped: u64,
+    /// Entries held, where known.
+    pub entries: u64,
+    /// Bytes held, where known.
+    pub bytes: u64,
+    /// Backplane messages sent.
+    pub messages_sent: u64,
+    /// Backplane messages received.
+    pub messages_received: u64,
+}
+
+fn report(layer: String, health: Health, stats: LayerStats) -> LayerReport {
+    let state = serde_json::to_value(health.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    LayerReport {
+        layer,
+        state,
+        detail: health.detail,
+        hits: stats.hits,
+        misses: stats.misses,
+        hit_ratio: stats.hit_ratio,
+        errors: stats.errors,
+        dropped: stats.dropped,
+        entries: stats.entries,
+        bytes: stats.bytes,
+        messages_sent: stats.messages_sent,
+        messages_received: stats.messages_received,
+    }
+}
+
+/// Which layer answered a request, and which missed before it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CacheOutcome {
+    /// The layer that answered (`None`: computed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<String>,
+    /// Layers that missed, in order.
+    pub missed: Vec<String>,
+}
+
+/// Where a computed answer goes: the key as of before it was computed.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    key: String,
+    collection: String,
+}
+
+/// The cache of answers, shared by `Proxima` and its invalidation layer.
+#[derive(Debug)]
+pub(crate) struct ResultCache {
+    pipeline: Pipeline,
+    enabled: bool,
+    /// Each collection's generation; a missing one is 0.
+    generations: Mutex<HashMap<String, u64>>,
+    /// Moves on when every collection's answers are dropped at once.
+    epoch: AtomicU64,
+    incarnation: u64,
+    #[cfg(feature = "cache-redis")]
+    backplane: Option<Arc<proxima_cache::Backplane>>,
+}
+
+impl ResultCache {
+    /// A cache that stores nothing.
+    pub(crate) fn disabled() -> Self {
+        Self::with(Pipeline::default(), false)
+    }
+
+    fn with(pipeline: Pipeline, enabled: bool) -> Self {
+        let incarnation = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+            as u64
+            ^ u64::from(std::process::id()) << 32;
+        Self {
+            pipeline,
+            enabled,
+            generations: Mutex::default(),
+            epoch: AtomicU64::new(0),
+            incarnation,
+            #[cfg(feature = "cache-redis")]
+            backplane: None,
+        }
+    }
+
+    /// The layers `config` names, started.
+    pub(crate) async fn open(config: &CacheConfig, data_dir: &std::path::Path) -> Result<Arc<Self>> {
+        config.validate()?;
+        if !config.enabled {
+            return Ok(Arc::new(Self::disabled()));
+        }
+        let mut layers: Vec<Arc<dyn CacheLayer>> = vec![Arc::new(MemoryLayer::new(config.memory())?)];
+        #[cfg(feature = "cache-redis")]
+        if let Some(url) = &config.redis_url {
+            let l2 = Arc::new(proxima_cache::RedisLayer::new(proxima_cache::RedisConfig::new(url.clone()))?);
+            layers.push(Arc::new(proxima_cache::WriteQueue::new(l2, config.write_queue)));
+        }
+        if config.l3_max_bytes > 0 {
+            let dir = config.l3_path.clone().unwrap_or_else(|| data_dir.join("cache"));
+            let l3 = Arc::new(
+                proxima_cache::DiskLayer::open(proxima_cache::DiskConfig { dir, max_bytes: config.l3_max_bytes })
+                    .await?,
+            );
+            layers.push(Arc::new(proxima_cache::WriteQueue::new(l3, config.write_queue)));
+        }
+        let pipeline = Pipeline::new(layers);
+        pipeline.start().await?;
+        #[cfg_attr(not(feature = "cache-redis"), allow(unused_mut))]
+        let mut cache = Self::with(pipeline, true);
+        #[cfg(feature = "cache-redis")]
+        if config.backplane {
+            let url = config.redis_url.clone().unwrap_or_default();
+            let instance_id = format!("{:x}", cache.incarnation);
+            let settings =
+                proxima_cache::BackplaneConfig { url, channel: "proximadb:invalidations".into(), instance_id };
+            cache.backplane = Some(Arc::new(proxima_cache::Backplane::new(settings)?));
+        }
+        let cache = Arc::new(cache);
+        #[cfg(feature = "cache-redis")]
+        if let Some(backplane) = &cache.backplane {
+            let weak = Arc::downgrade(&cache);
+            backplane.start(Arc::new(move |invalidation| {
+                if let Some(cache) = weak.upgrade() {
+                    cache.invalidated_elsewhere(invalidation);
+                }
+            }));
+        }
+        Ok(cache)
+    }
+
+    /// Whether answers may come from the cache now: it is on, and, with a
+    /// backplane, subscribed (else another instance's invalidation may have
+    /// been missed).
+    fn usable(&self) -> bool {
+        #[cfg(feature = "cache-redis")]
+        if let Some(backplane) = &self.backplane {
+            return self.enabled && backplane.is_subscribed();
+        }
+        self.enabled
+    }
+
+    fn generation(&self, collection: &str) -> u64 {
+        self.generations.lock().unwrap_or_else(|e| e.into_inner()).get(collection).copied().unwrap_or(0)
+    }
+
+    fn bump(&self, collection: &str) {
+        *self.generations.lock().unwrap_or_else(|e| e.into_inner()).entry(collection.to_string()).or_default() += 1;
+    }
+
+    #[cfg(feature = "cache-redis")]
+    fn invalidated_elsewhere(&self, invalidation: proxima_cache::Invalidation) {
+        match invalidation {
+            proxima_cache::Invalidation::Tag(collection) => self.bump(&collection),
+            proxima_cache::Invalidation::All => {
+                self.epoch.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Looks an answer up. `Err(ticket)` when it must be computed (the ticket
+    /// says where to store it); `Ok(None)` when the cache must not be used.
+    pub(crate) async fn lookup(
+        &self,
+        collection: &str,
+        kind: &str,
+        request: &impl Serialize,
+        mode: CacheMode,
+        outcome: &mut CacheOutcome,
+    ) -> std::result::Result<Option<Bytes>, Option<Ticket>> {
+        if mode == CacheMode::Bypass || !self.usable() {
+            return Err(None);
+        }
+        let body = serde_json::to_string(request).map_err(|_| None)?;
+        // The generation is read before the answer is computed: a change after
+        // this point moves it on, and the answer is stored where no one looks.
+        let key = format!(
+            "{collection}\u{1f}{:x}.{}.{}\u{1f}{kind}\u{1f}{body}",
+            self.incarnation,
+            self.epoch.load(Ordering::SeqCst),
+            self.generation(collection)
+        );
+        let mut ctx = CacheContext::new().with_tag(collection);
+        let found = self.pipeline.get(&key, &mut ctx).await;
+        outcome.answered_by = ctx.answered_by().map(String::from);
+        outcome.missed = ctx.missed().into_iter().map(String::from).collect();
+        match found {
+            Some(entry) => Ok(Some(entry.value)),
+            None => Err(Some(Ticket { key, collection: collection.to_string() })),
+        }
+    }
+
+    /// Stores a computed answer, valid until unix milliseconds `expires_at_ms`.
+    pub(crate) async fn store(&self, ticket: Ticket, value: Bytes, expires_at_ms: Option<u64>) {
+        let mut entry = CacheEntry::new(ticket.key, value).with_tag(ticket.collection);
+        entry.expires_at_ms = expires_at_ms;
+        self.pipeline.set(entry).await;
+    }
+
+    /// Makes every cached answer of `collection` unreachable here, and tells
+    /// the other instances.
+    pub(crate) async fn invalidate(&self, collection: &str) {
+        if !self.enabled {
+            return;
+        }
+        self.bump(collection);
+        if let Err(e) = self.pipeline.remove_tag(collection).await {
+            tracing::debug!(collection, error = %e, "cache invalidation reached not every layer");
+        }
+        #[cfg(feature = "cache-redis")]
+        if let Some(backplane) = &self.backplane
+            && let Err(e) = backplane.publish(&proxima_cache::Invalidation::Tag(collection.to_string())).await
+        {
+            tracing::warn!(collection, error = %e, "could not publish a cache invalidation");
+        }
+    }
+
+    /// Each layer's health and statistics.
+    pub(crate) async fn report(&self) -> Vec<LayerReport> {
+        let stats = self.pipeline.stats();
+        let health = self.pipeline.health().await;
+        #[cfg_attr(not(feature = "cache-redis"), allow(unused_mut))]
+        let mut out: Vec<LayerReport> =
+            health.into_iter().zip(stats).map(|((name, h), (_, s))| report(name, h, s)).collect();
+        #[cfg(feature = "cache-redis")]
+        if let Some(backplane) = &self.backplane {
+            out.push(report("backplane".into(), backplane.health(), backplane.stats()));
+        }
+        out
+    }
+
+    /// Stops the layers' background work, storing what is queued.
+    pub(crate) async fn shutdown(&self) -> Result<()> {
+        #[cfg(feature = "cache-redis")]
+        if let Some(backplane) = &self.backplane {
+            backplane.shutdown();
+        }
+        self.pipeline.shutdown().await
+    }
+}

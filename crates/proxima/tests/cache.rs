@@ -1,0 +1,183 @@
+//! The answer cache on `Proxima`'s request path: with it on, every answer
+//! equals the one computed with it off, through random sequences of writes,
+//! deletes, metadata updates, soft deletes and restores, batches, flushes,
+//! compactions, TTL expiries, snapshot restores and moves; repeated reads are
+//! answered by L1; `only` says it missed instead of computing; and the
+//! engine calls of batches, backups and moves are counted by analytics.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proxima::core::{CollectionConfig, SearchRequest, VectorRecord};
+use proxima::engine::{CompactionPolicy, WriteOp};
+use proxima::{CacheConfig, CacheMode, Proxima, ProximaConfig};
+use serde_json::json;
+
+async fn open(dir: &std::path::Path, cache: bool) -> Proxima {
+    let mut config = ProximaConfig::at(dir);
+    config.metadata_url = Some("memory://".to_string());
+    config.engines = vec!["memory".into(), "viper".into()];
+    config.cache = CacheConfig { enabled: cache, ..CacheConfig::default() };
+    let db = Proxima::open(config).await.unwrap();
+    let mut collection = CollectionConfig::new("c", 3);
+    collection.engine = Some("viper".into());
+    db.create_collection(collection).await.unwrap();
+    db
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Upsert(u8, f32),
+    UpsertExpiring(u8, f32),
+    Delete(u8),
+    Metadata(u8, i64),
+    SoftDelete(u8),
+    Restore(u8),
+    Flush,
+    Compact,
+    Snapshot,
+    RestoreSnapshot,
+    Move,
+    Wait,
+    Search(u8),
+    Get(u8),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0u8..12, -1.0f32..1.0).prop_map(|(i, x)| Step::Upsert(i, x)),
+        1 => (0u8..12, -1.0f32..1.0).prop_map(|(i, x)| Step::UpsertExpiring(i, x)),
+        1 => (0u8..12).prop_map(Step::Delete),
+        1 => (0u8..12, 0i64..5).prop_map(|(i, v)| Step::Metadata(i, v)),
+        1 => (0u8..12).prop_map(Step::SoftDelete),
+        1 => (0u8..12).prop_map(Step::Restore),
+        1 => Just(Step::Flush),
+        1 => Just(Step::Compact),
+        1 => Just(Step::Snapshot),
+        1 => Just(Step::RestoreSnapshot),
+        1 => Just(Step::Move),
+        1 => Just(Step::Wait),
+        6 => (0u8..4).prop_map(Step::Search),
+        4 => (0u8..12).prop_map(Step::Get),
+    ]
+}
+
+fn record(i: u8, x: f32) -> VectorRecord {
+    VectorRecord::new(format!("r{i}"), vec![x, 1.0, 0.25]).with_metadata(json!({"v": 0}))
+}
+
+/// Applies a step; returns what a read answered (nothing for a change).
+async fn apply(db: &Proxima, step: &Step, snapshot: &mut Option<String>, on_viper: &mut bool) -> Option<String> {
+    let write = |op: WriteOp| async move { db.batch_execute("c", vec![op]).await.map(|_| ()) };
+    let result = match step {
+        Step::Upsert(i, x) => db.upsert("c", vec![record(*i, *x)]).await.map(|_| ()),
+        // Expires within the test: a cached answer must not outlive it.
+        Step::UpsertExpiring(i, x) => db.upsert_with_ttl("c", vec![record(*i, *x)], 1).await.map(|_| ()),
+        Step::Delete(i) => db.delete("c", vec![format!("r{i}")]).await.map(|_| ()),
+        Step::Metadata(i, v) => {
+            write(WriteOp::UpdateMetadata {
+                id: format!("r{i}"),
+                metadata: json!({"v": v}).as_object().unwrap().clone(),
+            })
+            .await
+        }
+        Step::SoftDelete(i) => write(WriteOp::SoftDelete { id: format!("r{i}") }).await,
+        Step::Restore(i) => write(WriteOp::Restore { id: format!("r{i}") }).await,
+        Step::Flush => db.flush("c").await,
+        Step::Compact => {
+            db.compact("c", &CompactionPolicy { min_dead_ratio: 0.0, small_segment_rows: usize::MAX }).await.map(|_| ())
+        }
+        Step::Snapshot => db.backup_namespace("c", "snap").await.map(|b| *snapshot = Some(b.name)),
+        Step::RestoreSnapshot => match snapshot {
+            Some(name) => db.restore_namespace("c", name, None).await.map(|_| ()),
+            None => Ok(()),
+        },
+        Step::Move => {
+            *on_viper = !*on_viper;
+            db.migrate_collection("c", if *on_viper { "viper" } else { "memory" }).await.map(|_| ())
+        }
+        Step::Wait => {
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+            Ok(())
+        }
+        Step::Search(q) => {
+            // A few distinct queries, so that repeats are answered from the cache.
+            let x = f32::from(*q) / 2.0 - 1.0;
+            let request = SearchRequest { include_metadata: true, ..SearchRequest::new(vec![x, 1.0, 0.25], 5) };
+            let answer = db.search_cached("c", request, CacheMode::Use).await.unwrap().value.unwrap();
+            let hits: Vec<(String, u64, String)> =
+                answer.hits.into_iter().map(|h| (h.id, h.seq, format!("{:?}", h.metadata))).collect();
+            return Some(format!("{hits:?}"));
+        }
+        Step::Get(i) => {
+            let got = db.get_cached("c", &[format!("r{i}")], CacheMode::Use).await.unwrap().value.unwrap();
+            return Some(format!(
+                "{:?}",
+                got.into_iter().map(|r| r.map(|r| (r.seq, r.record.metadata))).collect::<Vec<_>>()
+            ));
+        }
+    };
+    // A refused change (e.g. restoring a record that is not soft-deleted) is
+    // refused the same way with the cache on or off.
+    Some(format!("{:?}", result.map_err(|e| e.kind())))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn answers_with_the_cache_equal_answers_without(steps in proptest::collection::vec(step(), 1..40)) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let (with_dir, without_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let (with, without) = (open(with_dir.path(), true).await, open(without_dir.path(), false).await);
+            let (mut snap_with, mut snap_without) = (None, None);
+            let (mut viper_with, mut viper_without) = (true, true);
+            for (n, step) in steps.iter().enumerate() {
+                let a = apply(&with, step, &mut snap_with, &mut viper_with).await;
+                let b = apply(&without, step, &mut snap_without, &mut viper_without).await;
+                assert_eq!(a, b, "step {n}: {step:?}");
+            }
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_search_is_answered_by_l1_until_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), true).await;
+    db.upsert("c", vec![record(1, 0.5), record(2, -0.5)]).await.unwrap();
+    let request = SearchRequest::new(vec![0.5, 1.0, 0.25], 2);
+    let first = db.search_cached("c", request.clone(), CacheMode::Use).await.unwrap();
+    assert_eq!((first.cache.answered_by.as_deref(), first.cache.missed.as_slice()), (None, &["l1".to_string()][..]));
+    let second = db.search_cached("c", request.clone(), CacheMode::Use).await.unwrap();
+    assert_eq!(second.cache.answered_by.as_deref(), Some("l1"));
+    assert_eq!(second.value.as_ref().unwrap().hits, first.value.as_ref().unwrap().hits);
+
+    db.upsert("c", vec![record(3, 0.5)]).await.unwrap();
+    let only = db.search_cached("c", request.clone(), CacheMode::Only).await.unwrap();
+    assert!(only.value.is_none(), "after a write, `only` misses instead of answering the old hits");
+    let fresh = db.search_cached("c", request.clone(), CacheMode::Use).await.unwrap().value.unwrap();
+    assert_eq!(fresh.hits.len(), 2);
+    assert!(fresh.hits.iter().any(|h| h.id == "r3"), "{:?}", fresh.hits);
+
+    let bypass = db.search_cached("c", request, CacheMode::Bypass).await.unwrap();
+    assert_eq!(bypass.cache, Default::default(), "bypass touches no layer");
+    let report = db.cache_report().await;
+    assert_eq!(report[0].layer, "l1");
+    assert!(report[0].hits >= 1 && report[0].misses >= 2, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_backups_and_moves_are_counted_by_analytics() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), true).await;
+    db.batch_execute("c", vec![WriteOp::Upsert(record(1, 0.5))]).await.unwrap();
+    db.backup_namespace("c", "snap").await.unwrap();
+    db.migrate_collection("c", "memory").await.unwrap();
+    let analytics = db.get_performance_analytics(Some("c")).await.unwrap();
+    let ops = &analytics.collections["c"];
+    for op in ["write", "checkpoint", "restore"] {
+        assert!(ops.get(op).is_some_and(|s| s.count >= 1), "`{op}` not counted: {:?}", ops.keys().collect::<Vec<_>>());
+    }
+}
