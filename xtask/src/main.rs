@@ -28,6 +28,9 @@ cargo xtask <task>
                      the overwrite soak (50,000 ids, 4 writers, 4 searchers, deletes)
                      on the release binary, N minutes per engine (default 5), with
                      the files, log, memory and statistics it sampled
+  bench cache --data DIR
+                     the answer cache over HTTP on GloVe-50: a Zipf stream with
+                     the cache bypassed and used, and a stream without repeats
   bench ann --data DIR [--filtered] --out FILE.json
                      HNSW build and ef sweep on a TEXMEX dataset (../shared/bench/glove50.sh),
                      same settings and output shape as ../shared/bench/peers.sh

@@ -73,6 +73,9 @@ pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
     if args.first() == Some(&"engines") {
         return run(cargo(&["bench", "-p", "proxima", "--features", "engine-lsm,engine-mmap", "--bench", "engines"]));
     }
+    if let Some(("cache", rest)) = args.split_first().map(|(a, r)| (*a, r)) {
+        return bench_cache(rest);
+    }
     if let Some(("ann", rest)) = args.split_first().map(|(a, r)| (*a, r)) {
         let mut command = vec!["run", "--release", "-p", "proxima-search", "--example", "ann", "--"];
         command.extend(rest);
@@ -136,4 +139,56 @@ pub(crate) fn soak(args: &[&str]) -> Result<(), String> {
     ]);
     c.env("PROXIMA_SOAK_FULL", "1").env("PROXIMA_SOAK_SECONDS", (minutes * 60).to_string());
     run(c)
+}
+
+/// The answer cache over HTTP: the release server on its defaults (L1 on),
+/// GloVe-50 loaded once, then at concurrency 1 and 4 a Zipf stream over 1,000
+/// distinct queries (20,000 requests, ~95% repeats) with the cache bypassed
+/// and used, and a stream with no repeats (each of 10,000 queries once) both
+/// ways, to show what the cache costs when it cannot help.
+fn bench_cache(args: &[&str]) -> Result<(), String> {
+    let data = match args {
+        ["--data", dir] => *dir,
+        _ => return Err("usage: cargo xtask bench cache --data DIR (from ../shared/bench/glove50.sh)".into()),
+    };
+    run(cargo(&["build", "--release", "-p", "proximadb"]))?;
+    let bin = std::env::var_os("CARGO_TARGET_DIR").map_or_else(crate::cmd::target_dir, std::path::PathBuf::from);
+    let bin = bin.join("release/proximadb");
+    let dir = std::env::temp_dir().join(format!("proximadb-bench-cache-{}", std::process::id()));
+    let addr = "127.0.0.1:5699";
+    let mut server = std::process::Command::new(&bin)
+        .args(["serve", "--bind", addr, "--data-dir"])
+        .arg(&dir)
+        .env("PROXIMADB_LOG", "warn")
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if std::time::Instant::now() > deadline {
+            let _ = server.kill();
+            return Err("the server did not listen within 60 s".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The streams without repeats run first, on a cold cache, and the one
+    // using it at one concurrency only (a second level would repeat the first).
+    let zipf = ["--distinct", "1000", "--zipf", "1.0", "--queries", "20000"];
+    let once = ["--queries", "10000"];
+    let runs: [(&str, &[&str], &str, &str); 4] = [
+        ("no repeats, cache bypassed", &once, "bypass", "1,4"),
+        ("no repeats, L1 (every lookup a miss)", &once, "use", "1"),
+        ("zipf stream, cache bypassed", &zipf, "bypass", "1,4"),
+        ("zipf stream, L1", &zipf, "use", "1,4"),
+    ];
+    let url = format!("http://{addr}");
+    let result = runs.iter().try_for_each(|(label, stream, cache, concurrency)| {
+        eprintln!("xtask: bench cache: {label}");
+        let mut c = std::process::Command::new(&bin);
+        c.args(["bench", "--url", &url, "--data", data, "--concurrency", concurrency, "--cache", cache]).args(*stream);
+        run(c)
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

@@ -1,6 +1,9 @@
 //! `proximadb bench`: drives a running server over HTTP with a TEXMEX dataset
 //! (GloVe-50 from ../shared/bench/glove50.sh) and reports QPS, latency
-//! percentiles and recall@10 at each concurrency.
+//! percentiles, recall@10 and the share answered by the cache at each
+//! concurrency. Each query is sent once, or, with `--distinct N`, requests
+//! are drawn from the first N queries by a Zipf law, so they repeat as real
+//! traffic does.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -21,6 +24,51 @@ pub(crate) struct Level {
     p95_ms: f64,
     p99_ms: f64,
     recall10: f64,
+    /// Share of answers a cache layer gave.
+    cache_hit_ratio: f64,
+}
+
+/// The requests a level sends.
+#[derive(Debug, Clone)]
+pub(crate) struct Stream {
+    /// Requests per level.
+    pub(crate) queries: usize,
+    /// Draw from the first N queries by a Zipf law; `None`: each query once.
+    pub(crate) distinct: Option<usize>,
+    /// The Zipf exponent.
+    pub(crate) zipf: f64,
+    /// The recall target sent with each search.
+    pub(crate) accuracy: f32,
+    /// `use`, `bypass` or `only`.
+    pub(crate) cache: String,
+}
+
+impl Stream {
+    /// The query index of each request, drawn up front (a fixed seed: runs compare).
+    fn indexes(&self, available: usize) -> Vec<usize> {
+        let Some(distinct) = self.distinct.map(|d| d.clamp(1, available)) else {
+            return (0..self.queries.min(available)).collect();
+        };
+        // Inverse-CDF sampling over weights 1/rank^s.
+        let weights: Vec<f64> = (1..=distinct).map(|r| 1.0 / (r as f64).powf(self.zipf)).collect();
+        let total: f64 = weights.iter().sum();
+        let mut cumulative = Vec::with_capacity(distinct);
+        let mut sum = 0.0;
+        for w in &weights {
+            sum += w / total;
+            cumulative.push(sum);
+        }
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        (0..self.queries)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+                cumulative.partition_point(|c| *c < u).min(distinct - 1)
+            })
+            .collect()
+    }
 }
 
 fn read_ivecs(path: &Path) -> Result<Vec<Vec<u32>>, String> {
@@ -39,12 +87,15 @@ pub(crate) fn run(
     data: &Path,
     collection: &str,
     concurrency: &[usize],
-    queries: usize,
-    accuracy: f32,
+    stream: &Stream,
 ) -> Result<Vec<Level>, String> {
+    if !["use", "bypass", "only"].contains(&stream.cache.as_str()) {
+        return Err(format!("--cache {}: use, bypass or only", stream.cache));
+    }
     let query_vectors = import::read_fvecs(&data.join("query.fvecs"))?;
     let truth = read_ivecs(&data.join("gt.ivecs"))?;
-    let queries = queries.min(query_vectors.len());
+    let order = stream.indexes(query_vectors.len());
+    let queries = order.len();
     if !remote.has_collection(collection)? {
         eprintln!("bench: loading {} into `{collection}`", data.join("base.fvecs").display());
         let base: Vec<Row> = import::read_fvecs(&data.join("base.fvecs"))?
@@ -64,7 +115,7 @@ pub(crate) fn run(
     let mut levels = Vec::new();
     for &threads in concurrency {
         let next = Mutex::new(0usize);
-        let results: Mutex<Vec<(Duration, usize)>> = Mutex::new(Vec::with_capacity(queries));
+        let results: Mutex<Vec<(Duration, usize, bool)>> = Mutex::new(Vec::with_capacity(queries));
         let failure: Mutex<Option<String>> = Mutex::new(None);
         let started = Instant::now();
         std::thread::scope(|s| {
@@ -76,16 +127,16 @@ pub(crate) fn run(
                             *n += 1;
                             *n - 1
                         };
-                        if i >= queries {
-                            break;
-                        }
-                        let body = json!({"vector": query_vectors[i], "k": 10, "accuracy": accuracy});
+                        let Some(&q) = order.get(i) else { break };
+                        let body = json!({"vector": query_vectors[q], "k": 10, "accuracy": stream.accuracy,
+                            "cache": stream.cache});
                         let sent = Instant::now();
                         match remote.call("POST", &path, Some(&body)) {
                             Ok(found) => {
                                 let elapsed = sent.elapsed();
-                                let hits = recall_hits(&found, &truth[i]);
-                                results.lock().unwrap_or_else(|e| e.into_inner()).push((elapsed, hits));
+                                let hits = recall_hits(&found, &truth[q]);
+                                let cached = found["performance"]["cache"]["answered_by"].is_string();
+                                results.lock().unwrap_or_else(|e| e.into_inner()).push((elapsed, hits, cached));
                             }
                             Err(e) => {
                                 *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
@@ -112,10 +163,17 @@ pub(crate) fn run(
             p95_ms: percentile(&latencies, 0.95),
             p99_ms: percentile(&latencies, 0.99),
             recall10: hits as f64 / (results.len() * 10) as f64,
+            cache_hit_ratio: results.iter().filter(|r| r.2).count() as f64 / results.len().max(1) as f64,
         };
         eprintln!(
-            "bench: concurrency {:3}  {:8.0} qps  p50 {:6.2} ms  p95 {:6.2} ms  p99 {:6.2} ms  recall@10 {:.4}",
-            level.concurrency, level.qps, level.p50_ms, level.p95_ms, level.p99_ms, level.recall10
+            "bench: concurrency {:3}  {:8.0} qps  p50 {:6.2} ms  p95 {:6.2} ms  p99 {:6.2} ms  recall@10 {:.4}  cached {:.3}",
+            level.concurrency,
+            level.qps,
+            level.p50_ms,
+            level.p95_ms,
+            level.p99_ms,
+            level.recall10,
+            level.cache_hit_ratio
         );
         levels.push(level);
     }
@@ -133,4 +191,26 @@ fn recall_hits(found: &Value, truth: &[u32]) -> usize {
                 .count()
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(distinct: Option<usize>) -> Stream {
+        Stream { queries: 20_000, distinct, zipf: 1.0, accuracy: 0.95, cache: "use".into() }
+    }
+
+    #[test]
+    fn a_zipf_stream_repeats_its_head_and_stays_in_range() {
+        let order = stream(Some(1_000)).indexes(10_000);
+        assert_eq!(order.len(), 20_000);
+        assert!(order.iter().all(|&q| q < 1_000));
+        let distinct: std::collections::HashSet<usize> = order.iter().copied().collect();
+        let repeats = 1.0 - distinct.len() as f64 / order.len() as f64;
+        assert!(repeats > 0.9, "{repeats} of the requests repeat an earlier one");
+        let head = order.iter().filter(|&&q| q == 0).count();
+        assert!(head > order.iter().filter(|&&q| q == 500).count() * 50, "rank 1 is drawn far more than rank 501");
+        assert_eq!(stream(None).indexes(10_000), (0..10_000).collect::<Vec<_>>(), "each query once");
+    }
 }

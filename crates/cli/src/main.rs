@@ -141,6 +141,16 @@ enum Command {
         /// The collection to load the base vectors into (reused when present).
         #[arg(long, default_value = "bench-glove50")]
         collection: String,
+        /// Draw each request from the first N queries by a Zipf law (exponent
+        /// `--zipf`), so that queries repeat; by default each query is sent once.
+        #[arg(long)]
+        distinct: Option<usize>,
+        /// The Zipf exponent for `--distinct`.
+        #[arg(long, default_value_t = 1.0)]
+        zipf: f64,
+        /// How searches use the server's answer cache: use, bypass or only.
+        #[arg(long, default_value = "use")]
+        cache: String,
         /// Also write the figures here as JSON.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -291,8 +301,9 @@ fn remote_command(command: Command) -> Result<(), String> {
             print(&server.remote()?.call("POST", &path, body.as_ref())?);
             Ok(())
         }
-        Command::Bench { server, data, concurrency, queries, accuracy, collection, out } => {
-            let levels = bench::run(&server.remote()?, &data, &collection, &concurrency, queries, accuracy)?;
+        Command::Bench { server, data, concurrency, queries, accuracy, collection, distinct, zipf, cache, out } => {
+            let stream = bench::Stream { queries, distinct, zipf, accuracy, cache };
+            let levels = bench::run(&server.remote()?, &data, &collection, &concurrency, &stream)?;
             if let Some(out) = out {
                 let text = serde_json::to_string_pretty(&levels).map_err(|e| e.to_string())?;
                 std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;

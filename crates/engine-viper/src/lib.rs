@@ -160,7 +160,7 @@ impl VectorStorage for ViperEngine {
         };
         // With no sync running, this writer syncs on its own thread: the
         // hand-offs to the blocking pool and back cost more than the overlap
-        // they bought (docs/benchmarks.md, change 23). Behind a running sync it
+        // they bought (docs/perf-journal.md). Behind a running sync it
         // waits on the pool, leaving this thread to other writers.
         let synced = match wal.try_make_durable(point) {
             Some(synced) => synced,

@@ -141,7 +141,7 @@ pub(crate) enum Encoders {
     AllCores,
     /// All cores but one: a background flush, beside writers filling the
     /// next buffer. On two cores a second encoding thread slowed them more
-    /// than it sped the flush (docs/benchmarks.md, change 22).
+    /// than it sped the flush (docs/perf-journal.md).
     LeaveOneCore,
 }
 

@@ -17,7 +17,7 @@
 //!   compresses a little better than plain level 1 at 2-2.7x its speed
 //!   (GloVe 0.836 against 0.842 of raw, 2,139 against 799 MB/s: the
 //!   `vector_zstd` example), and a 50-d ingest's CPU per vector fell by 30%
-//!   (docs/benchmarks.md, change 21).
+//!   (docs/perf-journal.md).
 //!
 //! The pages are ordinary Parquet v1 data pages, any reader reads them.
 
