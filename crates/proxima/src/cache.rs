@@ -157,6 +157,14 @@ pub struct CacheOutcome {
     pub answered_by: Option<String>,
     /// Layers that missed, in order.
     pub missed: Vec<String>,
+    /// Microseconds from the lookup to a decoded answer, when a layer answered
+    /// (the server's own time for a cached answer).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lookup_us: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Where a computed answer goes: the key as of before it was computed.

@@ -408,7 +408,12 @@ impl Proxima {
         let ticket = match self.cache.lookup(collection, kind, request, mode, &mut cache).await {
             Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
                 Ok(value) => {
-                    let op = if kind == "search" { "search_cached" } else { "get_cached" };
+                    cache.lookup_us = started.elapsed().as_micros() as u64;
+                    let op = match kind {
+                        "search" => "search_cached",
+                        "get" => "get_cached",
+                        _ => "estimate_cached",
+                    };
                     self.analytics.record(collection, "cache", op, started.elapsed(), true);
                     return Ok(Cached { value: Some(value), cache });
                 }
@@ -447,6 +452,17 @@ impl Proxima {
         let (engine, _) = self.route(collection).await?;
         let view = engine.read_view(collection).await?;
         Ok(self.search.estimate_query(&SearchContext::new(view, request)))
+    }
+
+    /// [`Proxima::estimate`] through the cache (an estimate holds until the collection changes).
+    pub async fn estimate_cached(&self, collection: &str, request: SearchRequest) -> Result<QueryEstimate> {
+        let key = request.clone();
+        let cached = self
+            .cached(collection, "estimate", &key, CacheMode::Use, async {
+                Ok((self.estimate(collection, request).await?, None))
+            })
+            .await?;
+        cached.value.ok_or_else(|| Error::internal("an estimate computed on a miss went missing"))
     }
 
     /// Seals the write buffer (building its index).

@@ -105,8 +105,11 @@ async fn apply(db: &Proxima, step: &Step, snapshot: &mut Option<String>, on_vipe
             let x = f32::from(*q) / 2.0 - 1.0;
             let request = SearchRequest { include_metadata: true, ..SearchRequest::new(vec![x, 1.0, 0.25], 5) };
             let answer = db.search_cached("c", request, CacheMode::Use).await.unwrap().value.unwrap();
-            let hits: Vec<(String, u64, String)> =
-                answer.hits.into_iter().map(|h| (h.id, h.seq, format!("{:?}", h.metadata))).collect();
+            let hits: Vec<(String, u64, u32, String)> = answer
+                .hits
+                .into_iter()
+                .map(|h| (h.id, h.seq, h.score.to_bits(), format!("{:?}", h.metadata)))
+                .collect();
             return Some(format!("{hits:?}"));
         }
         Step::Get(i) => {
@@ -180,4 +183,22 @@ async fn batches_backups_and_moves_are_counted_by_analytics() {
     for op in ["write", "checkpoint", "restore"] {
         assert!(ops.get(op).is_some_and(|s| s.count >= 1), "`{op}` not counted: {:?}", ops.keys().collect::<Vec<_>>());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_estimate_follows_the_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), true).await;
+    db.upsert("c", vec![record(1, 0.5)]).await.unwrap();
+    let request = SearchRequest::new(vec![0.5, 1.0, 0.25], 2);
+    let small = db.estimate_cached("c", request.clone()).await.unwrap();
+    assert_eq!(db.estimate_cached("c", request.clone()).await.unwrap(), small, "a repeat answers the same");
+    db.upsert("c", (0..200).map(|i| record((i % 250) as u8, i as f32 / 200.0)).collect()).await.unwrap();
+    let large = db.estimate_cached("c", request).await.unwrap();
+    assert!(
+        large.estimated_distance_computations > small.estimated_distance_computations,
+        "after a write the estimate is computed again: {small:?} then {large:?}"
+    );
+    let analytics = db.get_performance_analytics(Some("c")).await.unwrap();
+    assert_eq!(analytics.collections["c"]["estimate_cached"].count, 1);
 }

@@ -11,7 +11,7 @@ const NS_PER_DIMENSION: f64 = 0.2;
 const NS_PER_COMPUTATION: f64 = 25.0;
 
 /// The answer of [`VectorSearchHandler::estimate_query`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QueryEstimate {
     /// Whether the query would be accepted.

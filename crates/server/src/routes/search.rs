@@ -55,5 +55,5 @@ pub(super) async fn estimate(
     Path(name): Path<String>,
     Body(request): Body<SearchRequest>,
 ) -> Result<Json<QueryEstimate>, ApiError> {
-    Ok(Json(state.db.estimate(&name, request).await?))
+    Ok(Json(state.db.estimate_cached(&name, request).await?))
 }
