@@ -1,7 +1,7 @@
 //! `proximadb bench`: drives a running server over HTTP with a TEXMEX dataset
 //! (GloVe-50 from ../shared/bench/glove50.sh) and reports QPS, latency
 //! percentiles, recall@10 and the share answered by the cache at each
-//! concurrency. Each query is sent once, or, with `--distinct N`, requests
+//! concurrency, each client thread on one kept-open connection. Each query is sent once, or, with `--distinct N`, requests
 //! are drawn from the first N queries by a Zipf law, so they repeat as real
 //! traffic does.
 
@@ -124,6 +124,8 @@ pub(crate) fn run(
         std::thread::scope(|s| {
             for _ in 0..threads.max(1) {
                 s.spawn(|| {
+                    // Each client thread keeps its connection, as a pooled client would.
+                    let mut connection = remote.connection();
                     loop {
                         let i = {
                             let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,7 +136,7 @@ pub(crate) fn run(
                         let body = json!({"vector": query_vectors[q], "k": 10, "accuracy": stream.accuracy,
                             "cache": stream.cache});
                         let sent = Instant::now();
-                        match remote.call("POST", &path, Some(&body)) {
+                        match connection.call("POST", &path, Some(&body)) {
                             Ok(found) => {
                                 let elapsed = sent.elapsed();
                                 let hits = recall_hits(&found, &truth[q]);

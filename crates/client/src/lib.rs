@@ -29,10 +29,32 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect(addr)?;
+    let mut stream = connect(addr)?;
+    write_request(&mut stream, addr, method, path, headers, body, true)?;
+    read_response(&mut BufReader::new(stream)).map(|(response, _)| response)
+}
+
+fn connect(addr: &str) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr)?;
     // A flush that builds a large index can take minutes.
     stream.set_read_timeout(Some(Duration::from_secs(900)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+fn write_request(
+    stream: &mut TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    close: bool,
+) -> std::io::Result<()> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    if close {
+        head.push_str("Connection: close\r\n");
+    }
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -45,15 +67,22 @@ pub fn request(
         // The server may answer (413) and close before reading everything.
         let _ = stream.write_all(body);
     }
-    let mut reader = BufReader::new(stream);
+    Ok(())
+}
+
+/// Reads one response; also says whether the connection can carry another
+/// (the body's end was known from its length or chunks).
+fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<(Response, bool)> {
     let mut status_line = String::new();
-    reader.read_line(&mut status_line)?;
+    if reader.read_line(&mut status_line)? == 0 {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the server closed the connection"));
+    }
     let status = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
-    let (mut length, mut chunked) = (None, false);
+    let (mut length, mut chunked, mut closing) = (None, false, false);
     loop {
         let mut line = String::new();
         reader.read_line(&mut line)?;
@@ -65,11 +94,12 @@ pub fn request(
         match name.to_ascii_lowercase().as_str() {
             "content-length" => length = value.trim().parse::<usize>().ok(),
             "transfer-encoding" => chunked = value.trim().eq_ignore_ascii_case("chunked"),
+            "connection" => closing = value.trim().eq_ignore_ascii_case("close"),
             _ => {}
         }
     }
     let mut body = Vec::new();
-    if chunked {
+    let reusable = if chunked {
         loop {
             let mut size = String::new();
             reader.read_line(&mut size)?;
@@ -81,13 +111,74 @@ pub fn request(
             }
             body.extend_from_slice(&chunk[..n]);
         }
+        true
     } else if let Some(n) = length {
         body.resize(n, 0);
         reader.read_exact(&mut body)?;
+        true
     } else {
         reader.read_to_end(&mut body)?;
+        false
+    };
+    Ok((Response { status, body: String::from_utf8_lossy(&body).into_owned() }, reusable && !closing))
+}
+
+/// One connection kept open across requests, for clients that send many
+/// (benchmarks): it reconnects when the server has closed it. A request the
+/// server closed the connection on before answering is sent again once, so
+/// use it for requests that may be repeated (reads, searches).
+#[derive(Debug)]
+pub struct Connection {
+    addr: String,
+    reader: Option<BufReader<TcpStream>>,
+}
+
+impl Connection {
+    /// A connection to `addr` (`host:port`), opened on first use.
+    pub fn new(addr: &str) -> Self {
+        Self { addr: addr.to_string(), reader: None }
     }
-    Ok(Response { status, body: String::from_utf8_lossy(&body).into_owned() })
+
+    /// A JSON request on this connection, with `Authorization: Bearer KEY` when a key is given.
+    pub fn send_json(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        api_key: Option<&str>,
+    ) -> std::io::Result<Response> {
+        let bytes = body.map(serde_json::to_vec).transpose().map_err(std::io::Error::other)?;
+        let auth = api_key.map(|k| format!("Bearer {k}"));
+        let mut headers = Vec::new();
+        if bytes.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth.as_str()));
+        }
+        let mut retried = false;
+        loop {
+            let kept = self.reader.take();
+            let reused = kept.is_some();
+            let mut reader = match kept {
+                Some(reader) => reader,
+                None => BufReader::new(connect(&self.addr)?),
+            };
+            let sent = write_request(reader.get_mut(), &self.addr, method, path, &headers, bytes.as_deref(), false)
+                .and_then(|_| read_response(&mut reader));
+            match sent {
+                Ok((response, reusable)) => {
+                    if reusable {
+                        self.reader = Some(reader);
+                    }
+                    return Ok(response);
+                }
+                // A kept connection the server had closed: once more on a new one.
+                Err(e) if reused && !retried && e.kind() == std::io::ErrorKind::UnexpectedEof => retried = true,
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 /// A JSON request, with `Authorization: Bearer KEY` when a key is given.
