@@ -149,7 +149,9 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         zipf: f64,
         /// How searches use the server's answer cache: use, bypass or only.
-        #[arg(long, default_value = "use")]
+        /// Bypassed by default: each level sends the same queries again, and
+        /// a search benchmark measures searching.
+        #[arg(long, default_value = "bypass")]
         cache: String,
         /// Also write the figures here as JSON.
         #[arg(long)]
