@@ -13,8 +13,8 @@ use proxima_core::{Error, Result};
 use redis::aio::ConnectionManager;
 use tokio::task::JoinHandle;
 
-use crate::redis::redact;
 use crate::{Counters, Health, LayerStats};
+use proxima_core::url::redact_password;
 
 /// Where the backplane runs.
 #[derive(Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct BackplaneConfig {
 impl std::fmt::Debug for BackplaneConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BackplaneConfig")
-            .field("url", &redact(&self.url))
+            .field("url", &redact_password(&self.url))
             .field("channel", &self.channel)
             .field("instance_id", &self.instance_id)
             .finish()
@@ -93,7 +93,7 @@ impl Backplane {
             return Err(Error::invalid("cache.backplane channel and instance id must not be empty"));
         }
         let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| Error::invalid(format!("cache.redis_url `{}`: {e}", redact(&config.url))))?;
+            .map_err(|e| Error::invalid(format!("cache.redis_url `{}`: {e}", redact_password(&config.url))))?;
         Ok(Self {
             config,
             client,

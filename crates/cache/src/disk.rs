@@ -191,18 +191,7 @@ impl CacheLayer for DiskLayer {
         } else {
             None
         };
-        match found {
-            Some(entry) => {
-                self.counters.hit();
-                ctx.hit(self.name());
-                LayerResult::Hit(entry)
-            }
-            None => {
-                self.counters.miss();
-                ctx.miss(self.name());
-                LayerResult::Miss
-            }
-        }
+        self.counters.found(self.name(), ctx, found)
     }
 
     async fn set(&self, entry: CacheEntry) -> Result<()> {

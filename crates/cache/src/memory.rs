@@ -78,21 +78,12 @@ impl CacheLayer for MemoryLayer {
     }
 
     async fn get(&self, key: &str, ctx: &mut CacheContext) -> LayerResult {
-        match self.entries.get(key).map(|(_, entry)| entry) {
-            Some(entry) if !entry.expired(now_unix_ms()) => {
-                self.counters.hit();
-                ctx.hit(self.name());
-                LayerResult::Hit((*entry).clone())
-            }
-            found => {
-                if found.is_some() {
-                    self.entries.invalidate(key);
-                }
-                self.counters.miss();
-                ctx.miss(self.name());
-                LayerResult::Miss
-            }
+        let found = self.entries.get(key).map(|(_, entry)| entry);
+        let live = found.as_ref().filter(|e| !e.expired(now_unix_ms())).map(|e| (**e).clone());
+        if found.is_some() && live.is_none() {
+            self.entries.invalidate(key);
         }
+        self.counters.found(self.name(), ctx, live)
     }
 
     async fn set(&self, entry: CacheEntry) -> Result<()> {

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use proxima_core::url::redact_password;
 use proxima_core::{Error, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Semaphore;
@@ -42,23 +43,12 @@ pub struct RedisConfig {
 impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConfig")
-            .field("url", &redact(&self.url))
+            .field("url", &redact_password(&self.url))
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("max_in_flight", &self.max_in_flight)
             .field("time_to_live", &self.time_to_live)
             .finish()
-    }
-}
-
-/// The URL without its password.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, rest)), Some(at)) => {
-            let user = rest[..at - scheme.len() - 3].split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:<redacted>@{}", &url[at + 1..])
-        }
-        _ => url.to_string(),
     }
 }
 
@@ -104,7 +94,7 @@ impl RedisLayer {
             return Err(Error::invalid("cache.redis timeout, max_in_flight and ttl must be more than 0"));
         }
         let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| Error::invalid(format!("cache.redis_url `{}`: {e}", redact(&config.url))))?;
+            .map_err(|e| Error::invalid(format!("cache.redis_url `{}`: {e}", redact_password(&config.url))))?;
         Ok(Self {
             in_flight: Semaphore::new(config.max_in_flight),
             config,
@@ -207,18 +197,7 @@ impl CacheLayer for RedisLayer {
                 return LayerResult::NotHandled;
             }
         };
-        match entry {
-            Some(entry) => {
-                self.counters.hit();
-                ctx.hit(self.name());
-                LayerResult::Hit(entry)
-            }
-            None => {
-                self.counters.miss();
-                ctx.miss(self.name());
-                LayerResult::Miss
-            }
-        }
+        self.counters.found(self.name(), ctx, entry)
     }
 
     async fn set(&self, entry: CacheEntry) -> Result<()> {
@@ -303,7 +282,6 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("app:<redacted>@cache.internal:6379/2"), "{shown}");
-        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::{CacheContext, CacheEntry, LayerResult};
+
 /// A layer's statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LayerStats {
@@ -52,6 +54,23 @@ impl Counters {
     pub fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);
         self.operation();
+    }
+
+    /// Counts a get's outcome in layer `layer`, notes it in the operation's
+    /// context, and gives the layer's result.
+    pub fn found(&self, layer: &str, ctx: &mut CacheContext, entry: Option<CacheEntry>) -> LayerResult {
+        match entry {
+            Some(entry) => {
+                self.hit();
+                ctx.hit(layer);
+                LayerResult::Hit(entry)
+            }
+            None => {
+                self.miss();
+                ctx.miss(layer);
+                LayerResult::Miss
+            }
+        }
     }
 
     /// An operation other than a get.

@@ -147,15 +147,8 @@ impl Connection {
         body: Option<&serde_json::Value>,
         api_key: Option<&str>,
     ) -> std::io::Result<Response> {
-        let bytes = body.map(serde_json::to_vec).transpose().map_err(std::io::Error::other)?;
-        let auth = api_key.map(|k| format!("Bearer {k}"));
-        let mut headers = Vec::new();
-        if bytes.is_some() {
-            headers.push(("Content-Type", "application/json"));
-        }
-        if let Some(auth) = &auth {
-            headers.push(("Authorization", auth.as_str()));
-        }
+        let request = JsonRequest::new(body, api_key)?;
+        let headers = request.headers();
         let mut retried = false;
         loop {
             let kept = self.reader.take();
@@ -164,7 +157,7 @@ impl Connection {
                 Some(reader) => reader,
                 None => BufReader::new(connect(&self.addr)?),
             };
-            let sent = write_request(reader.get_mut(), &self.addr, method, path, &headers, bytes.as_deref(), false)
+            let sent = write_request(reader.get_mut(), &self.addr, method, path, &headers, request.body(), false)
                 .and_then(|_| read_response(&mut reader));
             match sent {
                 Ok((response, reusable)) => {
@@ -181,6 +174,35 @@ impl Connection {
     }
 }
 
+/// A JSON body and the headers that go with it.
+struct JsonRequest {
+    bytes: Option<Vec<u8>>,
+    auth: Option<String>,
+}
+
+impl JsonRequest {
+    fn new(body: Option<&serde_json::Value>, api_key: Option<&str>) -> std::io::Result<Self> {
+        let bytes = body.map(serde_json::to_vec).transpose().map_err(std::io::Error::other)?;
+        Ok(Self { bytes, auth: api_key.map(|k| format!("Bearer {k}")) })
+    }
+
+    /// `Content-Type` with a body, `Authorization: Bearer KEY` with a key.
+    fn headers(&self) -> Vec<(&str, &str)> {
+        let mut headers = Vec::new();
+        if self.bytes.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        if let Some(auth) = &self.auth {
+            headers.push(("Authorization", auth.as_str()));
+        }
+        headers
+    }
+
+    fn body(&self) -> Option<&[u8]> {
+        self.bytes.as_deref()
+    }
+}
+
 /// A JSON request, with `Authorization: Bearer KEY` when a key is given.
 pub fn send_json(
     addr: &str,
@@ -189,16 +211,8 @@ pub fn send_json(
     body: Option<&serde_json::Value>,
     api_key: Option<&str>,
 ) -> std::io::Result<Response> {
-    let bytes = body.map(serde_json::to_vec).transpose().map_err(std::io::Error::other)?;
-    let auth = api_key.map(|k| format!("Bearer {k}"));
-    let mut headers = Vec::new();
-    if bytes.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    if let Some(auth) = &auth {
-        headers.push(("Authorization", auth.as_str()));
-    }
-    request(addr, method, path, &headers, bytes.as_deref())
+    let request = JsonRequest::new(body, api_key)?;
+    self::request(addr, method, path, &request.headers(), request.body())
 }
 
 /// A JSON request; panics on transport errors (tests want to see them).

@@ -11,6 +11,7 @@ mod record;
 mod search;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod url;
 pub mod validate;
 pub mod vector_bytes;
 

@@ -441,22 +441,6 @@ impl ViperCollection {
         }))
     }
 
-    /// The last step of a flush: the manifest names the new file, then the log
-    /// lets go of what it covers.
-    async fn commit_flush(
-        &mut self,
-        pending: PendingFlush,
-        written: Option<(SegmentEntry, Vec<proxima_engine::Zone>)>,
-        store: &Store,
-    ) -> Result<()> {
-        let (mut manifest, built, replaced) = self.manifest_after(pending, written);
-        let (path, expected) = self.manifest_location();
-        let version = store_manifest(&path, &mut manifest, &expected, store).await?;
-        self.installed(manifest, version, built);
-        remove_replaced(&self.name, replaced, store).await;
-        truncate_log(self.wal(), self.manifest.flushed_seq).await
-    }
-
     /// The manifest once a prepared flush's file is written (and the zones to
     /// attach to its segment), for a caller that stores it without this lock,
     /// and the entries it no longer names, whose files go once it is stored.
@@ -508,15 +492,6 @@ impl ViperCollection {
         self.manifest = manifest;
         self.manifest_version = version;
         self.in_flight = None;
-    }
-
-    /// Seals the buffer and everything not yet in a file into one new segment file.
-    pub(crate) async fn flush(&mut self, engine: &ViperConfig, store: &Store) -> Result<()> {
-        let Some(mut pending) = self.prepare(Rewrite::Flush, store).await? else { return Ok(()) };
-        let config = self.state.config().clone();
-        // Under the collection's lock (compaction, restore): every core.
-        let written = write_pending(&self.name, &config, &mut pending, engine, Encoders::AllCores, store).await?;
-        self.commit_flush(pending, written, store).await
     }
 
     /// Statistics of the rows in the manifest's files plus the write buffer.

@@ -1,9 +1,10 @@
 //! Segment files written around the page cache (`O_DIRECT`, Linux).
 //!
 //! A segment file's rows are in memory already, so its pages in the page cache
-//! would be a copy nothing reads. Written through the cache, every file took
-//! pages the kernel had to find and zero, and this VM's balloon reports freed
-//! pages to the host, so each fresh page is a host fault too. Written direct,
+//! would be a copy nothing reads. Written through the cache, every file takes
+//! pages the kernel must find and zero, and where a hypervisor's balloon
+//! reports freed pages to the host, each fresh page is a host fault too.
+//! Written direct,
 //! a file's bytes go from one buffer this writer reuses straight to the disk,
 //! a megabyte at a time: the disk also never receives a whole file in one
 //! burst that the log's syncs would queue behind.

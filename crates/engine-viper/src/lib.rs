@@ -283,9 +283,12 @@ impl VectorStorage for ViperEngine {
         let mut created =
             ViperCollection::create(config, &self.config, &self.store, self.index_builder.clone()).await?;
         created.state = state;
-        // Persist the restored state as files; the log starts after it.
-        created.flush(&self.config, &self.store).await?;
-        self.collections.insert(collection, Arc::new(Mutex::new(created)));
+        // Persist the restored state as files, the way every flush does; the
+        // log starts after it. Nothing else sees the collection yet.
+        let created = Arc::new(Mutex::new(created));
+        rewrite::in_steps(&Arc::downgrade(&created), Rewrite::Flush, &self.config, Encoders::AllCores, &self.store)
+            .await?;
+        self.collections.insert(collection, created);
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use proxima_core::url::redact_password;
 use proxima_core::{Error, Result};
 
 /// Configuration of a [`crate::MongoBackend`].
@@ -31,22 +32,11 @@ impl Default for MongoConfig {
 impl std::fmt::Debug for MongoConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MongoConfig")
-            .field("uri", &redact(&self.uri))
+            .field("uri", &redact_password(&self.uri))
             .field("database", &self.database)
             .field("collection", &self.collection)
             .field("timeout", &self.timeout)
             .finish()
-    }
-}
-
-/// The URI with any password replaced.
-fn redact(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_string() };
-    match rest.split_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') => {
-            format!("{scheme}://{}:<redacted>@{host}", userinfo.split(':').next().unwrap_or(""))
-        }
-        _ => uri.to_string(),
     }
 }
 
@@ -56,7 +46,7 @@ impl MongoConfig {
     pub fn from_uri(uri: &str) -> Result<Self> {
         let rest = uri
             .strip_prefix("mongodb://")
-            .ok_or_else(|| Error::invalid(format!("`{}` is not a mongodb:// URI", redact(uri))))?;
+            .ok_or_else(|| Error::invalid(format!("`{}` is not a mongodb:// URI", redact_password(uri))))?;
         let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (hosts, database) = before_query.split_once('/').unwrap_or((before_query, ""));
         let mut config = Self {

@@ -13,9 +13,9 @@ use proxima_meta::{
 };
 use tokio_postgres::{IsolationLevel, NoTls};
 
-use crate::config::redact;
 use crate::sql::{self, db_error};
 use crate::{PostgresConfig, TlsRoots, schema};
+use proxima_core::url::redact_password;
 use proxima_meta::retry::with_retries;
 
 /// A catalogue in one PostgreSQL table.
@@ -35,8 +35,9 @@ impl std::fmt::Debug for PostgresBackend {
 }
 
 fn pool(url: &str, config: &PostgresConfig) -> Result<Pool> {
-    let mut pg: tokio_postgres::Config =
-        url.parse().map_err(|e| Error::invalid(format!("bad PostgreSQL URL `{}`", redact(url))).with_source(e))?;
+    let mut pg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| Error::invalid(format!("bad PostgreSQL URL `{}`", redact_password(url))).with_source(e))?;
     pg.connect_timeout(config.connect_timeout);
     let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
     let manager = match &config.tls {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use proxima_core::url::redact_password;
 use proxima_core::{Error, Result};
 
 /// Configuration of a [`crate::PostgresBackend`].
@@ -49,7 +50,7 @@ impl Default for PostgresConfig {
 impl std::fmt::Debug for PostgresConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresConfig")
-            .field("url", &redact(&self.url))
+            .field("url", &redact_password(&self.url))
             .field("pool_max_size", &self.pool_max_size)
             .field("pool_min_size", &self.pool_min_size)
             .field("connect_timeout", &self.connect_timeout)
@@ -60,20 +61,12 @@ impl std::fmt::Debug for PostgresConfig {
     }
 }
 
-/// The URL with any password replaced.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_string() };
-    let user = userinfo.split(':').next().unwrap_or("");
-    if userinfo.contains(':') { format!("{scheme}://{user}:<redacted>@{host}") } else { url.to_string() }
-}
-
 impl PostgresConfig {
     /// Parses `postgresql://user:pw@host:5432/db?pool_size=N&pool_min_size=N&connect_timeout_ms=N&read_replicas=h1:p,h2:p&table_prefix=P&sslmode=disable|require&sslrootcert=PATH`.
     /// `sslmode=require` verifies the server against `sslrootcert` (or the public web PKI).
     pub fn from_uri(uri: &str) -> Result<Self> {
         if !(uri.starts_with("postgresql://") || uri.starts_with("postgres://")) {
-            return Err(Error::invalid(format!("`{}` is not a postgresql:// connection string", redact(uri))));
+            return Err(Error::invalid(format!("`{}` is not a postgresql:// connection string", redact_password(uri))));
         }
         let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
         let mut config = Self { url: base.to_string(), ..Self::default() };

@@ -328,10 +328,16 @@ impl ResultCache {
         if !self.enabled {
             return;
         }
+        // The new generation is what makes the old answers unreachable, at once.
         self.bump(collection);
-        if let Err(e) = self.pipeline.remove_tag(collection).await {
-            tracing::debug!(collection, error = %e, "cache invalidation reached not every layer");
-        }
+        // Removing them from the layers only frees their room: it runs beside
+        // the write (L2 is a network round trip), not in front of its answer.
+        let (pipeline, tag) = (self.pipeline.clone(), collection.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = pipeline.remove_tag(&tag).await {
+                tracing::debug!(collection = %tag, error = %e, "cache cleanup reached not every layer");
+            }
+        });
         #[cfg(feature = "cache-redis")]
         if let Some(backplane) = &self.backplane
             && let Err(e) = backplane.publish(&proxima_cache::Invalidation::Tag(collection.to_string())).await

@@ -342,7 +342,7 @@ impl Proxima {
         ids: &[String],
         mode: CacheMode,
     ) -> Result<Cached<Vec<Option<StoredRecord>>>> {
-        self.cached(collection, "get", &ids, mode, async {
+        self.cached(collection, &ids, mode, async {
             let records = self.get(collection, ids).await?;
             let expires = records.iter().flatten().filter_map(|r| r.record.expires_at).min();
             Ok((records, expires))
@@ -378,25 +378,19 @@ impl Proxima {
         mode: CacheMode,
     ) -> Result<Cached<SearchResponse>> {
         let key = request.clone();
-        let cached = self
-            .cached(collection, "search", &key, mode, async {
-                let response = self.search(collection, request).await?;
-                let valid_until = response.valid_until;
-                Ok((CachedSearch { hits: response.hits.clone(), response: Some(response) }, valid_until))
-            })
-            .await?;
-        let value = cached.value.map(|c| {
-            c.response.unwrap_or(SearchResponse { hits: c.hits, performance: Default::default(), valid_until: None })
-        });
-        Ok(Cached { value, cache: cached.cache })
+        self.cached(collection, &key, mode, async {
+            let response = self.search(collection, request).await?;
+            let valid_until = response.valid_until;
+            Ok((response, valid_until))
+        })
+        .await
     }
 
     /// Answers from the cache, or computes with `compute` (which also says
     /// until when, in unix seconds, its answer holds) and stores the answer.
-    async fn cached<T: Serialize + serde::de::DeserializeOwned>(
+    async fn cached<T: Cacheable>(
         &self,
         collection: &str,
-        kind: &str,
         request: &(impl Serialize + Sync),
         mode: CacheMode,
         compute: impl Future<Output = Result<(T, Option<u64>)>>,
@@ -405,17 +399,12 @@ impl Proxima {
         self.collection(collection).await?;
         let started = Instant::now();
         let mut cache = CacheOutcome::default();
-        let ticket = match self.cache.lookup(collection, kind, request, mode, &mut cache).await {
+        let ticket = match self.cache.lookup(collection, T::KIND, request, mode, &mut cache).await {
             Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
-                Ok(value) => {
+                Ok(stored) => {
                     cache.lookup_us = started.elapsed().as_micros() as u64;
-                    let op = match kind {
-                        "search" => "search_cached",
-                        "get" => "get_cached",
-                        _ => "estimate_cached",
-                    };
-                    self.analytics.record(collection, "cache", op, started.elapsed(), true);
-                    return Ok(Cached { value: Some(value), cache });
+                    self.analytics.record(collection, "cache", T::CACHED_OP, started.elapsed(), true);
+                    return Ok(Cached { value: Some(T::from_stored(stored)), cache });
                 }
                 Err(_) => None, // not what this build stores: computed again
             },
@@ -427,7 +416,7 @@ impl Proxima {
         }
         let (value, valid_until) = compute.await?;
         if let Some(ticket) = ticket
-            && let Ok(bytes) = serde_json::to_vec(&value)
+            && let Ok(bytes) = serde_json::to_vec(value.stored())
         {
             self.cache.store(ticket, bytes.into(), valid_until.map(|s| s.saturating_mul(1_000))).await;
         }
@@ -458,9 +447,7 @@ impl Proxima {
     pub async fn estimate_cached(&self, collection: &str, request: SearchRequest) -> Result<QueryEstimate> {
         let key = request.clone();
         let cached = self
-            .cached(collection, "estimate", &key, CacheMode::Use, async {
-                Ok((self.estimate(collection, request).await?, None))
-            })
+            .cached(collection, &key, CacheMode::Use, async { Ok((self.estimate(collection, request).await?, None)) })
             .await?;
         cached.value.ok_or_else(|| Error::internal("an estimate computed on a miss went missing"))
     }
@@ -642,13 +629,55 @@ pub struct Cached<T> {
     pub cache: CacheOutcome,
 }
 
-/// What the cache keeps of a search: the hits (performance figures describe
-/// the search that computed them, not the cached answer).
-#[derive(Serialize, Deserialize)]
-struct CachedSearch {
-    hits: Vec<proxima_core::SearchHit>,
-    #[serde(skip)]
-    response: Option<SearchResponse>,
+/// An answer the cache can keep: what of it is stored, and the answer
+/// rebuilt from that.
+trait Cacheable: Sized {
+    /// What is stored.
+    type Stored: Serialize + serde::de::DeserializeOwned;
+    /// The kind of answer, in cache keys.
+    const KIND: &'static str;
+    /// The operation analytics records for an answer from the cache.
+    const CACHED_OP: &'static str;
+    fn stored(&self) -> &Self::Stored;
+    fn from_stored(stored: Self::Stored) -> Self;
+}
+
+/// A search keeps its hits; its performance figures describe the search that
+/// computed them, so an answer from the cache has none.
+impl Cacheable for SearchResponse {
+    type Stored = Vec<proxima_core::SearchHit>;
+    const KIND: &'static str = "search";
+    const CACHED_OP: &'static str = "search_cached";
+    fn stored(&self) -> &Self::Stored {
+        &self.hits
+    }
+    fn from_stored(hits: Self::Stored) -> Self {
+        SearchResponse { hits, performance: Default::default(), valid_until: None }
+    }
+}
+
+impl Cacheable for Vec<Option<StoredRecord>> {
+    type Stored = Self;
+    const KIND: &'static str = "get";
+    const CACHED_OP: &'static str = "get_cached";
+    fn stored(&self) -> &Self {
+        self
+    }
+    fn from_stored(stored: Self) -> Self {
+        stored
+    }
+}
+
+impl Cacheable for QueryEstimate {
+    type Stored = Self;
+    const KIND: &'static str = "estimate";
+    const CACHED_OP: &'static str = "estimate_cached";
+    fn stored(&self) -> &Self {
+        self
+    }
+    fn from_stored(stored: Self) -> Self {
+        stored
+    }
 }
 
 /// Runs ranking work without stalling the runtime: in place on a
