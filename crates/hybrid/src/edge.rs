@@ -78,7 +78,10 @@ impl EdgeKey {
             return Err(Error::invalid("an edge needs non-empty `from` and `to` ids"));
         }
         if self.from == self.to {
-            return Err(Error::invalid(format!("edge from `{}` to itself; a record is not its own relation", self.from)));
+            return Err(Error::invalid(format!(
+                "edge from `{}` to itself; a record is not its own relation",
+                self.from
+            )));
         }
         validate_type(&self.ty)
     }

@@ -33,12 +33,32 @@ const MIN_CHECKPOINT_ITEMS: u64 = 10_000;
 /// One logged change.
 #[derive(Debug, Serialize, Deserialize)]
 enum Change {
-    Upsert { collection: String, edges: Vec<Edge> },
-    Delete { collection: String, keys: Vec<EdgeKey> },
-    RemoveRecords { collection: String, ids: Vec<String> },
-    Replace { collection: String, edges: Vec<Edge> },
-    Policy { user: String, #[serde(with = "proxima_core::json_text")] policy: UserPolicy },
-    Events { user: String, #[serde(with = "proxima_core::json_text")] events: Vec<ResolvedEvent> },
+    Upsert {
+        collection: String,
+        edges: Vec<Edge>,
+    },
+    Delete {
+        collection: String,
+        keys: Vec<EdgeKey>,
+    },
+    RemoveRecords {
+        collection: String,
+        ids: Vec<String>,
+    },
+    Replace {
+        collection: String,
+        edges: Vec<Edge>,
+    },
+    Policy {
+        user: String,
+        #[serde(with = "proxima_core::json_text")]
+        policy: UserPolicy,
+    },
+    Events {
+        user: String,
+        #[serde(with = "proxima_core::json_text")]
+        events: Vec<ResolvedEvent>,
+    },
 }
 
 impl Change {
@@ -240,8 +260,8 @@ fn read_checkpoint(path: &Path) -> Result<Option<Checkpoint>> {
     };
     let (checkpoint, _): (Checkpoint, usize) = bincode::serde::decode_from_slice(&bytes, bincode::config::standard())
         .map_err(|e| {
-            Error::corrupted("relations checkpoint does not decode").with_context("file", path.display()).with_source(e)
-        })?;
+        Error::corrupted("relations checkpoint does not decode").with_context("file", path.display()).with_source(e)
+    })?;
     if checkpoint.format_version != FORMAT_VERSION {
         return Err(Error::unsupported(format!(
             "relations checkpoint format {} is not supported",
@@ -276,9 +296,9 @@ impl RelationStore for EmbeddedStore {
         let touches = {
             let ids = ids.clone();
             self.read(move |s| {
-                s.graphs.get(&name).is_some_and(|g| {
-                    ids.iter().any(|id| !g.steps(id, Direction::Both, &[], 1).is_empty())
-                })
+                s.graphs
+                    .get(&name)
+                    .is_some_and(|g| ids.iter().any(|id| !g.steps(id, Direction::Both, &[], 1).is_empty()))
             })
             .await?
         };

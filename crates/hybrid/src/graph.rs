@@ -38,7 +38,10 @@ impl Graph {
     pub(crate) fn upsert(&mut self, edge: &Edge) {
         let (from, to, ty): (Arc<str>, Arc<str>, Arc<str>) =
             (edge.from.as_str().into(), edge.to.as_str().into(), edge.ty.as_str().into());
-        let replaced = place(self.out.entry(from.clone()).or_default(), Half { other: to.clone(), ty: ty.clone(), weight: edge.weight });
+        let replaced = place(
+            self.out.entry(from.clone()).or_default(),
+            Half { other: to.clone(), ty: ty.clone(), weight: edge.weight },
+        );
         place(self.into.entry(to).or_default(), Half { other: from, ty, weight: edge.weight });
         if !replaced {
             self.edges += 1;

@@ -14,11 +14,11 @@ pub mod traverse;
 
 use std::sync::Arc;
 
-pub use edge::{Direction, Edge, EdgeKey, MAX_DEPTH, MAX_FAN_OUT, MAX_START_IDS, validate_type};
+pub use edge::{Direction, Edge, EdgeKey, MAX_DEPTH, MAX_FAN_OUT, MAX_START_IDS, MAX_TYPE_LEN, validate_type};
 pub use embedded::EmbeddedStore;
 pub use policy::{
-    Affinity, Event, EventKind, HALF_LIFE_MS, LEARNED_KEPT, LIKED_KEPT, MAX_USER_LEN, Preference, ResolvedEvent, UserPolicy, UserProfile,
-    validate_user,
+    Affinity, Event, EventKind, HALF_LIFE_MS, LEARNED_KEPT, LIKED_KEPT, MAX_USER_LEN, Preference, ResolvedEvent,
+    UserPolicy, UserProfile, validate_user,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;

@@ -165,7 +165,8 @@ mod tests {
     use super::*;
 
     fn graph(edges: &[(&str, &str, f32)]) -> impl FnMut(&str) -> Vec<Step> {
-        let edges: Vec<(String, String, f32)> = edges.iter().map(|(a, b, w)| (a.to_string(), b.to_string(), *w)).collect();
+        let edges: Vec<(String, String, f32)> =
+            edges.iter().map(|(a, b, w)| (a.to_string(), b.to_string(), *w)).collect();
         move |node| {
             let mut out: Vec<Step> = edges
                 .iter()

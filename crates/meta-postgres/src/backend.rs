@@ -82,11 +82,27 @@ fn tls_connector(roots: &TlsRoots) -> Result<tokio_postgres_rustls::MakeRustlsCo
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
+impl PostgresConfig {
+    /// A connection pool for this configuration (for other stores in the same database).
+    pub fn pool(&self) -> Result<Pool> {
+        pool(&self.url, self)
+    }
+}
+
+/// A pooled connection, with pool and driver failures as typed errors.
+pub async fn checkout(pool: &Pool) -> Result<Object> {
+    pool.get().await.map_err(|e| match e {
+        deadpool_postgres::PoolError::Backend(e) => db_error(e),
+        other => Error::unavailable(format!("no PostgreSQL connection: {other}")),
+    })
+}
+
 /// Every operation gets at most this long, so a server that stops answering
 /// yields `Unavailable` instead of a hang.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn bounded<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+/// Runs `fut` within the operation deadline.
+pub async fn bounded<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
     tokio::time::timeout(OPERATION_TIMEOUT, fut)
         .await
         .unwrap_or_else(|_| Err(Error::unavailable(format!("PostgreSQL did not answer within {OPERATION_TIMEOUT:?}"))))
@@ -111,7 +127,9 @@ impl PostgresBackend {
         let prefix = backend.config.table_prefix.clone();
         let found = with_retries(|| async {
             let mut client = backend.client(false).await?;
-            schema::migrate(&mut client, &prefix).await.map_err(db_error)
+            schema::migrate(&mut client, &format!("{prefix}schema_migrations"), schema::MIGRATIONS, &prefix)
+                .await
+                .map_err(db_error)
         })
         .await?;
         backend.warm_up().await?;
@@ -145,10 +163,7 @@ impl PostgresBackend {
         } else {
             &self.pool
         };
-        pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => db_error(e),
-            other => Error::unavailable(format!("no PostgreSQL connection: {other}")),
-        })
+        checkout(pool).await
     }
 
     /// Runs `steps` in one transaction with retries and a deadline, counting the call.

@@ -8,9 +8,11 @@ mod sql;
 
 use std::sync::Arc;
 
-pub use backend::PostgresBackend;
+pub use backend::{PostgresBackend, bounded, checkout};
 pub use config::{PostgresConfig, TlsRoots};
 use proxima_meta::{MetadataBackend, MetadataBackendFactory};
+pub use schema::migrate;
+pub use sql::db_error;
 
 /// The connection-string schemes.
 pub const SCHEMES: [&str; 2] = ["postgresql", "postgres"];

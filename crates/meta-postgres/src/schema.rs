@@ -3,7 +3,7 @@
 use tokio_postgres::Client;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`; `{p}` is the table prefix. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE {p}collections (
     name               TEXT PRIMARY KEY,
     id                 TEXT NOT NULL UNIQUE,
@@ -29,18 +29,23 @@ CREATE INDEX {p}collections_tags ON {p}collections USING GIN (tags);
 CREATE INDEX {p}collections_search ON {p}collections USING GIN (to_tsvector('simple', search_text));
 "#];
 
-/// Applies pending migrations in one transaction under an advisory lock.
-pub(crate) async fn migrate(client: &mut Client, prefix: &str) -> Result<i64, tokio_postgres::Error> {
+/// Applies the pending ones of `migrations` (each with `{p}` for `prefix`), recorded
+/// in table `tracking`, in one transaction under an advisory lock; returns the
+/// version found before.
+pub async fn migrate(
+    client: &mut Client,
+    tracking: &str,
+    migrations: &[&str],
+    prefix: &str,
+) -> Result<i64, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     // One opener at a time; the lock ends with the transaction.
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&format!("{prefix}schema_migrations")]).await?;
-    tx.batch_execute(&format!("CREATE TABLE IF NOT EXISTS {prefix}schema_migrations (version BIGINT PRIMARY KEY)"))
-        .await?;
-    let found: i64 =
-        tx.query_one(&format!("SELECT COALESCE(MAX(version), 0) FROM {prefix}schema_migrations"), &[]).await?.get(0);
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&tracking]).await?;
+    tx.batch_execute(&format!("CREATE TABLE IF NOT EXISTS {tracking} (version BIGINT PRIMARY KEY)")).await?;
+    let found: i64 = tx.query_one(&format!("SELECT COALESCE(MAX(version), 0) FROM {tracking}"), &[]).await?.get(0);
+    for (i, sql) in migrations.iter().enumerate().skip(found as usize) {
         tx.batch_execute(&sql.replace("{p}", prefix)).await?;
-        tx.execute(&format!("INSERT INTO {prefix}schema_migrations (version) VALUES ($1)"), &[&(i as i64 + 1)]).await?;
+        tx.execute(&format!("INSERT INTO {tracking} (version) VALUES ($1)"), &[&(i as i64 + 1)]).await?;
     }
     tx.commit().await?;
     Ok(found)

@@ -13,7 +13,7 @@ const COLUMNS: &str = "name, id, dimension, distance_metric, indexing_algorithm,
 const VISIBLE: &str = "(expires_at IS NULL OR expires_at > $1)";
 
 /// Translates driver errors at the boundary, keeping the driver error as source.
-pub(crate) fn db_error(e: tokio_postgres::Error) -> Error {
+pub fn db_error(e: tokio_postgres::Error) -> Error {
     match e.code() {
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
             Error::already_exists("a collection with that name or id exists").with_source(e)
