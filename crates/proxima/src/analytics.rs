@@ -137,11 +137,17 @@ pub(crate) fn costs(tables: &BTreeMap<String, OperationTable>) -> Vec<OperationC
 /// Statistics by owner (a collection or an engine), then by operation.
 type Owners = BTreeMap<String, BTreeMap<&'static str, OpStats>>;
 
+/// Latencies kept per collection and operation for [`Recorder::recent_p95`].
+const RECENT_WINDOW: usize = 128;
+
 /// Where the operations' figures accumulate.
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
     by_collection: Mutex<Owners>,
     by_engine: Mutex<Owners>,
+    /// The last `RECENT_WINDOW` latencies (µs) per collection and operation:
+    /// what a planner choosing by latency needs, unlike the lifetime histograms.
+    recent: Mutex<BTreeMap<(String, &'static str), std::collections::VecDeque<u64>>>,
 }
 
 impl Recorder {
@@ -161,9 +167,31 @@ impl Recorder {
         }
     }
 
+    /// Records `elapsed` like [`Recorder::record`] and in the recent window.
+    pub(crate) fn record_recent(&self, collection: &str, op: &'static str, elapsed: Duration, ok: bool) {
+        self.record(collection, "hybrid", op, elapsed, ok);
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let window = recent.entry((collection.to_string(), op)).or_default();
+        if window.len() == RECENT_WINDOW {
+            window.pop_front();
+        }
+        window.push_back((elapsed.as_micros() as u64).clamp(1, MAX_MICROS));
+    }
+
+    /// The 95th percentile (ms) of the recent window and its size; `None` before any sample.
+    pub(crate) fn recent_p95(&self, collection: &str, op: &'static str) -> Option<(f64, usize)> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let window = recent.get(&(collection.to_string(), op)).filter(|w| !w.is_empty())?;
+        let mut sorted: Vec<u64> = window.iter().copied().collect();
+        sorted.sort_unstable();
+        let at = ((sorted.len() as f64 * 0.95).ceil() as usize).clamp(1, sorted.len()) - 1;
+        Some((sorted[at] as f64 / 1e3, sorted.len()))
+    }
+
     /// Forgets a dropped collection.
     pub(crate) fn forget(&self, collection: &str) {
         self.by_collection.lock().unwrap_or_else(|e| e.into_inner()).remove(collection);
+        self.recent.lock().unwrap_or_else(|e| e.into_inner()).retain(|(c, _), _| c != collection);
     }
 
     pub(crate) fn tables(

@@ -1,6 +1,7 @@
 //! Namespace backups: a consistent copy of one collection (its engine
 //! checkpoint, taken at one sequence number, and its catalogue config) under
-//! `DATA_DIR/backups/<collection>/<name>/`.
+//! `DATA_DIR/backups/<collection>/<name>/`, with the collection's edges as
+//! they were when the backup finished (`relations.json`).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::Proxima;
 
 const CONFIG_FILE: &str = "collection.json";
+const RELATIONS_FILE: &str = "relations.json";
 
 /// A backup on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +56,9 @@ impl Proxima {
         let _ = std::fs::remove_dir_all(&partial);
         std::fs::create_dir_all(&partial).map_err(|e| Error::io("cannot create the backup directory", e))?;
         engine.checkpoint_to(collection, &partial).await?;
+        let edges = serde_json::to_vec(&self.relations.export_collection(collection).await?)
+            .map_err(|e| Error::internal(format!("backup relations: {e}")))?;
+        std::fs::write(partial.join(RELATIONS_FILE), edges).map_err(|e| Error::io("cannot write the backup", e))?;
         let stats = engine.stats(collection).await?;
         let backup = NamespaceBackup {
             name: name.to_string(),
@@ -108,6 +113,7 @@ impl Proxima {
             return Err(Error::not_found(format!("no backup `{name}` of `{collection}`")));
         }
         let saved = read_saved(&dir)?;
+        let edges = read_relations(&dir)?;
         let target = target.unwrap_or(collection);
         // Like a move, a restore replaces the contents: writes wait until it is done.
         let gate = self.gates.of(target);
@@ -122,6 +128,7 @@ impl Proxima {
                     )));
                 }
                 engine.restore_from(target, &dir).await?;
+                self.relations.replace_collection(target, edges).await?;
                 self.record_stats(target).await?;
                 Ok(config)
             }
@@ -131,6 +138,7 @@ impl Proxima {
                 let config = self.create_collection(config).await?;
                 let (engine, _) = self.route(target).await?;
                 engine.restore_from(target, &dir).await?;
+                self.relations.replace_collection(target, edges).await?;
                 self.record_stats(target).await?;
                 Ok(config)
             }
@@ -142,4 +150,14 @@ fn read_saved(dir: &std::path::Path) -> Result<Saved> {
     let path = dir.join(CONFIG_FILE);
     let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     serde_json::from_slice(&bytes).map_err(|e| Error::corrupted(format!("{}: {e}", path.display())))
+}
+
+/// The backup's edges; none for a backup taken before backups held them.
+fn read_relations(dir: &std::path::Path) -> Result<Vec<proxima_hybrid::Edge>> {
+    let path = dir.join(RELATIONS_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::corrupted(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+    }
 }

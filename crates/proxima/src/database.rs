@@ -41,6 +41,9 @@ pub struct ProximaConfig {
     pub engine_roots: BTreeMap<String, String>,
     /// The cache of answers (L1 on by default; L2, L3 and the backplane off).
     pub cache: crate::cache::CacheConfig,
+    /// Where relations and user profiles live: `file://<data_dir>/relations`
+    /// when unset, or `postgresql://...` (feature `relations-postgres`).
+    pub relations_url: Option<String>,
 }
 
 impl Default for ProximaConfig {
@@ -52,6 +55,7 @@ impl Default for ProximaConfig {
             index_cache_bytes: 1 << 30,
             engine_roots: BTreeMap::new(),
             cache: crate::cache::CacheConfig::default(),
+            relations_url: None,
         }
     }
 }
@@ -76,6 +80,11 @@ impl ProximaConfig {
     pub fn metadata_url(&self) -> String {
         self.metadata_url.clone().unwrap_or_else(|| format!("file://{}", self.data_dir.join("meta").display()))
     }
+
+    /// The relation store's connection string.
+    pub fn relations_url(&self) -> String {
+        self.relations_url.clone().unwrap_or_else(|| format!("file://{}", self.data_dir.join("relations").display()))
+    }
 }
 
 /// A database: catalogue + engines + search.
@@ -97,6 +106,8 @@ pub struct Proxima {
     pub(crate) data_dir: PathBuf,
     pub(crate) analytics: Arc<Recorder>,
     cache: Arc<ResultCache>,
+    /// Edges between records, and user profiles.
+    pub(crate) relations: Arc<dyn proxima_hybrid::RelationStore>,
     /// When each collection's figures were last written to the catalogue.
     stats_written: std::sync::Mutex<HashMap<String, Instant>>,
 }
@@ -112,6 +123,7 @@ impl Proxima {
         let catalogue = meta::MetadataBackendFactory::global().open(&config.metadata_url()).await?;
         let indexer: Arc<dyn engine::IndexBuilder> = Arc::new(proxima_index::SegmentIndexer::default());
         let cache = ResultCache::open(&config.cache, &config.data_dir).await?;
+        let relations = proxima_hybrid::open(&config.relations_url()).await?;
         let mut opened = BTreeMap::new();
         for name in &config.engines {
             let root = match config.engine_roots.get(name) {
@@ -136,6 +148,7 @@ impl Proxima {
             data_dir: config.data_dir,
             analytics: Arc::default(),
             cache,
+            relations,
             stats_written: Default::default(),
         };
         for (name, engine) in opened {
@@ -270,6 +283,7 @@ impl Proxima {
             }
         }
         self.configs.write().unwrap_or_else(|e| e.into_inner()).remove(name);
+        self.relations.replace_collection(name, Vec::new()).await?;
         self.catalogue.delete(name, None).await?;
         self.analytics.forget(name);
         Ok(())
@@ -281,11 +295,27 @@ impl Proxima {
         let gate = self.gates.of(collection);
         let _open = gate.read().await;
         let (holders, config) = self.holders(collection).await?;
+        let deleted: Vec<String> = batch
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                engine::WriteOp::Delete { id } => Some(id.clone()),
+                // A soft-deleted record may be restored with its edges; walks skip it meanwhile.
+                _ => None,
+            })
+            .collect();
         let receipt = if config.partitions.is_empty() {
             holders[0].1.write(collection, batch).await?
         } else {
             self.write_partitioned(&config, &holders, batch).await?
         };
+        if !deleted.is_empty() {
+            // The delete is acknowledged whatever happens here: walks never
+            // return a record that is gone, and the next delete retries.
+            if let Err(e) = self.relations.remove_records(collection, deleted).await {
+                tracing::warn!(collection, error = %e, "could not remove the edges of deleted records");
+            }
+        }
         if self.stats_due(collection) {
             // The write is acknowledged whatever happens here; the next refresh retries.
             if let Err(e) = self.record_stats(collection).await {
@@ -386,9 +416,14 @@ impl Proxima {
         .await
     }
 
+    /// Makes the collection's cached answers unreachable (it exists).
+    pub(crate) async fn cache_invalidate(&self, collection: &str) {
+        self.cache.invalidate(collection).await;
+    }
+
     /// Answers from the cache, or computes with `compute` (which also says
     /// until when, in unix seconds, its answer holds) and stores the answer.
-    async fn cached<T: Cacheable>(
+    pub(crate) async fn cached<T: Cacheable>(
         &self,
         collection: &str,
         request: &(impl Serialize + Sync),
@@ -631,7 +666,7 @@ pub struct Cached<T> {
 
 /// An answer the cache can keep: what of it is stored, and the answer
 /// rebuilt from that.
-trait Cacheable: Sized {
+pub(crate) trait Cacheable: Sized {
     /// What is stored.
     type Stored: Serialize + serde::de::DeserializeOwned;
     /// The kind of answer, in cache keys.

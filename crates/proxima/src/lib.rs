@@ -7,6 +7,7 @@ mod backups;
 mod batch;
 mod cache;
 mod database;
+mod hybrid;
 mod layers;
 mod lifecycle;
 mod operation;
@@ -23,6 +24,10 @@ pub use batch::{BatchError, BatchOperation, BatchResult};
 pub use cache::{CacheConfig, CacheMode, CacheOutcome, LayerReport};
 pub use database::Cached;
 pub use database::{Proxima, ProximaConfig};
+pub use hybrid::{
+    EdgeError, Fusion, Leg, MAX_EDGES_PER_CALL, MAX_EVENTS_PER_CALL, MAX_OVERFETCH, QueryHit, QueryPlan, QueryRequest,
+    QueryResponse, RelationsChange, RelationsChanged, ScoreParts, Strategy, StrategyLatency,
+};
 pub use lifecycle::{CompactionConfig, CompactionResult};
 pub use operation::{OperationOutcome, VectorOperation, VectorStorageCoordinator};
 pub use partitions::partition_of;
@@ -34,6 +39,7 @@ pub use proxima_engine_lsm as engine_lsm;
 pub use proxima_engine_mmap as engine_mmap;
 #[cfg(feature = "engine-viper")]
 pub use proxima_engine_viper as engine_viper;
+pub use proxima_hybrid as relations;
 pub use proxima_index as index;
 pub use proxima_meta as meta;
 #[cfg(feature = "meta-dynamodb")]
