@@ -347,6 +347,11 @@ fn openapi_document_describes_every_route_with_schemas_from_the_types() {
         ("/v1/analytics", "get"),
         ("/v1/cache", "get"),
         ("/v1/cache", "delete"),
+        ("/v1/collections/{name}/query", "post"),
+        ("/v1/collections/{name}/relations", "post"),
+        ("/v1/collections/{name}/vectors/{id}/relations", "get"),
+        ("/v1/users/{user}/policy", "put"),
+        ("/v1/users/{user}/events", "post"),
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
     }
@@ -360,6 +365,10 @@ fn openapi_document_describes_every_route_with_schemas_from_the_types() {
         "WriteOp",
         "BatchResult",
         "LayerReport",
+        "QueryRequest",
+        "QueryResponse",
+        "UserPolicy",
+        "Edge",
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing: {:?}", schemas.keys().collect::<Vec<_>>());
     }

@@ -93,7 +93,10 @@ fn required_role(method: &Method, path: &str) -> Role {
     let collection_level = path.strip_prefix("/v1/collections").is_some_and(|rest| rest.matches('/').count() <= 1)
         || path.ends_with("/restore")
         || path == "/v1/cache";
-    let reading = *method == Method::GET || path.ends_with("/search") || path.ends_with("/query-estimate");
+    let reading = *method == Method::GET
+        || path.ends_with("/search")
+        || path.ends_with("/query")
+        || path.ends_with("/query-estimate");
     match () {
         _ if reading => Role::Read,
         _ if collection_level => Role::Admin,

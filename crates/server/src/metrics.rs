@@ -82,6 +82,27 @@ pub(crate) fn render_cache(layers: &[proxima::LayerReport]) -> String {
     out
 }
 
+/// Hybrid queries answered and their recent-lifetime p95, per strategy.
+pub(crate) fn render_strategies(analytics: &proxima::PerformanceAnalytics) -> String {
+    let mut out = String::new();
+    let ops: Vec<(&str, &proxima::OperationSummary)> = analytics
+        .engines
+        .get("hybrid")
+        .map(|table| table.iter().filter_map(|(op, s)| Some((op.strip_prefix("query_")?, s))).collect())
+        .unwrap_or_default();
+    out.push_str("# HELP proximadb_query_total Hybrid queries answered, by strategy.\n");
+    out.push_str("# TYPE proximadb_query_total counter\n");
+    for (strategy, summary) in &ops {
+        let _ = writeln!(out, "proximadb_query_total{{strategy=\"{strategy}\"}} {}", summary.count);
+    }
+    out.push_str("# HELP proximadb_query_p95_seconds 95th percentile latency of hybrid queries, by strategy.\n");
+    out.push_str("# TYPE proximadb_query_p95_seconds gauge\n");
+    for (strategy, summary) in &ops {
+        let _ = writeln!(out, "proximadb_query_p95_seconds{{strategy=\"{strategy}\"}} {}", summary.p95_ms / 1e3);
+    }
+    out
+}
+
 /// The middleware: times every request under its route template (never the raw
 /// path, so ids do not explode the label set).
 pub(crate) async fn record(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {

@@ -4,15 +4,20 @@ mod cache;
 mod collections;
 mod health;
 mod ops;
+mod query;
+mod relations;
 mod search;
+mod users;
 mod vectors;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use proxima::core::{CollectionConfig, SearchRequest};
 use proxima::engine::{CompactionPolicy, StoredRecord};
-use proxima::search::QueryEstimate;
-use proxima::{BatchResult, NamespaceBackup, PerformanceAnalytics};
+use proxima::relations::{UserPolicy, UserProfile};
+use proxima::{
+    BatchResult, NamespaceBackup, PerformanceAnalytics, QueryRequest, QueryResponse, RelationsChange, RelationsChanged,
+};
 use serde_json::Value;
 
 use crate::AppState;
@@ -34,7 +39,9 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
     use cache::CacheLayers;
     use collections::{CollectionInfo, CollectionList, Compacted};
     use ops::{BatchBody, RestoreBody, Restored, SnapshotBody, SnapshotList};
-    use search::{SearchAnswer, SearchBody};
+    use relations::Reached;
+    use search::{Estimate, SearchAnswer, SearchBody};
+    use users::Events;
     use vectors::{Deleted, Upsert, Upserted};
     const C: &str = "/v1/collections/{name}";
     Api::new()
@@ -110,10 +117,69 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
             op(
                 "post",
                 "/v1/collections/{name}/query-estimate",
-                "What a search would cost",
+                "What a search would cost, or (given strategy, start_ids, user or relation_types) a hybrid query's plan",
                 Some(schema::<SearchRequest>),
                 200,
-                Some(schema::<QueryEstimate>),
+                Some(schema::<Estimate>),
+            ),
+        )
+        .route(
+            post(query::query),
+            op(
+                "post",
+                "/v1/collections/{name}/query",
+                "Hybrid query: vector, relations and a user's policy, by one of five strategies",
+                Some(schema::<QueryRequest>),
+                200,
+                Some(schema::<QueryResponse>),
+            ),
+        )
+        .route(
+            post(relations::change),
+            op(
+                "post",
+                "/v1/collections/{name}/relations",
+                "Upserts and deletes edges (an edge to a missing record is reported, the rest stored)",
+                Some(schema::<RelationsChange>),
+                200,
+                Some(schema::<RelationsChanged>),
+            ),
+        )
+        .route(
+            get(relations::of_record),
+            op(
+                "get",
+                "/v1/collections/{name}/vectors/{id}/relations",
+                "Records a walk from this one reaches (?types=&direction=&depth=&fan_out=)",
+                None,
+                200,
+                Some(schema::<Reached>),
+            ),
+        )
+        .route(
+            put(users::put_policy),
+            op(
+                "put",
+                "/v1/users/{user}/policy",
+                "Replaces a user's stated policy (what was learned stays)",
+                Some(schema::<UserPolicy>),
+                200,
+                Some(schema::<UserProfile>),
+            ),
+        )
+        .route(
+            get(users::get_policy),
+            op("get", "/v1/users/{user}/policy", "A user's policy and what was learned", None, 200, Some(schema::<UserProfile>)),
+        )
+        .route(
+            post(users::events),
+            op(
+                "post",
+                "/v1/users/{user}/events",
+                "Appends a user's events and learns from them",
+                Some(schema::<Events>),
+                200,
+                Some(schema::<UserProfile>),
             ),
         )
         .route(

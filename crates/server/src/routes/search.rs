@@ -2,9 +2,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use proxima::core::{SearchHit, SearchRequest};
+use proxima::core::{Error, SearchHit, SearchRequest};
 use proxima::search::{PerformanceInfo, QueryEstimate};
-use proxima::{CacheMode, CacheOutcome};
+use proxima::{CacheMode, CacheOutcome, QueryPlan, QueryRequest};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -50,10 +50,29 @@ pub(super) async fn search(
     Ok(Json(SearchAnswer { hits, performance: Performance { figures, cache: cached.cache }, cache_miss }))
 }
 
+/// A search's cost, or (for a body with `strategy`, `start_ids`, `user` or
+/// `relation_types`) a hybrid query's plan.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum Estimate {
+    Search(QueryEstimate),
+    Query(QueryPlan),
+}
+
+/// The fields only a hybrid query has.
+const HYBRID_FIELDS: [&str; 4] = ["strategy", "start_ids", "user", "relation_types"];
+
 pub(super) async fn estimate(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Body(request): Body<SearchRequest>,
-) -> Result<Json<QueryEstimate>, ApiError> {
-    Ok(Json(state.db.estimate_cached(&name, request).await?))
+    Body(body): Body<serde_json::Value>,
+) -> Result<Json<Estimate>, ApiError> {
+    let hybrid = HYBRID_FIELDS.iter().any(|f| body.get(f).is_some());
+    let unreadable = |e: serde_json::Error| Error::invalid(format!("malformed request: {e}"));
+    if hybrid {
+        let request: QueryRequest = serde_json::from_value(body).map_err(unreadable)?;
+        return Ok(Json(Estimate::Query(state.db.plan_query(&name, &request).await?)));
+    }
+    let request: SearchRequest = serde_json::from_value(body).map_err(unreadable)?;
+    Ok(Json(Estimate::Search(state.db.estimate_cached(&name, request).await?)))
 }
