@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod import;
+mod relations;
 mod remote;
 
 use std::path::PathBuf;
@@ -74,6 +75,48 @@ enum Command {
         /// A filter as JSON, e.g. `{"eq": {"field": "lang", "value": "en"}}`.
         #[arg(long)]
         filter: Option<String>,
+    },
+    /// A hybrid query: vector, relations and a user's policy (POST .../query).
+    Query {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The collection.
+        #[arg(long)]
+        collection: String,
+        /// The query vector as JSON, e.g. `[0.1, 0.2]`.
+        #[arg(long)]
+        vector: Option<String>,
+        /// Records to walk from.
+        #[arg(long, value_delimiter = ',')]
+        start_ids: Vec<String>,
+        /// The user whose policy ranks the answer.
+        #[arg(long)]
+        user: Option<String>,
+        /// auto, vector_only, graph_only, hybrid_parallel, hybrid_sequential or cached_only.
+        #[arg(long, default_value = "auto")]
+        strategy: String,
+        /// How many results.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Edge types walked (all when absent).
+        #[arg(long, value_delimiter = ',')]
+        types: Vec<String>,
+        /// Hops, 1..=3.
+        #[arg(long, default_value_t = 1)]
+        depth: u8,
+        /// With `auto`: the time budget the chosen strategy should fit, ms.
+        #[arg(long)]
+        budget_ms: Option<f64>,
+        /// A filter as JSON.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Imports or shows relations between records.
+    Relations {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(subcommand)]
+        action: RelationsAction,
     },
     /// Lists, creates or deletes collections.
     Collections {
@@ -177,6 +220,40 @@ impl ServerArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum RelationsAction {
+    /// Loads edges from JSON lines (`{"from", "to", "type", "weight"?}` each).
+    Import {
+        /// The collection.
+        #[arg(long)]
+        collection: String,
+        /// The file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Edges per request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// The records a walk from one record reaches.
+    Show {
+        /// The collection.
+        #[arg(long)]
+        collection: String,
+        /// The record.
+        #[arg(long)]
+        id: String,
+        /// Hops, 1..=3.
+        #[arg(long, default_value_t = 1)]
+        depth: u8,
+        /// out, in or both.
+        #[arg(long, default_value = "out")]
+        direction: String,
+        /// Edge types walked (all when absent).
+        #[arg(long)]
+        types: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum CollectionsAction {
     /// Lists collections.
     List,
@@ -277,6 +354,64 @@ fn remote_command(command: Command) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Query {
+            server,
+            collection,
+            vector,
+            start_ids,
+            user,
+            strategy,
+            k,
+            types,
+            depth,
+            budget_ms,
+            filter,
+        } => {
+            let mut body = json!({"strategy": strategy, "k": k, "depth": depth, "include_metadata": true});
+            if let Some(vector) = vector {
+                body["vector"] = serde_json::from_str(&vector).map_err(|e| format!("--vector is not JSON: {e}"))?;
+            }
+            if let Some(filter) = filter {
+                body["filter"] = serde_json::from_str(&filter).map_err(|e| format!("--filter is not JSON: {e}"))?;
+            }
+            for (key, value) in [("start_ids", json!(start_ids)), ("relation_types", json!(types))] {
+                if value.as_array().is_some_and(|a| !a.is_empty()) {
+                    body[key] = value;
+                }
+            }
+            if let Some(user) = user {
+                body["user"] = json!(user);
+            }
+            if let Some(budget) = budget_ms {
+                body["budget_ms"] = json!(budget);
+            }
+            print(&server.remote()?.call("POST", &format!("/v1/collections/{collection}/query"), Some(&body))?);
+            Ok(())
+        }
+        Command::Relations { server, action } => match action {
+            RelationsAction::Import { collection, file, batch } => {
+                let edges = relations::read_edges(&file)?;
+                eprintln!("relations import: {} edges from {}", edges.len(), file.display());
+                let imported = relations::import(&server.remote()?, &collection, &edges, batch)?;
+                eprintln!("stored {} edges, refused {}", imported.stored, imported.refused.len());
+                for refused in imported.refused.iter().take(20) {
+                    eprintln!("  {refused}");
+                }
+                if imported.refused.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{} edges refused", imported.refused.len()))
+                }
+            }
+            RelationsAction::Show { collection, id, depth, direction, types } => {
+                let types = types.map(|t| format!("&types={t}")).unwrap_or_default();
+                let path = format!(
+                    "/v1/collections/{collection}/vectors/{id}/relations?depth={depth}&direction={direction}{types}"
+                );
+                print(&server.remote()?.call("GET", &path, None)?["relations"]);
+                Ok(())
+            }
+        },
         Command::Collections { server, action } => {
             let remote = server.remote()?;
             match action {

@@ -215,3 +215,63 @@ fn bench_reports_recall_and_latency_per_concurrency() {
         assert!(level["p99_ms"].as_f64().unwrap() >= level["p50_ms"].as_f64().unwrap());
     }
 }
+
+#[test]
+fn relations_import_show_and_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(BIN, &dir.path().join("data"), &[], &[]);
+    let addr = server.addr.as_str();
+    let jsonl: String = (0..20)
+        .map(|i| format!("{}\n", json!({"id": format!("r{i}"), "vector": [1.0, i as f32, 0.5], "metadata": {}})))
+        .collect();
+    let file = dir.path().join("records.jsonl");
+    std::fs::write(&file, jsonl).unwrap();
+    cli(addr, &["import", "--collection", "rel", "--file", file.to_str().unwrap()]);
+    let mut edges: String = (0..19)
+        .map(|i| format!("{}\n\n", json!({"from": format!("r{i}"), "to": format!("r{}", i + 1), "type": "NEXT"})))
+        .collect();
+    edges.push_str(&format!("{}\n", json!({"from": "r0", "to": "ghost", "type": "NEXT"})));
+    let edges_file = dir.path().join("edges.jsonl");
+    std::fs::write(&edges_file, edges).unwrap();
+    let url = format!("http://{addr}");
+    let args = ["relations", "import", "--collection", "rel", "--file", edges_file.to_str().unwrap(), "--batch", "7"];
+    let out = Command::new(BIN).args(args).args(["--url", &url]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a refused edge fails the command: {stderr}");
+    assert!(
+        stderr.contains("stored 19 edges, refused 1") && stderr.contains("line 39") && stderr.contains("ghost"),
+        "{stderr}"
+    );
+    let shown: Value =
+        serde_json::from_str(&cli(addr, &["relations", "show", "--collection", "rel", "--id", "r0", "--depth", "3"]))
+            .unwrap();
+    let ids: Vec<&str> = shown.as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["r1", "r2", "r3"]);
+    let answer: Value = serde_json::from_str(&cli(
+        addr,
+        &["query", "--collection", "rel", "--start-ids", "r5", "--depth", "2", "--k", "5", "--types", "NEXT"],
+    ))
+    .unwrap();
+    assert_eq!(answer["strategy"], "graph_only", "{answer}");
+    let ids: Vec<&str> = answer["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["r6", "r7"]);
+    let answer: Value = serde_json::from_str(&cli(
+        addr,
+        &[
+            "query",
+            "--collection",
+            "rel",
+            "--vector",
+            "[1, 3, 0.5]",
+            "--start-ids",
+            "r5",
+            "--k",
+            "3",
+            "--budget-ms",
+            "500",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(answer["hits"].as_array().unwrap().len(), 3, "{answer}");
+    assert!(answer["reason"].as_str().unwrap().contains("budget"), "{answer}");
+}
