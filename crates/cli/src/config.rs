@@ -46,6 +46,16 @@ struct File {
     maintenance: MaintenanceSection,
     #[serde(default)]
     cache: CacheConfig,
+    #[serde(default)]
+    relations: RelationsSection,
+}
+
+/// Where relations and user profiles live (docs/operations.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelationsSection {
+    /// `file://<dir>` or `postgresql://...`; `file://<data_dir>/relations` when unset.
+    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,6 +208,7 @@ impl Settings {
         }
         database.engine_roots = file.storage.roots;
         database.cache = cache_settings(file.cache)?;
+        database.relations_url = std::env::var("PROXIMADB_RELATIONS_URL").ok().or(file.relations.url);
         let keys = match std::env::var("PROXIMADB_API_KEYS") {
             Ok(spec) => Keys::parse(&spec)?,
             Err(_) => Keys::new(file.auth.keys),

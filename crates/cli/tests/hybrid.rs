@@ -219,3 +219,26 @@ fn acknowledged_relations_and_events_survive_kill_9() {
     assert_eq!(call(&server.addr, "GET", "/v1/users/zed/policy", None).json(), before);
     assert_eq!(before["events"], 20);
 }
+
+#[test]
+fn relations_in_postgresql_through_the_binary() {
+    let Some(url) = proxima_tests::service_url("POSTGRES") else { return };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let relations = format!("{url}?table_prefix=bin{}_{nanos}_", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("PROXIMADB_RELATIONS_URL", relations.as_str())];
+    let server = ServerProcess::start(BIN, dir.path(), &[], &env);
+    movies(&server.addr);
+    let like = json!({"collection": "movies", "events": [{"id": "m7", "event": "like"}]});
+    assert_eq!(call(&server.addr, "POST", "/v1/users/pg/events", Some(like)).status, 200);
+    server.kill_hard();
+    // The embedded store under the data directory never saw these edges.
+    let embedded = ServerProcess::start(BIN, dir.path(), &[], &[]);
+    assert!(related(&embedded.addr, "m0", "").is_empty());
+    embedded.kill_hard();
+    let server = ServerProcess::start(BIN, dir.path(), &[], &env);
+    assert_eq!(related(&server.addr, "m0", ""), ["m1", "m2"]);
+    let answer = call(&server.addr, "POST", "/v1/collections/movies/query", Some(json!({"user": "pg", "k": 2}))).json();
+    let ids: Vec<&str> = answer["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["m8", "m9"], "{answer}");
+}
