@@ -76,6 +76,9 @@ pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
     if let Some(("cache", rest)) = args.split_first().map(|(a, r)| (*a, r)) {
         return bench_cache(rest);
     }
+    if let Some(("hybrid", rest)) = args.split_first().map(|(a, r)| (*a, r)) {
+        return bench_hybrid(rest);
+    }
     if let Some(("ann", rest)) = args.split_first().map(|(a, r)| (*a, r)) {
         let mut command = vec!["run", "--release", "-p", "proxima-search", "--example", "ann", "--"];
         command.extend(rest);
@@ -97,7 +100,7 @@ pub(crate) fn bench(args: &[&str]) -> Result<(), String> {
         ],
         Some(other) => {
             return Err(format!(
-                "unknown benchmark set `{other}`; use wal, meta, ingest, engines, kernels, coordinator or ann"
+                "unknown benchmark set `{other}`; use wal, meta, ingest, engines, kernels, coordinator, ann, cache or hybrid"
             ));
         }
     };
@@ -186,6 +189,33 @@ fn bench_cache(args: &[&str]) -> Result<(), String> {
     result = result
         .and_then(|_| bench("zipf stream, cache bypassed", &zipf, "bypass", "1,4"))
         .and_then(|_| bench("zipf stream, L1", &zipf, "use", "1,4"));
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Hybrid queries over HTTP: the release server on its defaults, GloVe-50's
+/// first 50,000 vectors with a relation graph and 1,000 users
+/// (`proximadb bench-hybrid`), p50/p99 per strategy at concurrency 1.
+fn bench_hybrid(args: &[&str]) -> Result<(), String> {
+    let (data, out) = match args {
+        ["--data", dir] => (*dir, None),
+        ["--data", dir, "--out", out] => (*dir, Some(*out)),
+        _ => return Err("usage: cargo xtask bench hybrid --data DIR [--out FILE]".into()),
+    };
+    run(cargo(&["build", "--release", "-p", "proximadb"]))?;
+    let bin = std::env::var_os("CARGO_TARGET_DIR").map_or_else(crate::cmd::target_dir, std::path::PathBuf::from);
+    let bin = bin.join("release/proximadb");
+    let dir = std::env::temp_dir().join(format!("proximadb-bench-hybrid-{}", std::process::id()));
+    let addr = "127.0.0.1:5698";
+    let mut server = start_server(&bin, &dir, addr)?;
+    let mut c = std::process::Command::new(&bin);
+    c.args(["bench-hybrid", "--url", &format!("http://{addr}"), "--data", data]);
+    if let Some(out) = out {
+        c.args(["--out", out]);
+    }
+    let result = run(c);
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,6 +1,7 @@
 //! `proximadb`: the server and the command line.
 
 mod bench;
+mod bench_hybrid;
 mod config;
 mod import;
 mod relations;
@@ -196,6 +197,30 @@ enum Command {
         /// a search benchmark measures searching.
         #[arg(long, default_value = "bypass")]
         cache: String,
+        /// Also write the figures here as JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Measures hybrid queries per strategy on a TEXMEX dataset with a relation
+    /// graph and users built from it (see docs/benchmarks.md).
+    BenchHybrid {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Directory with base.fvecs and query.fvecs.
+        #[arg(long)]
+        data: PathBuf,
+        /// Base vectors loaded and linked to their exact neighbours.
+        #[arg(long, default_value_t = 50_000)]
+        items: usize,
+        /// Users with a policy and ten likes each.
+        #[arg(long, default_value_t = 1_000)]
+        users: usize,
+        /// Queries per strategy.
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+        /// The collection (reused when present).
+        #[arg(long, default_value = "bench-hybrid")]
+        collection: String,
         /// Also write the figures here as JSON.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -443,6 +468,15 @@ fn remote_command(command: Command) -> Result<(), String> {
             let levels = bench::run(&server.remote()?, &data, &collection, &concurrency, &stream)?;
             if let Some(out) = out {
                 let text = serde_json::to_string_pretty(&levels).map_err(|e| e.to_string())?;
+                std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+            }
+            Ok(())
+        }
+        Command::BenchHybrid { server, data, items, users, queries, collection, out } => {
+            let setup = bench_hybrid::Setup { items, users, queries };
+            let figures = bench_hybrid::run(&server.remote()?, &data, &collection, &setup)?;
+            if let Some(out) = out {
+                let text = serde_json::to_string_pretty(&figures).map_err(|e| e.to_string())?;
                 std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
             }
             Ok(())
