@@ -90,6 +90,7 @@ impl Proxima {
                     answer.strategy = Strategy::CachedOnly;
                     answer.legs = vec![legs.remove(0), leg("cache", looked)];
                     answer.cache = cached.cache;
+                    answer.took_ms = elapsed_ms(started);
                     self.analytics.record_recent(collection, Strategy::CachedOnly.op(), started.elapsed(), true);
                     return Ok(answer);
                 }
@@ -101,6 +102,7 @@ impl Proxima {
                 legs: vec![legs.remove(0), leg("cache", looked)],
                 cache_miss: true,
                 cache: Default::default(),
+                took_ms: elapsed_ms(started),
             };
             return Ok(miss);
         }
@@ -128,6 +130,7 @@ impl Proxima {
         legs.append(&mut answer.legs);
         answer.legs = legs;
         answer.cache = cached.cache;
+        answer.took_ms = elapsed_ms(started);
         Ok(answer)
     }
 
@@ -259,6 +262,7 @@ impl Proxima {
             legs,
             cache_miss: false,
             cache: Default::default(),
+            took_ms: 0.0,
         });
         (answer, valid_until)
     }

@@ -247,8 +247,11 @@ pub struct QueryResponse {
     pub strategy: Strategy,
     /// Why the planner chose it (or that the request named it).
     pub reason: String,
-    /// Each leg's time.
+    /// Each leg's time (the vector and graph legs of `hybrid_parallel` overlap).
     pub legs: Vec<Leg>,
+    /// The whole query's time on the server, milliseconds.
+    #[serde(default)]
+    pub took_ms: f64,
     /// True when `cached_only` found no answer (nothing was computed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cache_miss: bool,
