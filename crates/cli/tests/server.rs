@@ -113,6 +113,22 @@ fn bad_requests_get_4xx_and_change_nothing() {
         ("POST", "/v1/collections", json!({"name": "docs", "dimension": 4}), 409),
         ("POST", "/v1/collections", json!({"name": "bad/name", "dimension": 4}), 400),
         ("POST", "/v1/collections", json!({"name": "d0", "dimension": 0}), 400),
+        // Settings the engine or index would refuse later are refused at creation.
+        (
+            "POST",
+            "/v1/collections",
+            json!({"name": "h0", "dimension": 4, "index": {"type": "hnsw", "m": 0, "ef_construction": 0}}),
+            400,
+        ),
+        (
+            "POST",
+            "/v1/collections",
+            json!({"name": "h1", "dimension": 4, "index": {"type": "hnsw", "m": 16, "ef_construction": 0}}),
+            400,
+        ),
+        ("POST", "/v1/collections", json!({"name": "i0", "dimension": 4, "index": {"type": "ivf", "nlist": 0}}), 400),
+        ("POST", "/v1/collections", json!({"name": "f0", "dimension": 4, "fsync": {"interval_ms": 0}}), 400),
+        ("POST", "/v1/collections", json!({"name": "t0", "dimension": 4, "default_ttl_secs": 0}), 400),
         ("DELETE", "/v1/collections/docs/vectors/missing", Value::Null, 404),
     ];
     for (method, path, body, status) in cases {

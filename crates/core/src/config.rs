@@ -39,6 +39,35 @@ pub enum IndexConfig {
     Flat,
 }
 
+/// Neighbours per node an HNSW index accepts.
+pub const HNSW_M: std::ops::RangeInclusive<u32> = 2..=64;
+/// The HNSW build's candidate list sizes accepted.
+pub const HNSW_EF_CONSTRUCTION: std::ops::RangeInclusive<u32> = 1..=10_000;
+/// IVF centroid counts accepted.
+pub const IVF_NLIST: std::ops::RangeInclusive<u32> = 1..=65_536;
+/// Background fsync intervals accepted, milliseconds.
+pub const FSYNC_INTERVAL_MS: std::ops::RangeInclusive<u64> = 1..=60_000;
+
+impl IndexConfig {
+    /// Checks the parameters against the ranges the index builders accept, so
+    /// a collection is refused when it is created, not at its first flush.
+    pub fn validate(&self) -> crate::Result<()> {
+        let outside = |what: &str, range: String, got: u32| {
+            Err(crate::Error::invalid(format!("{what} must be in {range}, got {got}")))
+        };
+        match *self {
+            IndexConfig::Hnsw { m, .. } if !HNSW_M.contains(&m) => outside("hnsw m", format!("{HNSW_M:?}"), m),
+            IndexConfig::Hnsw { ef_construction, .. } if !HNSW_EF_CONSTRUCTION.contains(&ef_construction) => {
+                outside("hnsw ef_construction", format!("{HNSW_EF_CONSTRUCTION:?}"), ef_construction)
+            }
+            IndexConfig::Ivf { nlist } if !IVF_NLIST.contains(&nlist) => {
+                outside("ivf nlist", format!("{IVF_NLIST:?}"), nlist)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Default for IndexConfig {
     fn default() -> Self {
         IndexConfig::Hnsw { m: 16, ef_construction: 200 }

@@ -15,7 +15,10 @@ pub mod url;
 pub mod validate;
 pub mod vector_bytes;
 
-pub use config::{CollectionConfig, FieldSpec, FieldType, FsyncPolicy, IndexConfig};
+pub use config::{
+    CollectionConfig, FSYNC_INTERVAL_MS, FieldSpec, FieldType, FsyncPolicy, HNSW_EF_CONSTRUCTION, HNSW_M, IVF_NLIST,
+    IndexConfig,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::Filter;
 pub use metric::DistanceMetric;

@@ -39,6 +39,17 @@ pub fn collection_config(config: &CollectionConfig) -> Result<()> {
     if !config.partitions.is_empty() && config.engine.as_deref() != config.partitions.first().map(String::as_str) {
         return Err(Error::invalid("a partitioned collection's engine must be its first partition"));
     }
+    config.index.validate()?;
+    if let crate::FsyncPolicy::IntervalMs(ms) = config.fsync
+        && !crate::FSYNC_INTERVAL_MS.contains(&ms)
+    {
+        return Err(Error::invalid(format!("fsync interval_ms must be in {:?}, got {ms}", crate::FSYNC_INTERVAL_MS)));
+    }
+    if config.default_ttl_secs == Some(0) {
+        return Err(Error::invalid(
+            "default_ttl_secs must be at least 1 (0 would expire every record as it is written)",
+        ));
+    }
     let mut names = std::collections::HashSet::new();
     for field in &config.fields {
         if field.name.is_empty() || field.name.split('.').any(str::is_empty) {
@@ -170,7 +181,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{ErrorKind, FieldType};
+    use crate::{ErrorKind, FieldType, IndexConfig};
 
     fn config() -> CollectionConfig {
         CollectionConfig::new("docs", 3).with_field("year", FieldType::Int)
@@ -178,6 +189,29 @@ mod tests {
 
     fn is_invalid<T: std::fmt::Debug>(r: Result<T>) -> bool {
         r.is_err_and(|e| e.kind() == ErrorKind::InvalidArgument)
+    }
+
+    #[test]
+    fn settings_an_engine_would_refuse_later_are_refused_at_creation() {
+        let with = |f: &dyn Fn(&mut CollectionConfig)| {
+            let mut c = config();
+            f(&mut c);
+            collection_config(&c)
+        };
+        let message = |r: Result<()>| r.unwrap_err().message().to_string();
+        assert!(
+            message(with(&|c| c.index = IndexConfig::Hnsw { m: 0, ef_construction: 0 }))
+                .contains("hnsw m must be in 2..=64, got 0")
+        );
+        assert!(
+            message(with(&|c| c.index = IndexConfig::Hnsw { m: 16, ef_construction: 20_000 }))
+                .contains("ef_construction")
+        );
+        assert!(message(with(&|c| c.index = IndexConfig::Ivf { nlist: 0 })).contains("ivf nlist"));
+        assert!(message(with(&|c| c.fsync = crate::FsyncPolicy::IntervalMs(0))).contains("interval_ms"));
+        assert!(message(with(&|c| c.default_ttl_secs = Some(0))).contains("default_ttl_secs"));
+        assert!(with(&|c| c.index = IndexConfig::Hnsw { m: 64, ef_construction: 10_000 }).is_ok());
+        assert!(with(&|c| c.fsync = crate::FsyncPolicy::IntervalMs(20)).is_ok());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::visited::VisitedPool;
 use crate::{Distance, Neighbor};
 
 /// The largest `m` accepted (layer 0 holds `2m` neighbours per node).
-pub const MAX_M: usize = 64;
+pub const MAX_M: usize = *proxima_core::HNSW_M.end() as usize;
 
 /// Construction parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,16 +39,9 @@ impl HnswParams {
 
     /// Checks the ranges.
     pub fn validate(&self) -> Result<()> {
-        if !(2..=MAX_M).contains(&self.m) {
-            return Err(Error::invalid(format!("hnsw m must be in 2..={MAX_M}, got {}", self.m)));
-        }
-        if self.ef_construction == 0 || self.ef_construction > 10_000 {
-            return Err(Error::invalid(format!(
-                "hnsw ef_construction must be in 1..=10000, got {}",
-                self.ef_construction
-            )));
-        }
-        Ok(())
+        // The ranges live with the collection config, which is checked at creation.
+        let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        proxima_core::IndexConfig::Hnsw { m: as_u32(self.m), ef_construction: as_u32(self.ef_construction) }.validate()
     }
 
     fn m0(&self) -> usize {
