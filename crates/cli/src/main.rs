@@ -280,8 +280,43 @@ enum RelationsAction {
 
 #[derive(Debug, Subcommand)]
 enum CollectionsAction {
-    /// Lists collections.
-    List,
+    /// Lists collections (one page; filters combine).
+    List {
+        /// Only collections with every one of these tags (comma-separated).
+        #[arg(long)]
+        tag: Option<String>,
+        /// Only this owner's collections.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Only names starting with this.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Words that must all appear in the name, description, owner or tags.
+        #[arg(long)]
+        q: Option<String>,
+        /// Continue after the page that returned this `next_cursor`.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Changes a collection's description, tags, owner or access pattern.
+    Describe {
+        /// Name.
+        name: String,
+        /// Free text (empty clears it).
+        #[arg(long)]
+        description: Option<String>,
+        /// Replaces the tags (comma-separated).
+        #[arg(long)]
+        tags: Option<String>,
+        /// The owner (empty clears it).
+        #[arg(long)]
+        owner: Option<String>,
+        /// hot, normal, cold or archive.
+        #[arg(long)]
+        access_pattern: Option<String>,
+    },
+    /// The open engines: capabilities, collections, load.
+    Engines,
     /// Creates a collection.
     Create {
         /// Name.
@@ -440,7 +475,36 @@ fn remote_command(command: Command) -> Result<(), String> {
         Command::Collections { server, action } => {
             let remote = server.remote()?;
             match action {
-                CollectionsAction::List => print(&remote.call("GET", "/v1/collections", None)?),
+                CollectionsAction::List { tag, owner, prefix, q, cursor } => {
+                    let params: Vec<String> =
+                        [("tag", tag), ("owner", owner), ("prefix", prefix), ("q", q), ("cursor", cursor)]
+                            .into_iter()
+                            .filter_map(|(key, value)| value.map(|v| format!("{key}={}", encode(&v))))
+                            .collect();
+                    print(&remote.call("GET", &format!("/v1/collections?{}", params.join("&")), None)?);
+                }
+                CollectionsAction::Describe { name, description, tags, owner, access_pattern } => {
+                    // The change is made against the version read now; a concurrent change is a 409.
+                    let version =
+                        remote.call("GET", &format!("/v1/collections?prefix={}", encode(&name)), None)?["collections"]
+                            .as_array()
+                            .and_then(|all| all.iter().find(|c| c["name"] == name.as_str()))
+                            .and_then(|c| c["version"].as_u64())
+                            .ok_or_else(|| format!("no collection named `{name}`"))?;
+                    let mut body = json!({"version": version});
+                    for (key, value) in
+                        [("description", description), ("owner", owner), ("access_pattern", access_pattern)]
+                    {
+                        if let Some(value) = value {
+                            body[key] = json!(value);
+                        }
+                    }
+                    if let Some(tags) = tags {
+                        body["tags"] = json!(tags.split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>());
+                    }
+                    print(&remote.call("PATCH", &format!("/v1/collections/{name}"), Some(&body))?);
+                }
+                CollectionsAction::Engines => print(&remote.call("GET", "/v1/engines", None)?),
                 CollectionsAction::Create { name, dimension, metric } => {
                     let body = json!({"name": name, "dimension": dimension, "metric": metric});
                     print(&remote.call("POST", "/v1/collections", Some(&body))?);
@@ -483,6 +547,17 @@ fn remote_command(command: Command) -> Result<(), String> {
         }
         Command::Serve { .. } | Command::MigrateMetadata { .. } => unreachable!("handled on the runtime"),
     }
+}
+
+/// Percent-encodes a query-string value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 async fn migrate(from: &str, to: &str, dry_run: bool, verify: bool) -> Result<(), String> {

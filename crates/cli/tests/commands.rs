@@ -275,3 +275,32 @@ fn relations_import_show_and_query() {
     assert_eq!(answer["hits"].as_array().unwrap().len(), 3, "{answer}");
     assert!(answer["reason"].as_str().unwrap().contains("budget"), "{answer}");
 }
+
+#[test]
+fn collections_describe_list_by_tag_and_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(BIN, &dir.path().join("data"), &[], &[]);
+    let addr = server.addr.as_str();
+    cli(addr, &["collections", "create", "notes", "--dimension", "3"]);
+    cli(addr, &["collections", "create", "pics", "--dimension", "3"]);
+    let described: Value = serde_json::from_str(&cli(
+        addr,
+        &["collections", "describe", "notes", "--tags", "text,prod", "--owner", "ann b"],
+    ))
+    .unwrap();
+    assert_eq!(described["owner"], "ann b");
+    let page: Value = serde_json::from_str(&cli(addr, &["collections", "list", "--tag", "prod"])).unwrap();
+    let names: Vec<&str> =
+        page["collections"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["notes"]);
+    let page: Value = serde_json::from_str(&cli(addr, &["collections", "list", "--owner", "ann b"])).unwrap();
+    assert_eq!(page["collections"].as_array().unwrap().len(), 1);
+    let engines: Value = serde_json::from_str(&cli(addr, &["collections", "engines"])).unwrap();
+    assert!(
+        engines["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "viper" && e["collections"] == json!(["notes", "pics"]))
+    );
+}

@@ -445,3 +445,57 @@ fn lsm_and_mmap_collections_over_http_survive_kill_9() {
         assert_eq!(ids, [format!("{engine}7"), format!("{engine}8")], "{engine}");
     }
 }
+
+#[test]
+fn catalogue_descriptions_listing_and_engines_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let addr = server.addr.as_str();
+    create_docs(addr);
+    assert_eq!(call(addr, "POST", "/v1/collections", Some(json!({"name": "images", "dimension": 8}))).status, 201);
+    let engines = call(addr, "GET", "/v1/engines", None).json();
+    let viper = engines["engines"].as_array().unwrap().iter().find(|e| e["name"] == "viper").expect("viper").clone();
+    assert_eq!((viper["default"].clone(), viper["collections"].clone()), (json!(true), json!(["docs", "images"])));
+    assert_eq!(viper["capabilities"]["persistent"], true);
+
+    let listed = |query: &str| -> Vec<String> {
+        let r = call(addr, "GET", &format!("/v1/collections{query}"), None);
+        assert_eq!(r.status, 200, "{query}: {}", r.body);
+        r.json()["collections"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+    };
+    let version = call(addr, "GET", "/v1/collections?prefix=docs", None).json()["collections"][0]["version"].clone();
+    let patch = json!({"description": "news articles", "tags": ["text", "prod"], "owner": "ann",
+        "access_pattern": "hot", "version": version});
+    let r = call(addr, "PATCH", "/v1/collections/docs", Some(patch.clone()));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let described = r.json();
+    assert_eq!((described["owner"].clone(), described["access_pattern"].clone()), (json!("ann"), json!("hot")));
+    assert_eq!(described["dimension"], 4, "the config is flattened beside the description");
+    let before = call(addr, "GET", "/v1/collections?prefix=docs", None).body;
+    for (body, status, needle) in [
+        (patch.clone(), 409, "version"),
+        (json!({"access_pattern": "lukewarm", "version": described["version"]}), 400, "lukewarm"),
+        (json!({"tags": [""], "version": described["version"]}), 400, "tag"),
+        (json!({"colour": "red", "version": described["version"]}), 422, "colour"),
+        (json!({"owner": "bob"}), 422, "version"),
+    ] {
+        let r = call(addr, "PATCH", "/v1/collections/docs", Some(body.clone()));
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+        assert!(r.body.contains(needle), "{body}: {}", r.body);
+    }
+    assert_eq!(call(addr, "PATCH", "/v1/collections/nope", Some(json!({"version": 1}))).status, 404);
+    assert_eq!(call(addr, "GET", "/v1/collections?prefix=docs", None).body, before, "refused changes change nothing");
+
+    assert_eq!(listed("?tag=prod"), ["docs"]);
+    assert_eq!(listed("?tag=prod,text"), ["docs"]);
+    assert!(listed("?tag=prod,video").is_empty());
+    assert_eq!(listed("?owner=ann"), ["docs"]);
+    assert_eq!(listed("?prefix=im"), ["images"]);
+    assert_eq!(listed("?q=news"), ["docs"]);
+    let first = call(addr, "GET", "/v1/collections?limit=1", None).json();
+    let cursor = first["next_cursor"].as_str().expect("a second page").to_string();
+    assert_eq!(listed(&format!("?limit=1&cursor={cursor}")), ["images"]);
+    for bad in ["?limit=0", "?bogus=1"] {
+        assert_eq!(call(addr, "GET", &format!("/v1/collections{bad}"), None).status, 400, "{bad}");
+    }
+}

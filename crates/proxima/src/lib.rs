@@ -6,6 +6,7 @@ mod analytics;
 mod backups;
 mod batch;
 mod cache;
+mod catalogue;
 mod database;
 mod hybrid;
 mod layers;
@@ -22,6 +23,10 @@ pub use analytics::{OperationCost, OperationSummary, OperationTable, Performance
 pub use backups::NamespaceBackup;
 pub use batch::{BatchError, BatchOperation, BatchResult};
 pub use cache::{CacheConfig, CacheMode, CacheOutcome, LayerReport};
+pub use catalogue::{
+    CollectionEntry, CollectionPage, CollectionPatch, CollectionQuery, EngineInfo, MAX_DESCRIPTION_LEN, MAX_TAG_LEN,
+    MAX_TAGS,
+};
 pub use database::Cached;
 pub use database::{Proxima, ProximaConfig};
 pub use hybrid::{

@@ -1,12 +1,13 @@
 //! Collections: create, list, get, drop, flush, compact.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use proxima::core::{CollectionConfig, Error};
 use proxima::engine::{CollectionStats, CompactionPolicy, CompactionReport};
+use proxima::{CollectionEntry, CollectionPage, CollectionPatch, CollectionQuery, EngineInfo};
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::extract::Body;
 use crate::{ApiError, AppState};
@@ -19,10 +20,23 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// Every collection's config.
+/// `?tag=a,b&owner=&prefix=&q=&limit=&cursor=`: collections with every tag,
+/// of the owner, named with the prefix, whose text has every word of `q`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    tag: Option<String>,
+    owner: Option<String>,
+    prefix: Option<String>,
+    q: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// The open engines.
 #[derive(Serialize, JsonSchema)]
-pub(crate) struct CollectionList {
-    collections: Vec<CollectionConfig>,
+pub(crate) struct EngineList {
+    engines: Vec<EngineInfo>,
 }
 
 /// One collection: its config and current figures.
@@ -38,8 +52,33 @@ pub(crate) struct Compacted {
     report: CompactionReport,
 }
 
-pub(super) async fn list(State(state): State<AppState>) -> Result<Json<CollectionList>, ApiError> {
-    Ok(Json(CollectionList { collections: state.db.list_collections().await? }))
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Query(list): Query<ListQuery>,
+) -> Result<Json<CollectionPage>, ApiError> {
+    let tags = list.tag.map(|t| t.split(',').map(str::to_string).collect()).unwrap_or_default();
+    let query = CollectionQuery {
+        tags,
+        owner: list.owner,
+        prefix: list.prefix,
+        q: list.q,
+        limit: list.limit,
+        cursor: list.cursor,
+    };
+    Ok(Json(state.db.find_collections(query).await?))
+}
+
+/// Changes the description, tags, owner or access pattern (a stale `version` is 409).
+pub(super) async fn describe(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(patch): Body<CollectionPatch>,
+) -> Result<Json<CollectionEntry>, ApiError> {
+    Ok(Json(state.db.describe_collection(&name, patch).await?))
+}
+
+pub(super) async fn engines(State(state): State<AppState>) -> Result<Json<EngineList>, ApiError> {
+    Ok(Json(EngineList { engines: state.db.engine_report().await? }))
 }
 
 pub(super) async fn get(

@@ -11,7 +11,7 @@ mod users;
 mod vectors;
 
 use axum::Router;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use proxima::core::{CollectionConfig, SearchRequest};
 use proxima::engine::{CompactionPolicy, StoredRecord};
 use proxima::relations::{UserPolicy, UserProfile};
@@ -37,8 +37,9 @@ fn op(
 /// The router and its OpenAPI document.
 pub(crate) fn all() -> (Router<AppState>, Value) {
     use cache::CacheLayers;
-    use collections::{CollectionInfo, CollectionList, Compacted};
+    use collections::{CollectionInfo, Compacted, EngineList};
     use ops::{BatchBody, RestoreBody, Restored, SnapshotBody, SnapshotList};
+    use proxima::{CollectionEntry, CollectionPage, CollectionPatch};
     use relations::Reached;
     use search::{Estimate, SearchAnswer, SearchBody};
     use users::Events;
@@ -49,7 +50,14 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
         .route(get(health::readyz), op("get", "/readyz", "Readiness: the catalogue answers", None, 200, None))
         .route(
             get(collections::list),
-            op("get", "/v1/collections", "Lists collections", None, 200, Some(schema::<CollectionList>)),
+            op(
+                "get",
+                "/v1/collections",
+                "Lists collections (?tag=a,b&owner=&prefix=&q=&limit=&cursor=), a page at a time",
+                None,
+                200,
+                Some(schema::<CollectionPage>),
+            ),
         )
         .route(
             post(collections::create),
@@ -67,6 +75,21 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
             op("get", C, "A collection's config and figures", None, 200, Some(schema::<CollectionInfo>)),
         )
         .route(delete(collections::drop), op("delete", C, "Drops a collection and its data", None, 204, None))
+        .route(
+            patch(collections::describe),
+            op(
+                "patch",
+                C,
+                "Changes a collection's description, tags, owner or access pattern (optimistic version)",
+                Some(schema::<CollectionPatch>),
+                200,
+                Some(schema::<CollectionEntry>),
+            ),
+        )
+        .route(
+            get(collections::engines),
+            op("get", "/v1/engines", "The open engines: capabilities, collections, load", None, 200, Some(schema::<EngineList>)),
+        )
         .route(
             post(collections::flush),
             op("post", "/v1/collections/{name}/flush", "Seals the write buffer", None, 204, None),
