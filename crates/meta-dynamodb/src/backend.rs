@@ -581,7 +581,10 @@ impl MetadataBackend for DynamoBackend {
             persistent: true,
             atomic_batch: true,
             native_text_search: false,
-            native_ttl: true,
+            // The table's TTL is not enabled: an entry spans several items (its
+            // tags), which TTL would delete one by one at different times.
+            // Expired entries are hidden on read.
+            native_ttl: false,
             shared: true,
         }
     }

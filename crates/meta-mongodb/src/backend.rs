@@ -275,7 +275,8 @@ impl MetadataBackend for MongoBackend {
         MetaCapabilities {
             persistent: true,
             atomic_batch: true,
-            native_text_search: true,
+            // Only a server that accepted the text index searches natively.
+            native_text_search: self.text_index,
             native_ttl: true,
             shared: true,
         }

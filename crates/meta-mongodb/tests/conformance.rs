@@ -31,5 +31,17 @@ async fn mongodb_backend_conforms() {
     let config = MongoConfig::from_uri(&format!("{url}/{database}?directConnection=true")).unwrap();
     run_all(&Harness(config.clone())).await;
     let client = mongodb::Client::with_uri_str(&config.uri).await.unwrap();
+    // The capability says what the server did: a claimed text search must run.
+    let backend = MongoBackend::open(config.clone()).await.unwrap();
+    let text_query = client
+        .database(&database)
+        .collection::<mongodb::bson::Document>(&config.collection)
+        .find(mongodb::bson::doc! { "$text": { "$search": "anything" } })
+        .await;
+    assert_eq!(
+        backend.capabilities().native_text_search,
+        text_query.is_ok(),
+        "native_text_search must match whether the server runs $text: {text_query:?}"
+    );
     client.database(&database).drop().await.unwrap();
 }
