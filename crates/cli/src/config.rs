@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use proxima::{CacheConfig, CompactionConfig, ProximaConfig};
+use proxima::{CacheConfig, CompactionConfig, ProximaConfig, RoutingStrategy};
 use proxima_server::{ApiKey, Keys, ServerOptions};
 use serde::Deserialize;
 
@@ -14,6 +14,7 @@ pub(crate) struct Settings {
     pub(crate) server: ServerOptions,
     pub(crate) database: ProximaConfig,
     pub(crate) maintenance: MaintenanceSection,
+    pub(crate) routing: Option<RoutingStrategy>,
 }
 
 /// Background upkeep: automatic compaction (which also removes expired records).
@@ -48,6 +49,9 @@ struct File {
     cache: CacheConfig,
     #[serde(default)]
     relations: RelationsSection,
+    /// How new collections (and rebalances) pick an engine (docs/operations.md).
+    #[serde(default)]
+    routing: Option<RoutingStrategy>,
 }
 
 /// Where relations and user profiles live (docs/operations.md).
@@ -209,6 +213,11 @@ impl Settings {
         database.engine_roots = file.storage.roots;
         database.cache = cache_settings(file.cache)?;
         database.relations_url = std::env::var("PROXIMADB_RELATIONS_URL").ok().or(file.relations.url);
+        if let Some(unknown) =
+            file.routing.iter().flat_map(RoutingStrategy::engines).find(|e| !database.engines.iter().any(|o| o == e))
+        {
+            return Err(format!("[routing] names engine `{unknown}`, which is not in [storage] engines"));
+        }
         let keys = match std::env::var("PROXIMADB_API_KEYS") {
             Ok(spec) => Keys::parse(&spec)?,
             Err(_) => Keys::new(file.auth.keys),
@@ -219,6 +228,7 @@ impl Settings {
             server: ServerOptions { body_limit, keys },
             database,
             maintenance: file.maintenance,
+            routing: file.routing,
         })
     }
 }

@@ -376,6 +376,9 @@ fn main() -> ExitCode {
 async fn serve(bind: Option<String>, data_dir: Option<PathBuf>, config: Option<PathBuf>) -> Result<(), String> {
     let settings = config::Settings::load(config.as_deref(), bind, data_dir)?;
     let db = Proxima::open(settings.database.clone()).await.map_err(|e| format!("cannot open the database: {e}"))?;
+    if let Some(routing) = settings.routing.clone() {
+        db.set_routing(routing);
+    }
     let listener = tokio::net::TcpListener::bind(&settings.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;

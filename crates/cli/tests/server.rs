@@ -499,3 +499,78 @@ fn catalogue_descriptions_listing_and_engines_over_http() {
         assert_eq!(call(addr, "GET", &format!("/v1/collections{bad}"), None).status, 400, "{bad}");
     }
 }
+
+#[test]
+fn moves_rebalance_and_routing_from_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proximadb.toml");
+    let routing = "[storage]\nengines = [\"viper\", \"lsm\"]\n\n[routing]\nrules = [{ priority = 1, condition = { dimension_range = { min = 8, max = 8 } }, engine = \"lsm\" }]\n";
+    std::fs::write(&config, routing).unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let server = ServerProcess::start(BIN, &dir.path().join("data"), &["--config", &config], &[]);
+    let addr = server.addr.as_str();
+    let engine_of = |name: &str| -> String {
+        let engines = call(addr, "GET", "/v1/engines", None).json();
+        let holder = engines["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["collections"].as_array().unwrap().iter().any(|c| c == name));
+        holder.map(|e| e["name"].as_str().unwrap().to_string()).unwrap_or_default()
+    };
+    assert_eq!(call(addr, "POST", "/v1/collections", Some(json!({"name": "wide", "dimension": 8}))).status, 201);
+    assert_eq!(engine_of("wide"), "lsm", "the configured rule placed it");
+    assert_eq!(call(addr, "POST", "/v1/collections", Some(json!({"name": "a", "dimension": 4}))).status, 201);
+    let vectors: Vec<Value> =
+        (0..50).map(|i| json!({"id": format!("v{i}"), "vector": [1.0, i as f32, 0.5, 0.1]})).collect();
+    assert_eq!(call(addr, "POST", "/v1/collections/a/vectors", Some(json!({"vectors": vectors}))).status, 200);
+
+    let dry = call(addr, "POST", "/v1/collections/a/move", Some(json!({"to": "lsm", "dry_run": true})));
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert_eq!((dry.json()["records"].clone(), dry.json()["dry_run"].clone()), (json!(50), json!(true)));
+    assert_eq!(engine_of("a"), "viper", "a dry run moves nothing");
+    let moved = call(addr, "POST", "/v1/collections/a/move", Some(json!({"to": "lsm"})));
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.json()["from"], "viper");
+    assert!(moved.json()["spot_checked"].as_u64().unwrap() > 0, "{}", moved.body);
+    assert_eq!(engine_of("a"), "lsm");
+    assert_eq!(call(addr, "GET", "/v1/collections/a/vectors/v7", None).status, 200);
+    for (path, body, status) in [
+        ("/v1/collections/a/move", json!({"to": "nosuch"}), 400),
+        ("/v1/collections/nope/move", json!({"to": "lsm"}), 404),
+        ("/v1/collections/a/move", json!({"dry_run": true}), 422),
+    ] {
+        let r = call(addr, "POST", path, Some(body.clone()));
+        assert_eq!(r.status, status, "{path} {body}: {}", r.body);
+    }
+    assert_eq!(engine_of("a"), "lsm", "refused moves change nothing");
+    // Rebalancing applies the rules to what exists: `a` (no rule) goes home to the default engine.
+    let r = call(addr, "POST", "/v1/rebalance", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let moves: Vec<(String, String)> = r.json()["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["collection"].as_str().unwrap().to_string(), m["to"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(moves, [("a".to_string(), "viper".to_string())]);
+    assert_eq!(engine_of("a"), "viper");
+    drop(server);
+
+    // A rule naming an engine that is not open stops the server at start-up.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[routing]\nrules = [{ priority = 1, condition = { size_at_least = 1 }, engine = \"mmap\" }]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&bad)
+        .arg("--data-dir")
+        .arg(dir.path().join("other"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`mmap`"), "{}", String::from_utf8_lossy(&out.stderr));
+}

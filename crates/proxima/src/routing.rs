@@ -95,6 +95,19 @@ pub enum RoutingStrategy {
     Rules(Vec<RoutingRule>),
 }
 
+impl RoutingStrategy {
+    /// The engines the strategy names (each must be open where it is used).
+    pub fn engines(&self) -> Vec<&str> {
+        match self {
+            RoutingStrategy::DataCharacteristics { large_engine, small_engine, .. } => {
+                vec![large_engine.as_str(), small_engine.as_str()]
+            }
+            RoutingStrategy::Rules(rules) => rules.iter().map(|r| r.engine.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl Proxima {
     /// Sets how new collections are placed.
     pub fn set_routing(&self, strategy: RoutingStrategy) {

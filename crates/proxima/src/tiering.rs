@@ -31,8 +31,12 @@ impl Gates {
     }
 }
 
-/// One collection moved by [`Proxima::rebalance_collections`].
+/// Records compared between source and target before a move switches over.
+const SPOT_CHECKS: usize = 32;
+
+/// One collection moved (or, with `dry_run`, that would be).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Move {
     /// The collection.
     pub collection: String,
@@ -40,25 +44,49 @@ pub struct Move {
     pub from: String,
     /// Where it is now.
     pub to: String,
+    /// Live records; the target held as many as the source before the switch.
+    pub records: u64,
+    /// Records read on both sides and found equal before the switch.
+    pub spot_checked: usize,
+    /// Nothing was moved: this is what would happen.
+    pub dry_run: bool,
 }
 
 impl Proxima {
     /// Moves `collection` to the engine `to`; afterwards the catalogue routes
     /// everything there and the source holds nothing of it.
     pub async fn migrate_collection(&self, collection: &str, to: &str) -> Result<Move> {
+        self.move_collection(collection, to, false).await
+    }
+
+    /// [`Proxima::migrate_collection`], or with `dry_run` only the checks and
+    /// what would move. Before the catalogue switches, the target must hold as
+    /// many live records as the source and up to 32 records read on both sides
+    /// must be equal; otherwise the target copy is dropped and the source stays.
+    pub async fn move_collection(&self, collection: &str, to: &str, dry_run: bool) -> Result<Move> {
         let target = self.engine_named(to)?;
         let gate = self.gates.of(collection);
         let _writes_wait = gate.write().await;
         let (source, mut config) = self.route(collection).await?;
         let from = config.engine.clone().unwrap_or_else(|| self.default_engine().to_string());
-        if from == to {
-            return Ok(Move { collection: collection.into(), from, to: to.into() });
+        let records = source.stats(collection).await?.live_records;
+        let planned = Move {
+            collection: collection.into(),
+            from: from.clone(),
+            to: to.into(),
+            records,
+            spot_checked: 0,
+            dry_run,
+        };
+        if from == to || dry_run {
+            return Ok(planned);
         }
         let dir = self.data_dir.join("migrations").join(format!("{collection}-{}", proxima_core::now_unix_secs()));
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create the migration directory", e))?;
         let moved = async {
             source.checkpoint_to(collection, &dir).await?;
             target.restore_from(collection, &dir).await?;
+            let spot_checked = verify_copy(collection, &*source, &*target).await?;
             // The switch: one catalogue update names the new engine.
             let mut entry = self
                 .catalogue()
@@ -70,21 +98,24 @@ impl Proxima {
                 serde_json::to_value(&config).map_err(|e| Error::internal(format!("config to JSON: {e}")))?;
             self.catalogue().update(entry).await?;
             self.remember(config.clone());
-            Ok::<_, Error>(())
+            Ok::<_, Error>(spot_checked)
         }
         .await;
         let _ = std::fs::remove_dir_all(&dir);
-        if let Err(e) = moved {
-            // The source is untouched and still named by the catalogue; clear the partial copy.
-            let _ = target.drop_collection(collection).await;
-            return Err(e);
-        }
+        let spot_checked = match moved {
+            Ok(checked) => checked,
+            Err(e) => {
+                // The source is untouched and still named by the catalogue; clear the partial copy.
+                let _ = target.drop_collection(collection).await;
+                return Err(e);
+            }
+        };
         match source.drop_collection(collection).await {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(collection, error = %e, "moved, but the source copy could not be dropped"),
         }
-        Ok(Move { collection: collection.into(), from, to: to.into() })
+        Ok(Move { spot_checked, ..planned })
     }
 
     /// Places every existing collection again under the current routing
@@ -106,4 +137,39 @@ impl Proxima {
         }
         Ok(moves)
     }
+}
+
+/// Compares the copy with its source: live counts, then up to `SPOT_CHECKS`
+/// records spread over the source's segments. Returns how many were compared.
+async fn verify_copy(
+    collection: &str,
+    source: &dyn proxima_engine::VectorStorage,
+    target: &dyn proxima_engine::VectorStorage,
+) -> Result<usize> {
+    let (had, has) = (source.stats(collection).await?.live_records, target.stats(collection).await?.live_records);
+    if had != has {
+        return Err(Error::internal(format!("the copy of `{collection}` holds {has} live records, the source {had}")));
+    }
+    let view = source.read_view(collection).await?;
+    let rows: usize = view.segments().iter().map(|s| s.live().count_ones()).sum();
+    let step = (rows / SPOT_CHECKS).max(1);
+    let ids: Vec<String> = view
+        .segments()
+        .iter()
+        .flat_map(|s| s.live().ones().map(move |row| s.id(row).to_string()))
+        .step_by(step)
+        .take(SPOT_CHECKS)
+        .collect();
+    let (before, after) = (source.get(collection, &ids).await?, target.get(collection, &ids).await?);
+    for ((id, a), b) in ids.iter().zip(&before).zip(&after) {
+        let same = match (a, b) {
+            (Some(a), Some(b)) => a.record == b.record,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            return Err(Error::internal(format!("the copy of `{collection}` differs from its source at `{id}`")));
+        }
+    }
+    Ok(ids.len())
 }

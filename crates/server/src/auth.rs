@@ -92,6 +92,8 @@ fn required_role(method: &Method, path: &str) -> Role {
     // Creating and dropping collections, and restoring snapshots (which can replace one), are admin work.
     let collection_level = path.strip_prefix("/v1/collections").is_some_and(|rest| rest.matches('/').count() <= 1)
         || path.ends_with("/restore")
+        || path.ends_with("/move")
+        || path == "/v1/rebalance"
         || path == "/v1/cache";
     let reading = *method == Method::GET
         || path.ends_with("/search")

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use proxima::core::{CollectionConfig, Error};
 use proxima::engine::{CollectionStats, CompactionPolicy, CompactionReport};
-use proxima::{CollectionEntry, CollectionPage, CollectionPatch, CollectionQuery, EngineInfo};
+use proxima::{CollectionEntry, CollectionPage, CollectionPatch, CollectionQuery, EngineInfo, Move};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -113,4 +113,32 @@ pub(super) async fn compact(
     };
     let report = state.db.compact(&name, &policy).await?;
     Ok(Json(Compacted { report }))
+}
+
+/// Where to move a collection, or (`dry_run`) only what would happen.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MoveBody {
+    to: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Moves a collection to another engine online; writes wait, reads continue.
+pub(super) async fn move_to(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<MoveBody>,
+) -> Result<Json<Move>, ApiError> {
+    Ok(Json(state.db.move_collection(&name, &body.to, body.dry_run).await?))
+}
+
+/// The collections the routing policy moved.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Moves {
+    moves: Vec<Move>,
+}
+
+pub(super) async fn rebalance(State(state): State<AppState>) -> Result<Json<Moves>, ApiError> {
+    Ok(Json(Moves { moves: state.db.rebalance_collections().await? }))
 }

@@ -37,7 +37,7 @@ fn op(
 /// The router and its OpenAPI document.
 pub(crate) fn all() -> (Router<AppState>, Value) {
     use cache::CacheLayers;
-    use collections::{CollectionInfo, Compacted, EngineList};
+    use collections::{CollectionInfo, Compacted, EngineList, MoveBody, Moves};
     use ops::{BatchBody, RestoreBody, Restored, SnapshotBody, SnapshotList};
     use proxima::{CollectionEntry, CollectionPage, CollectionPatch};
     use relations::Reached;
@@ -85,6 +85,21 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
                 200,
                 Some(schema::<CollectionEntry>),
             ),
+        )
+        .route(
+            post(collections::move_to),
+            op(
+                "post",
+                "/v1/collections/{name}/move",
+                "Moves a collection to another engine online, verified before the switch (dry_run: only the checks)",
+                Some(schema::<MoveBody>),
+                200,
+                Some(schema::<proxima::Move>),
+            ),
+        )
+        .route(
+            post(collections::rebalance),
+            op("post", "/v1/rebalance", "Moves collections the routing policy places elsewhere", None, 200, Some(schema::<Moves>)),
         )
         .route(
             get(collections::engines),
