@@ -317,6 +317,19 @@ enum CollectionsAction {
     },
     /// The open engines: capabilities, collections, load.
     Engines,
+    /// Moves a collection to another engine online (checked before the switch).
+    Move {
+        /// Name.
+        name: String,
+        /// The engine to move to.
+        #[arg(long)]
+        to: String,
+        /// Only check and report what would happen.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Moves every collection the routing policy places elsewhere.
+    Rebalance,
     /// Creates a collection.
     Create {
         /// Name.
@@ -508,6 +521,11 @@ fn remote_command(command: Command) -> Result<(), String> {
                     print(&remote.call("PATCH", &format!("/v1/collections/{name}"), Some(&body))?);
                 }
                 CollectionsAction::Engines => print(&remote.call("GET", "/v1/engines", None)?),
+                CollectionsAction::Move { name, to, dry_run } => {
+                    let body = json!({"to": to, "dry_run": dry_run});
+                    print(&remote.call("POST", &format!("/v1/collections/{name}/move"), Some(&body))?);
+                }
+                CollectionsAction::Rebalance => print(&remote.call("POST", "/v1/rebalance", None)?),
                 CollectionsAction::Create { name, dimension, metric } => {
                     let body = json!({"name": name, "dimension": dimension, "metric": metric});
                     print(&remote.call("POST", "/v1/collections", Some(&body))?);
