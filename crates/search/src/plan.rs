@@ -148,6 +148,15 @@ pub(crate) fn plan_segment(
             plan.reason = "small segment: an exact scan is cheaper than the index";
             return plan;
         }
+        // No beam keeps a recall of 1 (a graph with many deleted nodes least of all).
+        _ if request.ef.is_none() && request.nprobe.is_none() && accuracy >= 1.0 => {
+            if filtered {
+                plan.method = Method::FilteredFlat;
+                plan.estimated_computations = (live_rows as f64 * selectivity) as u64;
+            }
+            plan.reason = "accuracy 1.0 is kept only by an exact scan";
+            return plan;
+        }
         Some(IndexSummary::Hnsw { m, .. }) => {
             let selective = filtered && selectivity < SELECTIVE_BELOW;
             let ef = match request.ef {

@@ -138,6 +138,13 @@ async fn the_planner_uses_the_index_and_scans_the_tail() {
     assert!(matches!(methods[..], [Method::Hnsw { .. }, Method::Hnsw { .. }, Method::Flat]), "{methods:?}");
     assert!(response.performance.distance_computations < 5_000, "the graph is cheaper than a scan");
     assert_eq!(response.hits[0].id, "r1");
+    // A recall target of 1 is a request for the exact answer: no segment is walked.
+    let mut exact = SearchRequest::new(vector(1), 5);
+    exact.accuracy = Some(1.0);
+    let view = engine.read_view("c").await.unwrap();
+    let response = VectorSearchHandler::default().execute_search(&SearchContext::new(view, exact)).unwrap();
+    assert!(response.performance.plans.iter().all(|p| p.method == Method::Flat), "{:?}", response.performance.plans);
+    assert_eq!(response.hits[0].id, "r1");
 }
 
 #[tokio::test]
