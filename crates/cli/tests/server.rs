@@ -574,3 +574,62 @@ fn moves_rebalance_and_routing_from_the_config() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("`mmap`"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn engine_parameters_in_the_config_reach_the_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("proximadb.toml");
+    let roots = format!(
+        "[storage]\nengines = [\"viper\", \"lsm\", \"mmap\"]\n\n[storage.roots]\nlsm = \"{0}/lsm?memtable_bytes=2048&l0_compaction_trigger=1000&l0_stall_runs=1000\"\nmmap = \"{0}/mmap?checkpoint_ops=1000\"\n",
+        dir.path().display()
+    );
+    std::fs::write(&config, roots).unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let server = ServerProcess::start(BIN, &data, &["--config", &config], &[]);
+    let r =
+        call(&server.addr, "POST", "/v1/collections", Some(json!({"name": "tiny", "dimension": 3, "engine": "lsm"})));
+    assert_eq!(r.status, 201, "{}", r.body);
+    for batch in 0..10 {
+        let vectors: Vec<Value> =
+            (0..20).map(|i| json!({"id": format!("r{batch}-{i}"), "vector": [1.0, i as f32, batch as f32]})).collect();
+        assert_eq!(
+            call(&server.addr, "POST", "/v1/collections/tiny/vectors", Some(json!({"vectors": vectors}))).status,
+            200
+        );
+    }
+    // A 2 KiB memtable is written out many times over 200 records; the default (32 MiB) never would be.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let segments =
+            call(&server.addr, "GET", "/v1/collections/tiny", None).json()["stats"]["segments"].as_u64().unwrap();
+        if segments > 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "memtable_bytes did not reach the LSM engine: {segments} segments"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(server);
+    // A parameter the engine does not know stops the server, named.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            "[storage]\nengines = [\"viper\", \"mmap\"]\n\n[storage.roots]\nmmap = \"{}/m?checkpoint=5\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&bad)
+        .arg("--data-dir")
+        .arg(dir.path().join("other"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`checkpoint`"), "{}", String::from_utf8_lossy(&out.stderr));
+}
