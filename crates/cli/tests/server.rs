@@ -103,6 +103,7 @@ fn bad_requests_get_4xx_and_change_nothing() {
         ("POST", search, json!({"vector": [1, 0, 0], "k": 1}), 400),
         ("POST", search, json!({"vector": [1, 0, 0, 0], "k": 0}), 400),
         ("POST", search, json!({"vector": [1, 0, 0, 0], "k": 1_000_000}), 400),
+        ("POST", search, json!({"vector": [1, 0, 0, 0], "k": 1, "timeout_ms": 0}), 400),
         (
             "POST",
             search,

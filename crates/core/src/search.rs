@@ -30,6 +30,10 @@ pub struct SearchRequest {
     /// Return each hit's metadata.
     #[serde(default)]
     pub include_metadata: bool,
+    /// A time budget: segments not reached within it are skipped and the
+    /// answer says it is partial (and is not cached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
 impl SearchRequest {
@@ -44,6 +48,7 @@ impl SearchRequest {
             accuracy: None,
             include_vector: false,
             include_metadata: false,
+            timeout_ms: None,
         }
     }
 

@@ -165,6 +165,9 @@ pub fn search_request(request: &SearchRequest, config: &CollectionConfig) -> Res
     if request.nprobe == Some(0) {
         return Err(Error::invalid("nprobe must be positive"));
     }
+    if request.timeout_ms == Some(0) {
+        return Err(Error::invalid("timeout_ms must be positive"));
+    }
     if let Some(a) = request.accuracy
         && !(a > 0.0 && a <= 1.0)
     {

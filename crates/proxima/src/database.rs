@@ -451,6 +451,7 @@ impl Proxima {
         }
         let (value, valid_until) = compute.await?;
         if let Some(ticket) = ticket
+            && value.complete()
             && let Ok(bytes) = serde_json::to_vec(value.stored())
         {
             self.cache.store(ticket, bytes.into(), valid_until.map(|s| s.saturating_mul(1_000))).await;
@@ -675,6 +676,10 @@ pub(crate) trait Cacheable: Sized {
     const CACHED_OP: &'static str;
     fn stored(&self) -> &Self::Stored;
     fn from_stored(stored: Self::Stored) -> Self;
+    /// Whether the answer may be kept (a partial one may not).
+    fn complete(&self) -> bool {
+        true
+    }
 }
 
 /// A search keeps its hits; its performance figures describe the search that
@@ -688,6 +693,9 @@ impl Cacheable for SearchResponse {
     }
     fn from_stored(hits: Self::Stored) -> Self {
         SearchResponse { hits, performance: Default::default(), valid_until: None }
+    }
+    fn complete(&self) -> bool {
+        !self.performance.partial
     }
 }
 

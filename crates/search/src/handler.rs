@@ -45,6 +45,16 @@ pub struct PerformanceInfo {
     pub segments_searched: usize,
     /// The plan of each segment.
     pub plans: Vec<SegmentPlan>,
+    /// `timeout_ms` ran out: `segments_skipped` segments were not searched.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    /// Segments left unsearched when the time budget ran out.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub segments_skipped: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Hits, best first, and what they cost.
@@ -123,9 +133,16 @@ impl VectorSearchHandler {
         let mut performance = PerformanceInfo { planning_us, ..PerformanceInfo::default() };
         let distance = Distance::new(config.metric);
         let mut candidates = Vec::new();
+        let deadline = ctx.request.timeout_ms.map(|ms| started + std::time::Duration::from_millis(ms));
         for plan in &plans {
             let segment = &ctx.view.segments()[plan.segment];
             if plan.live_rows == 0 || plan.selectivity == 0.0 && ctx.request.filter.is_none() {
+                continue;
+            }
+            // Checked between segments: a segment once started is finished.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                performance.partial = true;
+                performance.segments_skipped += 1;
                 continue;
             }
             performance.segments_searched += 1;

@@ -138,6 +138,22 @@ async fn the_planner_uses_the_index_and_scans_the_tail() {
     assert!(matches!(methods[..], [Method::Hnsw { .. }, Method::Hnsw { .. }, Method::Flat]), "{methods:?}");
     assert!(response.performance.distance_computations < 5_000, "the graph is cheaper than a scan");
     assert_eq!(response.hits[0].id, "r1");
+    // A time budget skips the segments it does not reach and says so; whatever
+    // was searched is searched fully, and an ample budget changes nothing.
+    let full = VectorSearchHandler::default()
+        .execute_search(&SearchContext::new(engine.read_view("c").await.unwrap(), SearchRequest::new(vector(1), 5)))
+        .unwrap();
+    for timeout_ms in [1, 60_000] {
+        let budgeted = SearchRequest { timeout_ms: Some(timeout_ms), ..SearchRequest::new(vector(1), 5) };
+        let view = engine.read_view("c").await.unwrap();
+        let answer = VectorSearchHandler::default().execute_search(&SearchContext::new(view, budgeted)).unwrap();
+        let p = &answer.performance;
+        assert_eq!(p.partial, p.segments_skipped > 0);
+        assert_eq!(p.segments_searched + p.segments_skipped, full.performance.segments_searched);
+        if !p.partial {
+            assert_eq!(answer.hits, full.hits, "timeout {timeout_ms}");
+        }
+    }
     // A recall target of 1 is a request for the exact answer: no segment is walked.
     let mut exact = SearchRequest::new(vector(1), 5);
     exact.accuracy = Some(1.0);
