@@ -634,3 +634,58 @@ fn engine_parameters_in_the_config_reach_the_engines() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("`checkpoint`"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn partitioned_collections_over_http_with_merge_strategies() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proximadb.toml");
+    std::fs::write(&config, "[storage]\nengines = [\"viper\", \"lsm\"]\n").unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let server = ServerProcess::start(BIN, &dir.path().join("data"), &["--config", &config], &[]);
+    let addr = server.addr.as_str();
+    let create = json!({"name": "split", "dimension": 3, "metric": "euclidean", "engine": "viper", "partitions": ["viper", "lsm"]});
+    let r = call(addr, "POST", "/v1/collections", Some(create));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let vectors: Vec<Value> = (0..60).map(|i| json!({"id": format!("p{i}"), "vector": [i as f32, 0.0, 1.0]})).collect();
+    assert_eq!(call(addr, "POST", "/v1/collections/split/vectors", Some(json!({"vectors": vectors}))).status, 200);
+    let engines = call(addr, "GET", "/v1/engines", None).json();
+    let holding =
+        engines["engines"].as_array().unwrap().iter().filter(|e| e["collections"] == json!(["split"])).count();
+    assert_eq!(holding, 2, "both partitions listed: {engines}");
+    for merge in [
+        json!("max"),
+        json!({"reciprocal_rank_fusion": {"k": 60}}),
+        json!({"score_weighted": {"weights": {"lsm": 1.0}}}),
+    ] {
+        let body = json!({"vector": [10.2, 0.0, 1.0], "k": 3, "merge": merge, "engine_timeout_ms": 5000});
+        let r = call(addr, "POST", "/v1/collections/split/unified-search", Some(body));
+        assert_eq!(r.status, 200, "{merge}: {}", r.body);
+        let answer = r.json();
+        assert_eq!(answer["partial"], false, "{answer}");
+        assert_eq!(answer["engines"].as_array().unwrap().len(), 2);
+        assert!(answer["engines"].as_array().unwrap().iter().all(|e| e["status"] == "answered"), "{answer}");
+        assert_eq!(answer["hits"].as_array().unwrap().len(), 3, "{answer}");
+    }
+    let best = call(
+        addr,
+        "POST",
+        "/v1/collections/split/unified-search",
+        Some(json!({"vector": [10.2, 0.0, 1.0], "k": 1, "merge": "max"})),
+    );
+    assert_eq!(best.json()["hits"][0]["id"], "p10");
+    let one = call(
+        addr,
+        "POST",
+        "/v1/collections/split/unified-search",
+        Some(json!({"vector": [10.2, 0.0, 1.0], "k": 3, "max_engines": 1})),
+    );
+    assert_eq!(one.json()["partial"], true, "{}", one.body);
+    for body in [
+        json!({"vector": [1, 0, 1], "k": 3, "max_engines": 0}),
+        json!({"vector": [1, 0], "k": 3}),
+        json!({"vector": [1, 0, 1], "k": 3, "merge": "median"}),
+    ] {
+        let r = call(addr, "POST", "/v1/collections/split/unified-search", Some(body.clone()));
+        assert!(r.status == 400 || r.status == 422, "{body}: {}", r.body);
+    }
+}

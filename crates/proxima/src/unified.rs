@@ -13,6 +13,7 @@ use crate::Proxima;
 
 /// How per-engine rankings become one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MergeStrategy {
     /// Each hit's score times its engine's weight (engines not named weigh 1).
@@ -61,6 +62,7 @@ impl Default for SearchStrategy {
 
 /// How one engine's part of a search went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum EngineOutcome {
     /// It answered.
@@ -93,6 +95,7 @@ pub enum EngineOutcome {
 
 /// The merged hits, and whether every engine holding the collection contributed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UnifiedSearchResponse {
     /// Hits, best first; `score` is the merged score.
     pub hits: Vec<SearchHit>,

@@ -41,7 +41,7 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
     use ops::{BatchBody, RestoreBody, Restored, SnapshotBody, SnapshotList};
     use proxima::{CollectionEntry, CollectionPage, CollectionPatch};
     use relations::Reached;
-    use search::{Estimate, SearchAnswer, SearchBody};
+    use search::{Estimate, SearchAnswer, SearchBody, UnifiedBody};
     use users::Events;
     use vectors::{Deleted, Upsert, Upserted};
     const C: &str = "/v1/collections/{name}";
@@ -148,6 +148,17 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
                 Some(schema::<SearchBody>),
                 200,
                 Some(schema::<SearchAnswer>),
+            ),
+        )
+        .route(
+            post(search::unified),
+            op(
+                "post",
+                "/v1/collections/{name}/unified-search",
+                "Searches every engine holding part of a partitioned collection and merges (score, RRF or max; per-engine timeout)",
+                Some(schema::<UnifiedBody>),
+                200,
+                Some(schema::<proxima::UnifiedSearchResponse>),
             ),
         )
         .route(

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use proxima::core::{Error, SearchHit, SearchRequest};
 use proxima::search::{PerformanceInfo, QueryEstimate};
-use proxima::{CacheMode, CacheOutcome, QueryPlan, QueryRequest};
+use proxima::{CacheMode, CacheOutcome, MergeStrategy, QueryPlan, QueryRequest, SearchStrategy, UnifiedSearchResponse};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -75,4 +75,36 @@ pub(super) async fn estimate(
     }
     let request: SearchRequest = serde_json::from_value(body).map_err(unreadable)?;
     Ok(Json(Estimate::Search(state.db.estimate_cached(&name, request).await?)))
+}
+
+/// A search over every engine holding part of a (partitioned) collection.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct UnifiedBody {
+    #[serde(flatten)]
+    request: SearchRequest,
+    /// `{"reciprocal_rank_fusion": {"k": 60}}`, `{"score_weighted": {"weights": {...}}}` or `"max"`.
+    #[serde(default)]
+    merge: MergeStrategy,
+    /// Ask at most this many engines, in partition order.
+    #[serde(default)]
+    max_engines: Option<usize>,
+    /// Give up on an engine after this long; the answer then says it is partial.
+    #[serde(default)]
+    engine_timeout_ms: Option<u64>,
+}
+
+pub(super) async fn unified(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<UnifiedBody>,
+) -> Result<Json<UnifiedSearchResponse>, ApiError> {
+    if body.max_engines == Some(0) || body.engine_timeout_ms == Some(0) {
+        return Err(Error::invalid("max_engines and engine_timeout_ms must be positive").into());
+    }
+    let strategy = SearchStrategy::CrossEngine {
+        merge_strategy: body.merge,
+        max_engines: body.max_engines,
+        timeout_ms: body.engine_timeout_ms,
+    };
+    Ok(Json(state.db.unified_search(&name, body.request, &strategy).await?))
 }
