@@ -472,11 +472,37 @@ impl Proxima {
         Ok(())
     }
 
-    /// What a search would cost, without running it.
+    /// What a search would cost, without running it. For a partitioned
+    /// collection: the partitions' work added up, the time of the slowest
+    /// (they are searched concurrently), the cost share averaged.
     pub async fn estimate(&self, collection: &str, request: SearchRequest) -> Result<QueryEstimate> {
-        let (engine, _) = self.route(collection).await?;
-        let view = engine.read_view(collection).await?;
-        Ok(self.search.estimate_query(&SearchContext::new(view, request)))
+        let (holders, _) = self.holders(collection).await?;
+        let mut total: Option<QueryEstimate> = None;
+        for (_, engine) in &holders {
+            let view = engine.read_view(collection).await?;
+            let part = self.search.estimate_query(&SearchContext::new(view, request.clone()));
+            total = Some(match total {
+                None => part,
+                Some(mut sum) => {
+                    sum.valid &= part.valid;
+                    sum.errors.extend(part.errors.into_iter().filter(|e| !sum.errors.contains(e)).collect::<Vec<_>>());
+                    sum.cost += part.cost;
+                    sum.estimated_distance_computations += part.estimated_distance_computations;
+                    sum.estimated_nodes_visited += part.estimated_nodes_visited;
+                    sum.will_over_fetch |= part.will_over_fetch;
+                    for r in part.recommendations {
+                        if !sum.recommendations.contains(&r) {
+                            sum.recommendations.push(r);
+                        }
+                    }
+                    sum.estimated_duration_ms = sum.estimated_duration_ms.max(part.estimated_duration_ms);
+                    sum
+                }
+            });
+        }
+        let mut estimate = total.ok_or_else(|| Error::internal(format!("`{collection}` has no engine")))?;
+        estimate.cost /= holders.len() as f64;
+        Ok(estimate)
     }
 
     /// [`Proxima::estimate`] through the cache (an estimate holds until the collection changes).

@@ -76,9 +76,12 @@ impl Proxima {
     /// Compacts `collection` when its dead and expired rows pass `config`'s thresholds.
     pub async fn maybe_compact(&self, collection: &str, config: &CompactionConfig) -> Result<CompactionResult> {
         let started = Instant::now();
-        let (engine, _) = self.route(collection).await?;
-        let stats = engine.stats(collection).await?;
-        let expired = expired_rows(&*engine.read_view(collection).await?, now_unix_secs());
+        // Summed over the partitions of a partitioned collection.
+        let stats = self.stats(collection).await?;
+        let mut expired = 0;
+        for (_, engine) in self.holders(collection).await?.0 {
+            expired += expired_rows(&*engine.read_view(collection).await?, now_unix_secs());
+        }
         let stored = stats.live_records + stats.soft_deleted_records + stats.dead_rows;
         let deleted = stats.dead_rows + expired;
         let ratio = if stored == 0 { 0.0 } else { deleted as f64 / stored as f64 };
@@ -123,8 +126,7 @@ impl Proxima {
             loop {
                 ticks.tick().await;
                 let Ok(collections) = db.list_collections().await else { continue };
-                // Partitioned collections are compacted by `compact`, not by thresholds here.
-                for c in collections.into_iter().filter(|c| c.partitions.is_empty()) {
+                for c in collections {
                     match db.maybe_compact(&c.name, &config).await {
                         Ok(result) if result.triggered => {
                             tracing::info!(collection = %c.name, removed = result.removed_count, reason = %result.reason, "compacted");

@@ -360,3 +360,25 @@ async fn rules_can_depend_on_the_placement_operation() {
     assert_eq!(db.collection("later").await.unwrap().engine.as_deref(), Some("memory"));
     assert_eq!(db.get("later", &["a".to_string()]).await.unwrap()[0].as_ref().unwrap().record.vector, vec![0.6, 0.8]);
 }
+
+#[tokio::test]
+async fn estimates_and_automatic_compaction_cover_every_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = open(dir.path()).await;
+    let model = fill(&db, "parts", ["viper", "memory"]).await;
+    let request = proxima::core::SearchRequest::new(vector(3), 5);
+    let whole = db.estimate("parts", request.clone()).await.unwrap();
+    assert!(whole.valid, "{whole:?}");
+    // Flat on both partitions: every stored row of both is a distance computation.
+    let stats = db.stats("parts").await.unwrap();
+    let stored = stats.live_records + stats.soft_deleted_records + stats.dead_rows;
+    assert_eq!(whole.estimated_distance_computations, stored, "{whole:?}");
+    // Deleting most rows on both engines trips the thresholds for the collection as a whole.
+    let doomed: Vec<String> = model.keys().take(model.len() * 3 / 4).cloned().collect();
+    db.delete("parts", doomed.clone()).await.unwrap();
+    db.flush("parts").await.unwrap();
+    let eager = proxima::CompactionConfig { enabled: true, min_deleted_records: 1, min_deleted_ratio: 0.1 };
+    let result = db.maybe_compact("parts", &eager).await.unwrap();
+    assert!(result.triggered, "{result:?}");
+    assert_eq!(db.stats("parts").await.unwrap().live_records, (model.len() - doomed.len()) as u64);
+}
