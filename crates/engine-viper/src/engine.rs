@@ -1,0 +1,271 @@
+//! The engine: the `VectorStorage` implementation over its collections.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use proxima_core::{CollectionConfig, Result, now_unix_secs};
+use proxima_engine::files::{blocking, remove_dir_if_exists};
+use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
+use proxima_engine::{
+    Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView,
+    StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+};
+use tokio::sync::Mutex;
+
+use crate::collection::{Rewrite, ViperCollection};
+use crate::config::ViperConfig;
+use crate::segment_file::Encoders;
+use crate::store::Store;
+use crate::{NAME, rewrite};
+
+type Shared = Arc<Mutex<ViperCollection>>;
+
+/// A writer that finds this many flushes' worth of rows unflushed waits for a
+/// flush itself instead of leaving it to the background.
+const MAX_BACKLOG_FLUSHES: usize = 4;
+
+/// The VIPER engine: one directory (or key prefix) per collection.
+pub struct ViperEngine {
+    config: ViperConfig,
+    store: Store,
+    index_builder: Option<Arc<dyn IndexBuilder>>,
+    collections: CollectionMap<Mutex<ViperCollection>>,
+}
+
+impl std::fmt::Debug for ViperEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViperEngine").field("config", &self.config).finish()
+    }
+}
+
+impl ViperEngine {
+    /// Opens every collection under the root.
+    pub async fn open(config: ViperConfig, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Self> {
+        let store = Store::open(&config.root)?;
+        let mut collections = BTreeMap::new();
+        for name in store.list("").await? {
+            // `_wal` and other underscore names are ours; a directory without a
+            // manifest is a collection whose drop was interrupted.
+            if name.starts_with('_') || proxima_core::validate::collection_name(&name).is_err() {
+                continue;
+            }
+            match ViperCollection::open(&name, &config, &store, index_builder.clone()).await? {
+                Some(mut c) => {
+                    c.enforce_budget(config.resident_budget_bytes);
+                    collections.insert(name, Arc::new(Mutex::new(c)));
+                }
+                None => store.delete_dir(&name).await?,
+            }
+        }
+        Ok(Self { config, store, index_builder, collections: collections.into() })
+    }
+
+    /// Bytes of decoded vectors `collection` keeps in memory for segments already in files.
+    pub async fn resident_vector_bytes(&self, collection: &str) -> Result<u64> {
+        Ok(self.collection(collection)?.lock().await.state.resident_vector_bytes())
+    }
+
+    fn collection(&self, name: &str) -> Result<Shared> {
+        self.collections.get(name)
+    }
+
+    async fn remove_files(&self, name: &str) -> Result<()> {
+        // The manifest goes first: without it the directory is no collection.
+        self.store.delete(&format!("{name}/manifest.json")).await?;
+        self.store.delete_dir(name).await?;
+        let wal_dir = self.config.wal_dir.join(name);
+        blocking(move || remove_dir_if_exists(&wal_dir)).await
+    }
+}
+
+#[async_trait]
+impl VectorStorage for ViperEngine {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            persistent: true,
+            object_storage: true,
+            zero_copy_reads: false,
+            write_throughput: 4,
+            scan_throughput: 5,
+            update_throughput: 2,
+        }
+    }
+
+    async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
+        config.validate()?;
+        self.collections.ensure_free(&config.name)?;
+        let created =
+            ViperCollection::create(config.clone(), &self.config, &self.store, self.index_builder.clone()).await?;
+        self.collections.insert_new(&config.name, Arc::new(Mutex::new(created)))
+    }
+
+    async fn drop_collection(&self, name: &str) -> Result<()> {
+        let removed = self.collections.remove(name)?;
+        // Wait for in-flight operations (a background flush among them) before deleting its files.
+        let flush_lock = removed.lock().await.flush_lock();
+        let _only = flush_lock.lock().await;
+        let _guard = removed.lock().await;
+        self.remove_files(name).await
+    }
+
+    async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
+        let all = self.collections.all();
+        let mut configs = Vec::with_capacity(all.len());
+        for c in all {
+            configs.push(c.lock().await.state.config().clone());
+        }
+        Ok(configs)
+    }
+
+    async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
+        let shared = self.collection(collection)?;
+        // The frame's writeback starts when it is logged and runs while the
+        // batch is applied; the sync comes after the collection's lock is
+        // released, so writers arriving meanwhile log theirs and one fsync
+        // covers them all.
+        let (receipt, wal, point) = {
+            let mut c = shared.lock().await;
+            let logged = c.log(batch, &self.store).await?;
+            let (wal, point) = (c.wal(), logged.point);
+            (c.apply_logged(logged), wal, point)
+        };
+        // With no sync running, this writer syncs on its own thread: the
+        // hand-offs to the blocking pool and back cost more than the overlap
+        // they bought (docs/perf-journal.md). Behind a running sync it
+        // waits on the pool, leaving this thread to other writers.
+        let synced = match wal.try_make_durable(point) {
+            Some(synced) => synced,
+            None => blocking(move || wal.wait_durable(point)).await,
+        };
+        let mut c = shared.lock().await;
+        if let Err(e) = synced {
+            c.make_durable().await?; // poisons the collection with the log's error
+            return Err(e);
+        }
+        c.enforce_budget(self.config.resident_budget_bytes);
+        if c.flush_due(&self.config) {
+            let flush_lock = c.flush_lock();
+            let backlog = c.unflushed_ops() >= self.config.flush_rows.saturating_mul(MAX_BACKLOG_FLUSHES);
+            drop(c);
+            if backlog {
+                // Flushing is behind: this writer waits and flushes, so the buffer stays bounded.
+                let _only = flush_lock.lock().await;
+                rewrite::in_steps(
+                    &Arc::downgrade(&shared),
+                    Rewrite::Flush,
+                    &self.config,
+                    Encoders::AllCores,
+                    &self.store,
+                )
+                .await?;
+            } else if let Ok(only) = flush_lock.try_lock_owned() {
+                // The write is durable in the log already; the flush (and the
+                // compaction it may leave due) runs in the background. A failed
+                // flush changes no file the manifest names, and the next flush
+                // retries it.
+                let (shared, config, store) = (Arc::downgrade(&shared), self.config.clone(), self.store.clone());
+                tokio::spawn(async move {
+                    let done = rewrite::flush_and_maintain(&shared, &config, Encoders::LeaveOneCore, &store);
+                    if let Err(e) = done.await {
+                        tracing::warn!(error = %e, "background flush failed; the next flush retries");
+                    }
+                    drop(only);
+                });
+            }
+        }
+        Ok(receipt)
+    }
+
+    async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
+        let c = self.collection(collection)?;
+        let mut c = c.lock().await;
+        c.make_durable().await?;
+        let needed = c.state.segments_of(ids.iter().map(String::as_str));
+        c.ensure_loaded(&needed, &self.store).await?;
+        let now = now_unix_secs();
+        let got = ids.iter().map(|id| c.state.get(id, now)).collect();
+        c.enforce_budget(self.config.resident_budget_bytes);
+        got
+    }
+
+    async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
+        let c = self.collection(collection)?;
+        let mut c = c.lock().await;
+        c.make_durable().await?;
+        c.ensure_all_loaded(&self.store).await?;
+        c.merge_view_chunks()?;
+        let view = c.state.view();
+        c.enforce_budget(self.config.resident_budget_bytes);
+        view
+    }
+
+    async fn flush(&self, collection: &str) -> Result<()> {
+        let c = self.collection(collection)?;
+        let flush_lock = c.lock().await.flush_lock();
+        let _only = flush_lock.lock().await;
+        // In steps, like a background flush: writes go on while it runs.
+        // Someone waits for this one: every core.
+        let flushed =
+            rewrite::flush_and_maintain(&Arc::downgrade(&c), &self.config, Encoders::AllCores, &self.store).await;
+        c.lock().await.enforce_budget(self.config.resident_budget_bytes);
+        flushed
+    }
+
+    async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {
+        let c = self.collection(collection)?;
+        let flush_lock = c.lock().await.flush_lock();
+        let _only = flush_lock.lock().await;
+        let report = rewrite::compact(&c, policy, &self.config, &self.store).await;
+        c.lock().await.enforce_budget(self.config.resident_budget_bytes);
+        report
+    }
+
+    async fn stats(&self, collection: &str) -> Result<CollectionStats> {
+        let c = self.collection(collection)?;
+        let mut c = c.lock().await;
+        c.make_durable().await?;
+        Ok(c.stats())
+    }
+
+    async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
+        let checkpoint = {
+            let c = self.collection(collection)?;
+            let mut c = c.lock().await;
+            c.make_durable().await?;
+            c.ensure_all_loaded(&self.store).await?;
+            let checkpoint = c.state.checkpoint();
+            c.enforce_budget(self.config.resident_budget_bytes);
+            checkpoint?
+        };
+        let path = dir.join(CHECKPOINT_FILE);
+        blocking(move || checkpoint.write_to(&path)).await
+    }
+
+    async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
+        let path = dir.join(CHECKPOINT_FILE);
+        let name = collection.to_string();
+        let checkpoint = blocking(move || Checkpoint::read_from(&path, &name)).await?;
+        let config = checkpoint.config.clone();
+        let mut state = CollectionState::from_checkpoint(checkpoint, self.index_builder.clone())?;
+        state.defer_indexing();
+        if self.collection(collection).is_ok() {
+            self.drop_collection(collection).await?;
+        }
+        let mut created =
+            ViperCollection::create(config, &self.config, &self.store, self.index_builder.clone()).await?;
+        created.state = state;
+        // Persist the restored state as files, the way every flush does; the
+        // log starts after it. Nothing else sees the collection yet.
+        let created = Arc::new(Mutex::new(created));
+        rewrite::in_steps(&Arc::downgrade(&created), Rewrite::Flush, &self.config, Encoders::AllCores, &self.store)
+            .await?;
+        self.collections.insert(collection, created);
+        Ok(())
+    }
+}
