@@ -382,3 +382,27 @@ async fn estimates_and_automatic_compaction_cover_every_partition() {
     assert!(result.triggered, "{result:?}");
     assert_eq!(db.stats("parts").await.unwrap().live_records, (model.len() - doomed.len()) as u64);
 }
+
+#[tokio::test]
+async fn batch_execute_spreads_over_partitions_and_names_each_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = open(dir.path()).await;
+    let model = fill(&db, "parts", ["viper", "memory"]).await;
+    let before = db.stats("parts").await.unwrap().live_records;
+    // Ids landing on both partitions, one of the wrong dimension, one restore of a live record.
+    use proxima::engine::WriteOp;
+    let mut ops: Vec<WriteOp> =
+        (0..12).map(|i| WriteOp::Upsert(VectorRecord::new(format!("b{i}"), vector(i)))).collect();
+    ops.insert(3, WriteOp::Upsert(VectorRecord::new("short", vec![1.0; 3])));
+    let live = model.keys().next().unwrap().clone();
+    ops.insert(7, WriteOp::Restore { id: live });
+    let result = db.batch_execute("parts", ops).await.unwrap();
+    let refused: Vec<usize> = result.errors.iter().map(|e| e.index).collect();
+    assert_eq!(refused, [3, 7], "{result:?}");
+    assert_eq!(result.succeeded, 12);
+    assert_eq!(db.stats("parts").await.unwrap().live_records, before + 12);
+    let ids: Vec<String> = (0..12).map(|i| format!("b{i}")).collect();
+    let engines_used: std::collections::BTreeSet<usize> = ids.iter().map(|id| proxima::partition_of(id, 2)).collect();
+    assert_eq!(engines_used.len(), 2, "the batch touched both partitions");
+    assert!(db.get("parts", &ids).await.unwrap().iter().all(Option::is_some));
+}
