@@ -76,6 +76,12 @@ enum Command {
         /// A filter as JSON, e.g. `{"eq": {"field": "lang", "value": "en"}}`.
         #[arg(long)]
         filter: Option<String>,
+        /// Search every partition of a partitioned collection and merge: max, rrf or score.
+        #[arg(long)]
+        merge: Option<String>,
+        /// With `--merge`: give up on a partition's engine after this long.
+        #[arg(long)]
+        engine_timeout_ms: Option<u64>,
     },
     /// A hybrid query: vector, relations and a user's policy (POST .../query).
     Query {
@@ -419,15 +425,31 @@ fn remote_command(command: Command) -> Result<(), String> {
             eprintln!("import: {} vectors from {}", rows.len(), file.display());
             import::import(&server.remote()?, &collection, &rows, &metric, batch)
         }
-        Command::Search { server, collection, vector, k, filter } => {
+        Command::Search { server, collection, vector, k, filter, merge, engine_timeout_ms } => {
             let vector: Value = serde_json::from_str(&vector).map_err(|e| format!("--vector is not JSON: {e}"))?;
             let mut body = json!({"vector": vector, "k": k, "include_metadata": true});
             if let Some(filter) = filter {
                 body["filter"] = serde_json::from_str(&filter).map_err(|e| format!("--filter is not JSON: {e}"))?;
             }
-            print(
-                &server.remote()?.call("POST", &format!("/v1/collections/{collection}/search"), Some(&body))?["hits"],
-            );
+            let Some(merge) = merge else {
+                let path = format!("/v1/collections/{collection}/search");
+                print(&server.remote()?.call("POST", &path, Some(&body))?["hits"]);
+                return Ok(());
+            };
+            body["merge"] = match merge.as_str() {
+                "max" => json!("max"),
+                "rrf" => json!({"reciprocal_rank_fusion": {"k": 60}}),
+                "score" => json!({"score_weighted": {"weights": {}}}),
+                other => return Err(format!("--merge {other}: use max, rrf or score")),
+            };
+            if let Some(ms) = engine_timeout_ms {
+                body["engine_timeout_ms"] = json!(ms);
+            }
+            print(&server.remote()?.call(
+                "POST",
+                &format!("/v1/collections/{collection}/unified-search"),
+                Some(&body),
+            )?);
             Ok(())
         }
         Command::Query {

@@ -274,6 +274,13 @@ fn relations_import_show_and_query() {
     .unwrap();
     assert_eq!(answer["hits"].as_array().unwrap().len(), 3, "{answer}");
     assert!(answer["reason"].as_str().unwrap().contains("budget"), "{answer}");
+    let merged: Value = serde_json::from_str(&cli(
+        addr,
+        &["search", "--collection", "rel", "--vector", "[1, 3, 0.5]", "--k", "2", "--merge", "max"],
+    ))
+    .unwrap();
+    assert_eq!((merged["partial"].clone(), merged["hits"].as_array().unwrap().len()), (json!(false), 2), "{merged}");
+    assert_eq!(merged["engines"][0]["status"], "answered");
 }
 
 #[test]
