@@ -22,6 +22,19 @@ fn create_docs(addr: &str) {
     assert_eq!(r.status, 201, "{}", r.body);
 }
 
+/// Runs `serve` with `config`; it must refuse to start. Returns what it said.
+fn refused_at_start(config: &std::path::Path, data_dir: &std::path::Path) -> String {
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the server started with {}", config.display());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn live_records(addr: &str) -> u64 {
     let r = call(addr, "GET", "/v1/collections/docs", None);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -565,15 +578,8 @@ fn moves_rebalance_and_routing_from_the_config() {
         "[routing]\nrules = [{ priority = 1, condition = { size_at_least = 1 }, engine = \"mmap\" }]\n",
     )
     .unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
-        .arg(&bad)
-        .arg("--data-dir")
-        .arg(dir.path().join("other"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`mmap`"), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = refused_at_start(&bad, &dir.path().join("other"));
+    assert!(said.contains("`mmap`"), "{said}");
 }
 
 #[test]
@@ -624,15 +630,8 @@ fn engine_parameters_in_the_config_reach_the_engines() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
-        .arg(&bad)
-        .arg("--data-dir")
-        .arg(dir.path().join("other"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`checkpoint`"), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = refused_at_start(&bad, &dir.path().join("other"));
+    assert!(said.contains("`checkpoint`"), "{said}");
 }
 
 #[test]

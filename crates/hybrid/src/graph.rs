@@ -56,6 +56,11 @@ impl Graph {
         removed
     }
 
+    /// Whether any edge touches `id`.
+    pub(crate) fn touches(&self, id: &str) -> bool {
+        self.out.contains_key(id) || self.into.contains_key(id)
+    }
+
     /// Removes every edge touching `id`; how many.
     pub(crate) fn remove_node(&mut self, id: &str) -> usize {
         let mut removed = 0;

@@ -112,15 +112,13 @@ pub struct EngineInfo {
 }
 
 fn pattern(text: &str) -> Result<AccessPattern> {
-    serde_json::from_value(serde_json::Value::String(text.to_string()))
+    AccessPattern::parse(text)
         .map_err(|_| Error::invalid(format!("access_pattern `{text}` must be hot, normal, cold or archive")))
 }
 
 fn entry(meta: CollectionMetadata) -> Result<CollectionEntry> {
-    let config = serde_json::from_value(meta.config)
-        .map_err(|e| Error::corrupted(format!("catalogue entry `{}` holds an unreadable config: {e}", meta.name)))?;
     Ok(CollectionEntry {
-        config,
+        config: crate::database::config_of(&meta)?,
         description: meta.description,
         tags: meta.tags,
         owner: meta.owner,

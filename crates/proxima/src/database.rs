@@ -761,7 +761,7 @@ pub(crate) async fn cpu_bound<T: Send + 'static>(work: impl FnOnce() -> Result<T
     }
 }
 
-fn config_of(entry: &CollectionMetadata) -> Result<CollectionConfig> {
+pub(crate) fn config_of(entry: &CollectionMetadata) -> Result<CollectionConfig> {
     serde_json::from_value(entry.config.clone())
         .map_err(|e| Error::corrupted(format!("catalogue entry `{}` holds an unreadable config: {e}", entry.name)))
 }

@@ -57,9 +57,7 @@ pub fn router(db: Arc<Proxima>, options: ServerOptions) -> Router {
         async move {
             let mut text = exposition.render();
             text.push_str(&metrics::render_cache(&db.cache_report().await));
-            if let Ok(analytics) = db.get_performance_analytics(None).await {
-                text.push_str(&metrics::render_strategies(&analytics));
-            }
+            text.push_str(&metrics::render_strategies(&db.query_summaries()));
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
         }
     };

@@ -82,14 +82,11 @@ pub(crate) fn render_cache(layers: &[proxima::LayerReport]) -> String {
     out
 }
 
-/// Hybrid queries answered and their recent-lifetime p95, per strategy.
-pub(crate) fn render_strategies(analytics: &proxima::PerformanceAnalytics) -> String {
+/// Hybrid queries answered and their p95 (since start), per strategy.
+pub(crate) fn render_strategies(table: &proxima::OperationTable) -> String {
     let mut out = String::new();
-    let ops: Vec<(&str, &proxima::OperationSummary)> = analytics
-        .engines
-        .get("hybrid")
-        .map(|table| table.iter().filter_map(|(op, s)| Some((op.strip_prefix("query_")?, s))).collect())
-        .unwrap_or_default();
+    let ops: Vec<(&str, &proxima::OperationSummary)> =
+        table.iter().filter_map(|(op, s)| Some((op.strip_prefix("query_")?, s))).collect();
     out.push_str("# HELP proximadb_query_total Hybrid queries answered, by strategy.\n");
     out.push_str("# TYPE proximadb_query_total counter\n");
     for (strategy, summary) in &ops {

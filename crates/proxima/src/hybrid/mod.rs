@@ -134,6 +134,13 @@ impl Proxima {
         Ok(answer)
     }
 
+    /// Hybrid queries answered so far, by analytics operation (`query_<strategy>`),
+    /// over every collection: read from the recorder alone, so a metrics scrape
+    /// costs no engine call.
+    pub fn query_summaries(&self) -> crate::OperationTable {
+        self.analytics.tables(None).1.remove("hybrid").unwrap_or_default()
+    }
+
     /// What [`Proxima::query`] would do with `request`, without running it.
     pub async fn plan_query(&self, collection: &str, request: &QueryRequest) -> Result<QueryPlan> {
         let context = self.query_context(collection, request).await?;
