@@ -330,6 +330,9 @@ enum CollectionsAction {
         /// The engine to move to.
         #[arg(long)]
         to: String,
+        /// For a partitioned collection: the engine holding the partition to move.
+        #[arg(long)]
+        from: Option<String>,
         /// Only check and report what would happen.
         #[arg(long)]
         dry_run: bool,
@@ -543,8 +546,8 @@ fn remote_command(command: Command) -> Result<(), String> {
                     print(&remote.call("PATCH", &format!("/v1/collections/{name}"), Some(&body))?);
                 }
                 CollectionsAction::Engines => print(&remote.call("GET", "/v1/engines", None)?),
-                CollectionsAction::Move { name, to, dry_run } => {
-                    let body = json!({"to": to, "dry_run": dry_run});
+                CollectionsAction::Move { name, to, from, dry_run } => {
+                    let body = json!({"to": to, "from": from, "dry_run": dry_run});
                     print(&remote.call("POST", &format!("/v1/collections/{name}/move"), Some(&body))?);
                 }
                 CollectionsAction::Rebalance => print(&remote.call("POST", "/v1/rebalance", None)?),

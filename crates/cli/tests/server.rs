@@ -638,7 +638,7 @@ fn engine_parameters_in_the_config_reach_the_engines() {
 fn partitioned_collections_over_http_with_merge_strategies() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("proximadb.toml");
-    std::fs::write(&config, "[storage]\nengines = [\"viper\", \"lsm\"]\n").unwrap();
+    std::fs::write(&config, "[storage]\nengines = [\"viper\", \"lsm\", \"mmap\"]\n").unwrap();
     let config = config.to_string_lossy().into_owned();
     let server = ServerProcess::start(BIN, &dir.path().join("data"), &["--config", &config], &[]);
     let addr = server.addr.as_str();
@@ -686,5 +686,39 @@ fn partitioned_collections_over_http_with_merge_strategies() {
     ] {
         let r = call(addr, "POST", "/v1/collections/split/unified-search", Some(body.clone()));
         assert!(r.status == 400 || r.status == 422, "{body}: {}", r.body);
+    }
+
+    // Snapshots cover every partition.
+    assert_eq!(call(addr, "POST", "/v1/collections/split/snapshots", Some(json!({"name": "s1"}))).status, 201);
+    assert_eq!(call(addr, "DELETE", "/v1/collections/split/vectors/p10", None).status, 200);
+    let r = call(addr, "POST", "/v1/collections/split/snapshots/s1/restore", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(call(addr, "GET", "/v1/collections/split/vectors/p10", None).status, 200);
+    assert_eq!(call(addr, "GET", "/v1/collections/split", None).json()["stats"]["live_records"], 60);
+
+    // One partition moves; the other stays.
+    for (body, status) in [
+        (json!({"to": "mmap"}), 400),
+        (json!({"to": "mmap", "from": "nosuch"}), 400),
+        (json!({"to": "viper", "from": "lsm"}), 400),
+    ] {
+        let r = call(addr, "POST", "/v1/collections/split/move", Some(body.clone()));
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+    }
+    let r = call(addr, "POST", "/v1/collections/split/move", Some(json!({"to": "mmap", "from": "lsm"})));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!((r.json()["from"].clone(), r.json()["to"].clone()), (json!("lsm"), json!("mmap")));
+    let engines = call(addr, "GET", "/v1/engines", None).json();
+    let holders: Vec<&str> = engines["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["collections"] == json!(["split"]))
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(holders, ["mmap", "viper"], "{engines}");
+    for i in [0, 1, 2, 33, 59] {
+        let r = call(addr, "GET", &format!("/v1/collections/split/vectors/p{i}"), None);
+        assert_eq!(r.status, 200, "p{i}: {}", r.body);
     }
 }

@@ -2,6 +2,9 @@
 //! checkpoint, taken at one sequence number, and its catalogue config) under
 //! `DATA_DIR/backups/<collection>/<name>/`, with the collection's edges as
 //! they were when the backup finished (`relations.json`).
+//!
+//! A partitioned collection keeps one checkpoint per partition under
+//! `partitions/<i>/`, taken while its writes wait, so the parts form one cut.
 
 use std::path::PathBuf;
 
@@ -12,6 +15,7 @@ use crate::Proxima;
 
 const CONFIG_FILE: &str = "collection.json";
 const RELATIONS_FILE: &str = "relations.json";
+const PARTITIONS_DIR: &str = "partitions";
 
 /// A backup on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,20 +50,28 @@ impl Proxima {
 
     /// Copies `collection` as it is now into a backup called `name`.
     pub async fn backup_namespace(&self, collection: &str, name: &str) -> Result<NamespaceBackup> {
-        let (engine, config) = self.route(collection).await?;
+        let (holders, config) = self.holders(collection).await?;
         let dir = self.backup_dir(collection, name)?;
         if dir.exists() {
             return Err(Error::already_exists(format!("backup `{name}` of `{collection}` exists")));
         }
+        // One engine's checkpoint is a consistent cut; several are one only if no write lands between them.
+        let gate = self.gates.of(collection);
+        let _writes_wait = if config.partitions.is_empty() { None } else { Some(gate.write().await) };
         // Written beside the final place, then renamed: a crash never leaves half a backup.
         let partial = dir.with_extension("partial");
         let _ = std::fs::remove_dir_all(&partial);
         std::fs::create_dir_all(&partial).map_err(|e| Error::io("cannot create the backup directory", e))?;
-        engine.checkpoint_to(collection, &partial).await?;
+        let mut stats = proxima_engine::CollectionStats::default();
+        for (i, (_, engine)) in holders.iter().enumerate() {
+            engine.checkpoint_to(collection, &part_dir(&partial, &config, i)).await?;
+            let part = engine.stats(collection).await?;
+            stats.last_seq = stats.last_seq.max(part.last_seq);
+            stats.live_records += part.live_records;
+        }
         let edges = serde_json::to_vec(&self.relations.export_collection(collection).await?)
             .map_err(|e| Error::internal(format!("backup relations: {e}")))?;
         std::fs::write(partial.join(RELATIONS_FILE), edges).map_err(|e| Error::io("cannot write the backup", e))?;
-        let stats = engine.stats(collection).await?;
         let backup = NamespaceBackup {
             name: name.to_string(),
             collection: collection.to_string(),
@@ -118,32 +130,44 @@ impl Proxima {
         // Like a move, a restore replaces the contents: writes wait until it is done.
         let gate = self.gates.of(target);
         let _writes_wait = gate.write().await;
-        match self.catalogue().get(target).await? {
+        let config = match self.catalogue().get(target).await? {
             Some(_) => {
-                let (engine, config) = self.route(target).await?;
+                let config = self.collection(target).await?;
                 if config.dimension != saved.config.dimension {
                     return Err(Error::invalid(format!(
                         "`{target}` has dimension {}, the backup {}",
                         config.dimension, saved.config.dimension
                     )));
                 }
-                engine.restore_from(target, &dir).await?;
-                self.relations.replace_collection(target, edges).await?;
-                self.record_stats(target).await?;
-                Ok(config)
+                if config.partitions.len() != saved.config.partitions.len() {
+                    return Err(Error::invalid(format!(
+                        "`{target}` has {} partitions, the backup {}; restore into a new collection instead",
+                        config.partitions.len(),
+                        saved.config.partitions.len()
+                    )));
+                }
+                config
             }
             None => {
-                let mut config = saved.config;
+                let mut config = saved.config.clone();
                 config.name = target.to_string();
-                let config = self.create_collection(config).await?;
-                let (engine, _) = self.route(target).await?;
-                engine.restore_from(target, &dir).await?;
-                self.relations.replace_collection(target, edges).await?;
-                self.record_stats(target).await?;
-                Ok(config)
+                self.create_collection(config).await?
             }
+        };
+        let (holders, _) = self.holders(target).await?;
+        for (i, (_, engine)) in holders.iter().enumerate() {
+            engine.restore_from(target, &part_dir(&dir, &saved.config, i)).await?;
         }
+        self.relations.replace_collection(target, edges).await?;
+        self.record_stats(target).await?;
+        Ok(config)
     }
+}
+
+/// Where partition `i` of a collection with `config` is kept in a backup: the
+/// backup itself for a collection held by one engine.
+fn part_dir(backup: &std::path::Path, config: &CollectionConfig, i: usize) -> PathBuf {
+    if config.partitions.is_empty() { backup.to_path_buf() } else { backup.join(PARTITIONS_DIR).join(i.to_string()) }
 }
 
 fn read_saved(dir: &std::path::Path) -> Result<Saved> {

@@ -358,7 +358,14 @@ impl Proxima {
     pub async fn get(&self, collection: &str, ids: &[String]) -> Result<Vec<Option<StoredRecord>>> {
         let (holders, config) = self.holders(collection).await?;
         if !config.partitions.is_empty() {
-            return self.get_partitioned(&config, &holders, ids).await;
+            return match self.get_partitioned(&config, &holders, ids).await {
+                // A partition moved between routing and reading: read where it is now.
+                Err(e) if e.kind() == proxima_core::ErrorKind::NotFound => {
+                    let (holders, config) = self.holders(collection).await?;
+                    self.get_partitioned(&config, &holders, ids).await
+                }
+                other => other,
+            };
         }
         let engine = holders[0].1.clone();
         self.following(collection, engine, |e| async move { e.get(collection, ids).await }).await

@@ -6,7 +6,8 @@
 //! switches the catalogue's assignment. Writes wait at the collection's gate
 //! while this runs, so none is lost or left behind on the source; searches keep
 //! running on the source (which is complete, as no write can land) until the
-//! switch, then run on the target.
+//! switch, then run on the target. A partitioned collection moves one
+//! partition at a time the same way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -63,12 +64,43 @@ impl Proxima {
     /// what would move. Before the catalogue switches, the target must hold as
     /// many live records as the source and up to 32 records read on both sides
     /// must be equal; otherwise the target copy is dropped and the source stays.
+    /// A partitioned collection moves one partition at a time: see
+    /// [`Proxima::move_partition`].
     pub async fn move_collection(&self, collection: &str, to: &str, dry_run: bool) -> Result<Move> {
+        self.move_holder(collection, None, to, dry_run).await
+    }
+
+    /// Moves the partition of `collection` held by engine `from` to engine
+    /// `to`, which must not hold another of its partitions. Ids keep their
+    /// partition: only the engine behind it changes.
+    pub async fn move_partition(&self, collection: &str, from: &str, to: &str, dry_run: bool) -> Result<Move> {
+        self.move_holder(collection, Some(from), to, dry_run).await
+    }
+
+    async fn move_holder(&self, collection: &str, from: Option<&str>, to: &str, dry_run: bool) -> Result<Move> {
         let target = self.engine_named(to)?;
         let gate = self.gates.of(collection);
         let _writes_wait = gate.write().await;
-        let (source, mut config) = self.route(collection).await?;
-        let from = config.engine.clone().unwrap_or_else(|| self.default_engine().to_string());
+        let (holders, mut config) = self.holders(collection).await?;
+        let held_by = || holders.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+        let index = match from {
+            None if config.partitions.is_empty() => 0,
+            None => {
+                return Err(Error::invalid(format!(
+                    "`{collection}` is partitioned over {}; name the partition to move by its engine (`from`)",
+                    held_by()
+                )));
+            }
+            Some(from) => holders.iter().position(|(n, _)| n == from).ok_or_else(|| {
+                Error::invalid(format!("`{collection}` has nothing on engine `{from}`; it is held by {}", held_by()))
+            })?,
+        };
+        let (from, source) = holders[index].clone();
+        if from != to && holders.iter().any(|(n, _)| n == to) {
+            return Err(Error::invalid(format!(
+                "engine `{to}` already holds another partition of `{collection}`; a partition needs an engine of its own"
+            )));
+        }
         let records = source.stats(collection).await?.live_records;
         let planned = Move {
             collection: collection.into(),
@@ -93,7 +125,11 @@ impl Proxima {
                 .get(collection)
                 .await?
                 .ok_or_else(|| Error::not_found(format!("`{collection}` was dropped during its move")))?;
-            config.engine = Some(to.to_string());
+            if config.partitions.is_empty() {
+                config.engine = Some(to.to_string());
+            } else {
+                config.partitions[index] = to.to_string();
+            }
             entry.config =
                 serde_json::to_value(&config).map_err(|e| Error::internal(format!("config to JSON: {e}")))?;
             self.catalogue().update(entry).await?;

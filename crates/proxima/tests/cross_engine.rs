@@ -291,7 +291,7 @@ async fn a_slow_or_failing_engine_gives_flagged_partial_results() {
 }
 
 #[tokio::test]
-async fn partitioned_writes_refuse_bad_input_whole_and_single_engine_operations_say_so() {
+async fn partitioned_writes_refuse_bad_input_whole() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = open(dir.path()).await;
     let model = fill(&db, "parts", ["viper", "memory"]).await;
@@ -307,12 +307,6 @@ async fn partitioned_writes_refuse_bad_input_whole_and_single_engine_operations_
     assert_eq!(db.stats("parts").await.unwrap(), before, "nothing changed on either engine");
     assert!(db.get("parts", &["new0".to_string(), "new1".to_string()]).await.unwrap().iter().all(Option::is_none));
 
-    for err in [
-        db.migrate_collection("parts", "memory").await.unwrap_err(),
-        db.backup_namespace("parts", "b1").await.unwrap_err(),
-    ] {
-        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
-    }
     let err = db
         .create_collection(CollectionConfig::new("twice", DIM).with_partitions(["viper", "viper"]))
         .await
@@ -341,6 +335,57 @@ async fn partitioned_writes_refuse_bad_input_whole_and_single_engine_operations_
     for (_, engine) in db.engines() {
         assert!(engine.list_collections().await.unwrap().iter().all(|c| c.name != "parts"));
     }
+}
+
+/// The visible data of `collection`, read back by every id `model` could hold.
+async fn read_back(db: &Proxima, collection: &str) -> BTreeMap<String, Vec<f32>> {
+    let ids: Vec<String> = (0..400).map(|i| format!("r{i}")).collect();
+    let found = db.get(collection, &ids).await.unwrap();
+    ids.into_iter().zip(found).filter_map(|(id, r)| Some((id, r?.record.vector))).collect()
+}
+
+#[tokio::test]
+async fn partitioned_collections_back_up_restore_and_move_one_partition_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = open(dir.path()).await;
+    db.register_engine("spare", Arc::new(MemoryEngine::default())).unwrap();
+    let model = fill(&db, "parts", ["viper", "memory"]).await;
+    let backup = db.backup_namespace("parts", "b1").await.unwrap();
+    assert_eq!(backup.records, model.len() as u64);
+
+    // Changes after the backup, on both partitions; the restore undoes them.
+    db.upsert("parts", (0..20).map(|i| VectorRecord::new(format!("r{i}"), vector(5000 + i))).collect()).await.unwrap();
+    db.delete("parts", (100..130).map(|i| format!("r{i}")).collect()).await.unwrap();
+    db.restore_namespace("parts", "b1", None).await.unwrap();
+    assert_eq!(read_back(&db, "parts").await, model);
+    db.restore_namespace("parts", "b1", Some("copy")).await.unwrap();
+    assert_eq!(db.collection("copy").await.unwrap().partitions, ["viper", "memory"]);
+    assert_eq!(read_back(&db, "copy").await, model);
+    db.create_collection(CollectionConfig::new("single", DIM)).await.unwrap();
+    let err = db.restore_namespace("parts", "b1", Some("single")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+
+    // A partition moves alone; its ids keep their partition.
+    for err in [
+        db.migrate_collection("parts", "spare").await.unwrap_err(),
+        db.move_partition("parts", "nosuch", "spare", false).await.unwrap_err(),
+        db.move_partition("parts", "memory", "viper", false).await.unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    }
+    let dry = db.move_partition("parts", "memory", "spare", true).await.unwrap();
+    assert!(dry.dry_run && dry.records > 0);
+    assert_eq!(db.collection("parts").await.unwrap().partitions, ["viper", "memory"]);
+    let moved = db.move_partition("parts", "memory", "spare", false).await.unwrap();
+    assert_eq!((moved.from.as_str(), moved.to.as_str(), moved.records), ("memory", "spare", dry.records));
+    assert!(moved.spot_checked > 0);
+    assert_eq!(db.collection("parts").await.unwrap().partitions, ["viper", "spare"]);
+    assert_eq!(read_back(&db, "parts").await, model);
+    let on_memory = db.engines()["memory"].list_collections().await.unwrap();
+    assert!(on_memory.iter().all(|c| c.name != "parts"), "the source copy is dropped");
+    let query = vector(7);
+    let hits = db.search("parts", SearchRequest::new(query.clone(), 10)).await.unwrap();
+    assert_eq!(ids(&hits.hits), exact(model.iter(), &query, 10));
 }
 
 #[tokio::test]

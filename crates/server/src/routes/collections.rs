@@ -120,6 +120,9 @@ pub(super) async fn compact(
 #[serde(deny_unknown_fields)]
 pub(crate) struct MoveBody {
     to: String,
+    /// For a partitioned collection: the engine holding the partition to move.
+    #[serde(default)]
+    from: Option<String>,
     #[serde(default)]
     dry_run: bool,
 }
@@ -130,7 +133,11 @@ pub(super) async fn move_to(
     Path(name): Path<String>,
     Body(body): Body<MoveBody>,
 ) -> Result<Json<Move>, ApiError> {
-    Ok(Json(state.db.move_collection(&name, &body.to, body.dry_run).await?))
+    let moved = match &body.from {
+        Some(from) => state.db.move_partition(&name, from, &body.to, body.dry_run).await?,
+        None => state.db.move_collection(&name, &body.to, body.dry_run).await?,
+    };
+    Ok(Json(moved))
 }
 
 /// The collections the routing policy moved.
