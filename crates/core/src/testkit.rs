@@ -41,3 +41,17 @@ pub fn expect_kind<T: std::fmt::Debug>(result: Result<T>, kind: ErrorKind, what:
         Ok(v) => Err(CaseError(format!("{what}: expected {kind}, got Ok({v:?})"))),
     }
 }
+
+/// A pseudo-random vector of `dimension` values in [-0.5, 0.5), the same for
+/// the same seed on every machine (xorshift), so tests can rebuild their data.
+pub fn seeded_vector(seed: u64, dimension: usize) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..dimension)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect()
+}

@@ -63,6 +63,17 @@ impl Bitmap {
     pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.len).filter(|&i| self.get(i))
     }
+
+    /// Indexes of unset bits, ascending; words with every bit set are skipped
+    /// whole, so a mostly live segment yields its few dead rows quickly.
+    pub fn zeros(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words
+            .iter()
+            .enumerate()
+            .filter(|(_, word)| **word != u64::MAX)
+            .flat_map(|(i, word)| (0..64).filter(move |bit| word & (1 << bit) == 0).map(move |bit| i * 64 + bit))
+            .take_while(|&row| row < self.len)
+    }
 }
 
 #[cfg(test)]
@@ -81,5 +92,7 @@ mod tests {
         b.push(false);
         assert_eq!((b.len(), b.count_ones()), (72, 69));
         assert_eq!(b.ones().take(4).collect::<Vec<_>>(), vec![0, 1, 2, 4]);
+        assert_eq!(b.zeros().collect::<Vec<_>>(), vec![3, 69, 71]);
+        assert_eq!(Bitmap::all_set(130).zeros().count(), 0);
     }
 }

@@ -14,5 +14,5 @@ pub use flat::{flat_search, flat_search_rows};
 pub use hnsw::{Hnsw, HnswBuilder, HnswParams, MAX_M, SearchStats};
 pub use ivf::{Ivf, IvfParams};
 pub use kernels::{Distance, Isa, Kernels, score_of};
-pub use segment::{IndexSummary, SegmentIndex, SegmentIndexer};
+pub use segment::{IndexParts, IndexSummary, SegmentIndex, SegmentIndexer};
 pub use topk::{Neighbor, TopK};

@@ -1,8 +1,13 @@
 //! Indexes attached to sealed segments: the `IndexBuilder` hook engines call,
 //! and loading the bytes they store back into a searchable index.
+//!
+//! A segment of a collection that declares fields stores a bundle: its vector
+//! index (if any) and its payload index (`proxima-payload`), so engines keep
+//! one opaque blob per segment whatever it holds.
 
 use proxima_core::{CollectionConfig, Error, IndexConfig, Result};
 use proxima_engine::{IndexBuilder, Segment};
+use proxima_payload::PayloadIndex;
 
 use crate::{Hnsw, HnswParams, Ivf, IvfParams};
 
@@ -16,8 +21,9 @@ pub enum SegmentIndex {
 }
 
 impl SegmentIndex {
-    /// Loads index bytes stored beside a segment, whatever their kind.
+    /// Loads the vector index from bytes stored beside a segment, whatever their kind.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let bytes = IndexParts::of(bytes)?.vector.ok_or_else(|| Error::corrupted("segment index: no vector index"))?;
         match bytes.get(..8) {
             Some(b"PXHNSW01") => Hnsw::from_bytes(bytes).map(SegmentIndex::Hnsw),
             Some(b"PXIVF001") => Ivf::from_bytes(bytes).map(SegmentIndex::Ivf),
@@ -77,6 +83,7 @@ pub enum IndexSummary {
 impl IndexSummary {
     /// Reads the header of index bytes; `None` when they are not an index this crate wrote.
     pub fn peek(bytes: &[u8]) -> Option<Self> {
+        let bytes = IndexParts::of(bytes).ok()?.vector?;
         let word = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4")) as usize);
         match bytes.get(..8)? {
             b"PXHNSW01" => Some(IndexSummary::Hnsw { len: word(16)?, m: word(20)? }),
@@ -105,11 +112,22 @@ impl Default for SegmentIndexer {
 
 impl IndexBuilder for SegmentIndexer {
     fn build(&self, config: &CollectionConfig, segment: &dyn Segment) -> Result<Option<Vec<u8>>> {
+        let vector = self.vector_index(config, segment)?.map(|index| index.to_bytes());
+        if config.fields.is_empty() {
+            return Ok(vector);
+        }
+        let payload = PayloadIndex::build(&config.fields, (0..segment.len()).map(|row| segment.metadata(row)));
+        Ok(Some(IndexParts::bundle(vector.as_deref(), &payload.to_bytes())))
+    }
+}
+
+impl SegmentIndexer {
+    fn vector_index(&self, config: &CollectionConfig, segment: &dyn Segment) -> Result<Option<SegmentIndex>> {
         if segment.len() < self.min_rows {
             return Ok(None);
         }
         let dimension = config.dimension as usize;
-        let index = match config.index {
+        Ok(Some(match config.index {
             IndexConfig::Flat => return Ok(None),
             IndexConfig::Hnsw { m, ef_construction } => {
                 let params = HnswParams::new(m as usize, ef_construction as usize);
@@ -119,7 +137,67 @@ impl IndexBuilder for SegmentIndexer {
                 let params = IvfParams::new(nlist as usize);
                 SegmentIndex::Ivf(Ivf::train(params, config.metric, dimension, segment.vectors())?)
             }
-        };
-        Ok(Some(index.to_bytes()))
+        }))
+    }
+}
+
+/// The parts of a segment's index bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndexParts<'a> {
+    /// The vector index (HNSW or IVF), if the segment has one.
+    pub vector: Option<&'a [u8]>,
+    /// The payload index of its declared fields, if the collection declares any.
+    pub payload: Option<&'a [u8]>,
+}
+
+/// `PXBNDL01`, the vector index's length (u64 LE, 0 for none), its bytes, then
+/// the payload index's bytes (each part carries its own checksum).
+const BUNDLE: &[u8; 8] = b"PXBNDL01";
+
+impl<'a> IndexParts<'a> {
+    /// Splits stored index bytes; bytes without a bundle header are a vector index alone.
+    pub fn of(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.get(..8) != Some(&BUNDLE[..]) {
+            return Ok(IndexParts { vector: Some(bytes), payload: None });
+        }
+        let corrupt = || Error::corrupted("segment index: a damaged bundle");
+        let len = bytes.get(8..16).ok_or_else(corrupt)?;
+        let len = usize::try_from(u64::from_le_bytes(len.try_into().expect("8"))).map_err(|_| corrupt())?;
+        let rest = &bytes[16..];
+        if len > rest.len() {
+            return Err(corrupt());
+        }
+        let (vector, payload) = rest.split_at(len);
+        Ok(IndexParts { vector: (len > 0).then_some(vector), payload: (!payload.is_empty()).then_some(payload) })
+    }
+
+    /// The bundle of a vector index (if any) and a payload index.
+    pub fn bundle(vector: Option<&[u8]>, payload: &[u8]) -> Vec<u8> {
+        let vector = vector.unwrap_or_default();
+        let mut out = Vec::with_capacity(16 + vector.len() + payload.len());
+        out.extend_from_slice(BUNDLE);
+        out.extend_from_slice(&(vector.len() as u64).to_le_bytes());
+        out.extend_from_slice(vector);
+        out.extend_from_slice(payload);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundles_split_back_into_their_parts() {
+        let bundle = IndexParts::bundle(Some(b"PXHNSW01rest"), b"PXPAY001x");
+        let parts = IndexParts::of(&bundle).unwrap();
+        assert_eq!((parts.vector, parts.payload), (Some(&b"PXHNSW01rest"[..]), Some(&b"PXPAY001x"[..])));
+        let payload_only = IndexParts::bundle(None, b"p");
+        assert_eq!(IndexParts::of(&payload_only).unwrap(), IndexParts { vector: None, payload: Some(b"p") });
+        assert_eq!(IndexParts::of(b"PXIVF001").unwrap().vector, Some(&b"PXIVF001"[..]), "a plain index");
+        let mut damaged = bundle.clone();
+        damaged[8] = 0xff;
+        assert!(IndexParts::of(&damaged).is_err());
+        assert!(IndexSummary::peek(&payload_only).is_none());
     }
 }

@@ -503,6 +503,10 @@ impl Proxima {
                         }
                     }
                     sum.estimated_duration_ms = sum.estimated_duration_ms.max(part.estimated_duration_ms);
+                    sum.matching_rows = sum.matching_rows.zip(part.matching_rows).map(|(a, b)| a + b);
+                    for (method, segments) in part.methods {
+                        *sum.methods.entry(method).or_default() += segments;
+                    }
                     sum
                 }
             });

@@ -30,6 +30,13 @@ pub struct QueryEstimate {
     pub recommendations: Vec<String>,
     /// Estimated duration, milliseconds.
     pub estimated_duration_ms: f64,
+    /// Live rows the filter matches, counted exactly from the payload
+    /// indexes; absent without a filter or when some rows are evaluated instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matching_rows: Option<u64>,
+    /// Segments by the method that would search them (`flat`, `filtered_flat`, `hnsw`, `ivf`).
+    #[serde(default)]
+    pub methods: std::collections::BTreeMap<String, usize>,
 }
 
 impl VectorSearchHandler {
@@ -47,6 +54,8 @@ impl VectorSearchHandler {
                     will_over_fetch: false,
                     recommendations: Vec::new(),
                     estimated_duration_ms: 0.0,
+                    matching_rows: None,
+                    methods: Default::default(),
                 };
             }
         };
@@ -85,6 +94,14 @@ impl VectorSearchHandler {
         {
             recommendations.push("accuracy above 0.99 needs a wide beam; consider 0.99".to_string());
         }
+        let matching_rows = match ctx.request.filter {
+            Some(_) => plans.iter().map(|p| p.matching_rows).sum(),
+            None => None,
+        };
+        let mut methods = std::collections::BTreeMap::new();
+        for plan in &plans {
+            *methods.entry(plan.method.name().to_string()).or_default() += 1;
+        }
         let dimension = ctx.view.config().dimension as f64;
         let per = NS_PER_COMPUTATION + NS_PER_DIMENSION * dimension;
         QueryEstimate {
@@ -96,6 +113,8 @@ impl VectorSearchHandler {
             will_over_fetch: k > live.max(1) || k > 1_000,
             recommendations,
             estimated_duration_ms: computations as f64 * per / 1e6,
+            matching_rows,
+            methods,
         }
     }
 }

@@ -8,7 +8,9 @@ use proxima_engine::{ReadView, Segment};
 use proxima_index::{Distance, Neighbor, SegmentIndex, flat_search, flat_search_rows};
 use serde::Serialize;
 
-use crate::plan::{self, Method, SegmentPlan};
+use crate::cache::PayloadCache;
+use crate::payload::{FilterSource, RowFilter};
+use crate::plan::{self, FilterShape, Method, SegmentPlan};
 use crate::{Candidate, IndexCache, merge_candidates};
 
 /// A query against one read view.
@@ -76,6 +78,7 @@ pub struct SearchResponse {
 #[derive(Debug)]
 pub struct VectorSearchHandler {
     cache: IndexCache,
+    payloads: PayloadCache,
     default_accuracy: f32,
 }
 
@@ -86,9 +89,14 @@ impl Default for VectorSearchHandler {
 }
 
 impl VectorSearchHandler {
-    /// A handler keeping up to `index_cache_bytes` of loaded indexes.
+    /// A handler keeping up to `index_cache_bytes` of loaded vector indexes
+    /// (and up to a quarter of that again of payload indexes).
     pub fn new(index_cache_bytes: usize) -> Self {
-        Self { cache: IndexCache::new(index_cache_bytes), default_accuracy: 0.95 }
+        Self {
+            cache: IndexCache::new(index_cache_bytes),
+            payloads: PayloadCache::new(index_cache_bytes / 4),
+            default_accuracy: 0.95,
+        }
     }
 
     /// The recall target used when a request names neither ef nor accuracy.
@@ -104,17 +112,50 @@ impl VectorSearchHandler {
 
     /// Plans every segment of the view (validation included).
     pub fn plan(&self, ctx: &SearchContext) -> Result<Vec<SegmentPlan>> {
+        Ok(self.plan_with_filters(ctx)?.into_iter().map(|(plan, _)| plan).collect())
+    }
+
+    /// Bytes of payload indexes held in memory.
+    pub fn payload_index_bytes(&self) -> usize {
+        self.payloads.bytes()
+    }
+
+    /// Each segment's plan, with how its rows are tested against the filter.
+    fn plan_with_filters(&self, ctx: &SearchContext) -> Result<Vec<(SegmentPlan, RowFilter)>> {
         let config = ctx.view.config();
         validate::search_request(&ctx.request, config)?;
+        let filter = ctx.request.filter.as_ref();
         Ok(ctx
             .view
             .segments()
             .iter()
             .enumerate()
             .map(|(i, segment)| {
-                let selectivity =
-                    plan::estimate_selectivity(&**segment, ctx.request.filter.as_ref(), ctx.now_unix_secs);
-                plan::plan_segment(i, &**segment, &ctx.request, selectivity, self.default_accuracy)
+                let rows = RowFilter::resolve(&self.payloads, config, &**segment, filter);
+                let shape = match &rows {
+                    RowFilter::Rows(matching) => {
+                        let live = segment.live().count_ones();
+                        let count = rows.live_matches(&**segment).unwrap_or_default();
+                        FilterShape {
+                            selectivity: if live == 0 { 0.0 } else { count as f64 / live as f64 },
+                            matching_rows: Some(count),
+                            rows_to_test: matching.len() as usize,
+                            test_cost: plan::BITMAP_COST,
+                            source: FilterSource::PayloadIndex,
+                        }
+                    }
+                    other => FilterShape {
+                        selectivity: plan::estimate_selectivity(&**segment, filter, ctx.now_unix_secs),
+                        matching_rows: None,
+                        rows_to_test: match other {
+                            RowFilter::Candidates(candidates) => candidates.len() as usize,
+                            _ => segment.len(),
+                        },
+                        test_cost: plan::FILTER_COST,
+                        source: other.source(),
+                    },
+                };
+                (plan::plan_segment(i, &**segment, &ctx.request, shape, self.default_accuracy), rows)
             })
             .collect())
     }
@@ -123,8 +164,8 @@ impl VectorSearchHandler {
     pub fn execute_search(&self, ctx: &SearchContext) -> Result<SearchResponse> {
         let started = Instant::now();
         let config = ctx.view.config();
-        // `plan` validates the request before anything else reads it.
-        let plans = self.plan(ctx)?;
+        // Planning validates the request before anything else reads it.
+        let plans = self.plan_with_filters(ctx)?;
         // The query is compared in stored form (unit length under cosine).
         let mut query = ctx.request.vector.clone();
         config.metric.prepare(&mut query)?;
@@ -134,9 +175,12 @@ impl VectorSearchHandler {
         let distance = Distance::new(config.metric);
         let mut candidates = Vec::new();
         let deadline = ctx.request.timeout_ms.map(|ms| started + std::time::Duration::from_millis(ms));
-        for plan in &plans {
+        for (plan, rows) in &plans {
             let segment = &ctx.view.segments()[plan.segment];
-            if plan.live_rows == 0 || plan.selectivity == 0.0 && ctx.request.filter.is_none() {
+            if plan.live_rows == 0
+                || plan.selectivity == 0.0 && ctx.request.filter.is_none()
+                || plan.matching_rows == Some(0)
+            {
                 continue;
             }
             // Checked between segments: a segment once started is finished.
@@ -146,7 +190,7 @@ impl VectorSearchHandler {
                 continue;
             }
             performance.segments_searched += 1;
-            let found = self.search_segment(ctx, &**segment, plan, &distance, &query, &mut performance)?;
+            let found = self.search_segment(ctx, &**segment, (plan, rows), &distance, &query, &mut performance)?;
             candidates.extend(found.into_iter().map(|n| Candidate {
                 id: segment.id(n.row as usize).to_string(),
                 seq: segment.seq(n.row as usize),
@@ -172,7 +216,7 @@ impl VectorSearchHandler {
             })
             .collect();
         performance.execution_us = executing.elapsed().as_micros() as u64;
-        performance.plans = plans;
+        performance.plans = plans.into_iter().map(|(plan, _)| plan).collect();
         Ok(SearchResponse { hits, performance, valid_until })
     }
 
@@ -180,7 +224,7 @@ impl VectorSearchHandler {
         &self,
         ctx: &SearchContext,
         segment: &dyn Segment,
-        plan: &SegmentPlan,
+        (plan, rows): (&SegmentPlan, &RowFilter),
         distance: &Distance,
         query: &[f32],
         performance: &mut PerformanceInfo,
@@ -189,14 +233,25 @@ impl VectorSearchHandler {
         let (dimension, vectors, live) = (segment.dimension(), segment.vectors(), segment.live());
         let filter = ctx.request.filter.as_ref();
         let now = ctx.now_unix_secs;
+        let evaluate = |r: usize| filter.is_none_or(|f| f.matches(segment.metadata(r)));
         let accept = |row: u32| {
             let r = row as usize;
             live.get(r)
                 && segment.expires_at(r).is_none_or(|t| t > now)
-                && filter.is_none_or(|f| f.matches(segment.metadata(r)))
+                && match rows {
+                    RowFilter::Unfiltered => true,
+                    RowFilter::Rows(matching) => matching.contains(row),
+                    RowFilter::Candidates(candidates) => candidates.contains(row) && evaluate(r),
+                    RowFilter::Evaluate => evaluate(r),
+                }
         };
         let filtered_flat = |performance: &mut PerformanceInfo| {
-            let matching: Vec<u32> = (0..segment.len() as u32).filter(|&r| accept(r)).collect();
+            let matching: Vec<u32> = match rows {
+                RowFilter::Rows(named) | RowFilter::Candidates(named) => named.iter().filter(|&r| accept(r)).collect(),
+                RowFilter::Unfiltered | RowFilter::Evaluate => {
+                    (0..segment.len() as u32).filter(|&r| accept(r)).collect()
+                }
+            };
             performance.distance_computations += matching.len() as u64;
             flat_search_rows(distance, vectors, dimension, query, k, matching)
         };

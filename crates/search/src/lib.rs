@@ -5,10 +5,11 @@ mod cache;
 mod estimate;
 mod handler;
 mod merge;
+mod payload;
 mod plan;
 
 pub use cache::IndexCache;
 pub use estimate::QueryEstimate;
 pub use handler::{PerformanceInfo, SearchContext, SearchResponse, VectorSearchHandler};
 pub use merge::{Candidate, merge_candidates};
-pub use plan::{FLAT_MAX_ROWS, Method, SegmentPlan, ef_for_accuracy, nprobe_for_accuracy};
+pub use plan::{FLAT_MAX_ROWS, FilterSource, Method, SegmentPlan, ef_for_accuracy, nprobe_for_accuracy};

@@ -6,6 +6,8 @@ use proxima_engine::Segment;
 use proxima_index::IndexSummary;
 use serde::Serialize;
 
+pub use crate::payload::FilterSource;
+
 /// Segments with fewer rows are scanned exactly even when indexed: at this size
 /// a scan costs less than walking a graph.
 pub const FLAT_MAX_ROWS: usize = 2_000;
@@ -16,7 +18,9 @@ const SELECTIVITY_SAMPLE: usize = 512;
 const SELECTIVE_BELOW: f64 = 0.5;
 /// Relative cost of evaluating a filter on one row's metadata, in units of one
 /// 50-d distance computation (measured: ~40 ns against ~10 ns).
-const FILTER_COST: f64 = 4.0;
+pub(crate) const FILTER_COST: f64 = 4.0;
+/// Relative cost of testing a row in a payload-index bitmap.
+pub(crate) const BITMAP_COST: f64 = 0.2;
 
 /// How one segment is searched.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -42,6 +46,18 @@ pub enum Method {
     },
 }
 
+impl Method {
+    /// The method's name, as plans are serialised.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Flat => "flat",
+            Method::FilteredFlat => "filtered_flat",
+            Method::Hnsw { .. } => "hnsw",
+            Method::Ivf { .. } => "ivf",
+        }
+    }
+}
+
 /// The plan for one segment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -54,8 +70,14 @@ pub struct SegmentPlan {
     pub rows: usize,
     /// Live rows.
     pub live_rows: usize,
-    /// Estimated share of live rows the filter (and expiry) lets through.
+    /// Share of live rows the filter (and expiry) lets through: exact when
+    /// the payload index answered the filter, estimated from a sample otherwise.
     pub selectivity: f64,
+    /// Live rows the filter matches, counted from the payload index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matching_rows: Option<u64>,
+    /// How rows are tested against the filter.
+    pub filter: FilterSource,
     /// Estimated distance computations.
     pub estimated_computations: u64,
     /// Why this method.
@@ -112,25 +134,44 @@ pub(crate) fn estimate_selectivity(segment: &dyn Segment, filter: Option<&Filter
     (matched as f64).max(0.5) / seen as f64
 }
 
+/// What the planner knows of a segment's filter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FilterShape {
+    /// Share of live rows it lets through.
+    pub(crate) selectivity: f64,
+    /// Live rows it matches, when counted exactly.
+    pub(crate) matching_rows: Option<u64>,
+    /// Rows a filtered scan must test (all of them, or the index's candidates).
+    pub(crate) rows_to_test: usize,
+    /// Cost of one test, in distance computations.
+    pub(crate) test_cost: f64,
+    /// Where the answer comes from.
+    pub(crate) source: FilterSource,
+}
+
 /// Plans one segment.
 pub(crate) fn plan_segment(
     position: usize,
     segment: &dyn Segment,
     request: &SearchRequest,
-    selectivity: f64,
+    shape: FilterShape,
     default_accuracy: f32,
 ) -> SegmentPlan {
     let rows = segment.len();
     let live_rows = segment.live().count_ones();
+    let selectivity = shape.selectivity;
+    let filter_cost = shape.test_cost;
     let filtered = selectivity < 1.0;
-    let flat_cost = rows as f64 * if filtered { 1.0 + FILTER_COST * 0.1 } else { 1.0 };
-    let filtered_flat_cost = rows as f64 * FILTER_COST + live_rows as f64 * selectivity;
+    let flat_cost = rows as f64 * if filtered { 1.0 + filter_cost * 0.1 } else { 1.0 };
+    let filtered_flat_cost = shape.rows_to_test as f64 * filter_cost + live_rows as f64 * selectivity;
     let mut plan = SegmentPlan {
         segment: position,
         method: Method::Flat,
         rows,
         live_rows,
         selectivity,
+        matching_rows: shape.matching_rows,
+        filter: shape.source,
         estimated_computations: rows as u64,
         reason: "unsealed rows are scanned exactly",
     };
@@ -140,6 +181,13 @@ pub(crate) fn plan_segment(
     });
     let (index_method, index_cost) = match summary {
         _ if !segment.sealed() => return plan,
+        // The index named the matching rows: ranking only them is exact and beats any scan.
+        _ if shape.source == FilterSource::PayloadIndex && filtered && (summary.is_none() || rows < FLAT_MAX_ROWS) => {
+            plan.method = Method::FilteredFlat;
+            plan.estimated_computations = shape.matching_rows.unwrap_or_default();
+            plan.reason = "the payload index names the matching rows; no vector index is worth walking here";
+            return plan;
+        }
         None => {
             plan.reason = "the segment has no index";
             return plan;
@@ -170,9 +218,9 @@ pub(crate) fn plan_segment(
             let cost = hnsw_computations(ef, m, rows) as f64;
             let cost = match () {
                 // Every node reached is scored; only those that would enter the top k are checked.
-                _ if selective => cost * (1.0 + FILTER_COST * 0.3),
+                _ if selective => cost * (1.0 + filter_cost * 0.3),
                 // Only accepted nodes enter the beam, so the walk reaches ~1/s times more.
-                _ if filtered => cost / selectivity.max(1e-6) * (1.0 + FILTER_COST),
+                _ if filtered => cost / selectivity.max(1e-6) * (1.0 + filter_cost),
                 _ => cost,
             };
             (Method::Hnsw { ef, selective }, cost)
@@ -193,8 +241,8 @@ pub(crate) fn plan_segment(
     } else {
         plan.method = index_method;
         plan.estimated_computations = match index_method {
-            Method::Hnsw { selective: true, .. } => (index_cost / (1.0 + FILTER_COST * 0.3)) as u64,
-            Method::Hnsw { .. } if filtered => (index_cost / (1.0 + FILTER_COST)) as u64,
+            Method::Hnsw { selective: true, .. } => (index_cost / (1.0 + filter_cost * 0.3)) as u64,
+            Method::Hnsw { .. } if filtered => (index_cost / (1.0 + filter_cost)) as u64,
             _ => index_cost as u64,
         };
         plan.reason = "index search";

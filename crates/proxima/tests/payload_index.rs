@@ -1,0 +1,134 @@
+//! Payload indexes through `Proxima` on VIPER: stored with each sealed
+//! segment, loaded again after a restart, and answering like an evaluation of
+//! the filter after deletes, overwrites, TTL expiry and compaction.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use proxima::core::testkit::seeded_vector;
+use proxima::core::{CollectionConfig, DistanceMetric, FieldType, Filter, SearchRequest, VectorRecord};
+use proxima::index::IndexParts;
+use proxima::search::{FilterSource, Method};
+use proxima::{Proxima, ProximaConfig};
+use serde_json::json;
+
+const DIM: usize = 8;
+
+fn vector(seed: u64) -> Vec<f32> {
+    seeded_vector(seed, DIM)
+}
+
+/// What is visible: id → (vector, p).
+type Model = BTreeMap<String, (Vec<f32>, u64)>;
+
+async fn open(dir: &std::path::Path) -> Proxima {
+    Proxima::open(ProximaConfig::at(dir)).await.unwrap()
+}
+
+/// The filtered search answers exactly like brute force over the model, from the payload index.
+async fn check(db: &Proxima, model: &Model, p: u64, when: &str) {
+    let filter = Filter::eq("p", p);
+    let query = vector(424_242 + p);
+    let mut request = SearchRequest::new(query.clone(), 10).with_filter(filter);
+    request.accuracy = Some(0.95);
+    let response = db.search("c", request).await.unwrap();
+    let mut truth: Vec<(f32, &String)> = model
+        .iter()
+        .filter(|(_, (_, value))| *value == p)
+        .map(|(id, (v, _))| (DistanceMetric::Euclidean.score(&query, v), id))
+        .collect();
+    truth.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let truth: Vec<&String> = truth.into_iter().take(10).map(|(_, id)| id).collect();
+    let got: Vec<&String> = response.hits.iter().map(|h| &h.id).collect();
+    assert_eq!(got, truth, "{when}");
+    let plans = &response.performance.plans;
+    let sealed_and_indexed = plans.iter().filter(|p| p.filter == FilterSource::PayloadIndex).count();
+    assert!(sealed_and_indexed > 0, "{when}: {plans:?}");
+    assert!(
+        plans.iter().filter(|p| p.filter == FilterSource::PayloadIndex).all(|p| p.method == Method::FilteredFlat),
+        "{when}: 1% of rows are ranked exactly: {plans:?}"
+    );
+}
+
+/// Waits until every sealed segment of at least `rows` rows stores a payload index.
+async fn stored_payload_indexes(db: &Proxima, rows: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view = db.engines()["viper"].read_view("c").await.unwrap();
+        let big: Vec<_> = view.segments().iter().filter(|s| s.sealed() && s.len() >= rows).collect();
+        let stored = big
+            .iter()
+            .filter(|s| s.index_bytes().and_then(|b| IndexParts::of(b).ok()).and_then(|p| p.payload).is_some())
+            .count();
+        if !big.is_empty() && stored == big.len() {
+            return stored;
+        }
+        assert!(Instant::now() < deadline, "payload indexes never built");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payload_indexes_survive_restart_and_follow_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = Model::new();
+    {
+        let db = open(dir.path()).await;
+        let config = CollectionConfig::new("c", DIM as u32)
+            .with_metric(DistanceMetric::Euclidean)
+            .with_field("p", FieldType::Int)
+            .with_field("tag", FieldType::String);
+        db.create_collection(config).await.unwrap();
+        let records: Vec<VectorRecord> = (0..6_000u64)
+            .map(|i| {
+                model.insert(format!("r{i}"), (vector(i), i % 100));
+                VectorRecord::new(format!("r{i}"), vector(i)).with_metadata(json!({"p": i % 100, "tag": "x"}))
+            })
+            .collect();
+        db.upsert("c", records).await.unwrap();
+        // Rows that match `p = 7` for a few seconds only.
+        let soon = proxima::core::now_unix_secs() + 6;
+        let mut fleeting = Vec::new();
+        for i in 0..5u64 {
+            let mut r = VectorRecord::new(format!("t{i}"), vector(424_249)).with_metadata(json!({"p": 7}));
+            r.expires_at = Some(soon);
+            fleeting.push(r);
+        }
+        db.upsert("c", fleeting).await.unwrap();
+        db.flush("c").await.unwrap();
+        assert!(stored_payload_indexes(&db, 6_000).await > 0);
+        let mut with_fleeting = model.clone();
+        with_fleeting.extend((0..5).map(|i| (format!("t{i}"), (vector(424_249), 7))));
+        check(&db, &with_fleeting, 7, "after the flush").await;
+
+        // Deletes and overwrites that move rows into and out of `p = 7`.
+        let gone: Vec<String> = (0..3).map(|i| format!("r{}", 7 + 100 * i)).collect();
+        db.delete("c", gone.clone()).await.unwrap();
+        gone.iter().for_each(|id| drop(model.remove(id)));
+        let moved: Vec<VectorRecord> = [(1_007u64, 8u64), (1_107, 8), (9, 7), (19, 7)]
+            .iter()
+            .map(|&(i, p)| {
+                model.insert(format!("r{i}"), (vector(i), p));
+                VectorRecord::new(format!("r{i}"), vector(i)).with_metadata(json!({"p": p, "tag": "y"}))
+            })
+            .collect();
+        db.upsert("c", moved).await.unwrap();
+        while proxima::core::now_unix_secs() <= soon {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        check(&db, &model, 7, "after deletes, overwrites and expiry").await;
+        check(&db, &model, 8, "after deletes, overwrites and expiry").await;
+        db.flush_all().await.unwrap();
+    }
+    // A restart loads the stored indexes; nothing is rebuilt before the first query.
+    let db = open(dir.path()).await;
+    assert!(stored_payload_indexes(&db, 6_000).await > 0);
+    check(&db, &model, 7, "after a restart").await;
+    db.compact("c", &Default::default()).await.unwrap();
+    stored_payload_indexes(&db, 5_000).await;
+    check(&db, &model, 7, "after compaction").await;
+    check(&db, &model, 19, "after compaction").await;
+    let estimate = db.estimate("c", SearchRequest::new(vector(1), 10).with_filter(Filter::eq("p", 7))).await.unwrap();
+    assert_eq!(estimate.matching_rows, Some(model.values().filter(|(_, p)| *p == 7).count() as u64));
+    assert_eq!(estimate.methods.get("filtered_flat"), Some(&1), "{:?}", estimate.methods);
+}

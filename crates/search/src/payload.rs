@@ -1,0 +1,110 @@
+//! Filters answered from payload indexes: which rows of a segment a filter
+//! matches, exactly when its fields are declared, before any vector is read.
+
+use std::sync::Arc;
+
+use proxima_core::{CollectionConfig, Filter};
+use proxima_engine::Segment;
+use proxima_index::IndexParts;
+use proxima_payload::{Answer, PayloadIndex};
+use roaring::RoaringBitmap;
+use serde::Serialize;
+
+use crate::cache::PayloadCache;
+
+/// How a segment's rows are tested against the filter.
+#[derive(Debug, Clone)]
+pub(crate) enum RowFilter {
+    /// There is no filter.
+    Unfiltered,
+    /// Exactly these rows match (liveness and expiry still apply).
+    Rows(RoaringBitmap),
+    /// Only these rows can match; the filter is evaluated on them.
+    Candidates(RoaringBitmap),
+    /// The filter is evaluated on every row it reaches.
+    Evaluate,
+}
+
+/// Where a segment's filter answer came from, as plans report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FilterSource {
+    /// No filter.
+    None,
+    /// The payload index answered it exactly.
+    PayloadIndex,
+    /// The payload index narrowed the rows; the rest of the filter was evaluated on them.
+    PayloadIndexThenEvaluation,
+    /// Evaluated on the rows' metadata (undeclared fields, or unsealed rows).
+    Evaluation,
+}
+
+impl RowFilter {
+    /// The rows of `segment` `filter` leaves to check, from its payload index when it has one.
+    pub(crate) fn resolve(
+        cache: &PayloadCache,
+        config: &CollectionConfig,
+        segment: &dyn Segment,
+        filter: Option<&Filter>,
+    ) -> Self {
+        let Some(filter) = filter else { return RowFilter::Unfiltered };
+        match payload_index(cache, config, segment).map(|index| index.evaluate(filter)) {
+            Some(Answer::Exact(rows)) => RowFilter::Rows(rows),
+            Some(Answer::Candidates(rows)) => RowFilter::Candidates(rows),
+            Some(Answer::Unknown) | None => RowFilter::Evaluate,
+        }
+    }
+
+    /// Where the answer came from.
+    pub(crate) fn source(&self) -> FilterSource {
+        match self {
+            RowFilter::Unfiltered => FilterSource::None,
+            RowFilter::Rows(_) => FilterSource::PayloadIndex,
+            RowFilter::Candidates(_) => FilterSource::PayloadIndexThenEvaluation,
+            RowFilter::Evaluate => FilterSource::Evaluation,
+        }
+    }
+
+    /// Live rows matching exactly, when the index knows them (expiry aside:
+    /// expired rows count until compaction removes them).
+    pub(crate) fn live_matches(&self, segment: &dyn Segment) -> Option<u64> {
+        let RowFilter::Rows(rows) = self else { return None };
+        let dead = segment.live().zeros().filter(|&r| rows.contains(r as u32)).count() as u64;
+        Some(rows.len() - dead)
+    }
+}
+
+/// The payload index of a sealed segment of a collection with declared
+/// fields: loaded from the segment's index bytes, or built from its metadata
+/// when it was stored without one (small or not yet indexed). A damaged
+/// stored index is rebuilt the same way, never trusted.
+fn payload_index(cache: &PayloadCache, config: &CollectionConfig, segment: &dyn Segment) -> Option<Arc<PayloadIndex>> {
+    if config.fields.is_empty() || !segment.sealed() || segment.is_empty() {
+        return None;
+    }
+    let len = segment.len();
+    let stored = segment.index_bytes().and_then(|b| IndexParts::of(b).ok()).and_then(|p| p.payload);
+    // Sealed rows never change, but a segment id can be reused after a
+    // compaction or a restore: the key also names what the rows are.
+    let fingerprint = match stored {
+        Some(bytes) => {
+            u64::from(u32::from_le_bytes(bytes[bytes.len().saturating_sub(4)..].try_into().unwrap_or_default()))
+        }
+        None => {
+            [0, len / 2, len - 1]
+                .iter()
+                .fold(0xcbf2_9ce4_8422_2325_u64, |h, &row| (h ^ segment.seq(row)).wrapping_mul(0x0100_0000_01b3))
+                | 1 << 63
+        }
+    };
+    let key = (config.name.clone(), segment.segment_id(), len, fingerprint);
+    let build = || PayloadIndex::build(&config.fields, (0..len).map(|row| segment.metadata(row)));
+    let load = || {
+        Ok(match stored.map(PayloadIndex::from_bytes) {
+            Some(Ok(index)) if index.rows() == len => index,
+            _ => build(),
+        })
+    };
+    cache.get_or_load(key, PayloadIndex::memory_bytes, load).ok()
+}
