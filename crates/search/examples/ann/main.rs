@@ -6,7 +6,11 @@
 //! hnswlib, FAISS and usearch: a warm-up pass over 1,000 queries, then three
 //! timed passes over all of them, the median reported. `--filtered` adds a tag
 //! carried by 10% of the base rows, computes the exact filtered ground truth and
-//! sweeps again with the filter evaluated on each row's metadata.
+//! sweeps again with the filter evaluated on each row's metadata; then runs
+//! filters of every selectivity through the search handler with payload
+//! indexes (`filtered.rs`).
+
+mod filtered;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -17,7 +21,7 @@ use proxima_index::{Distance, Hnsw, HnswParams, flat_search, flat_search_rows};
 use serde_json::{Value, json};
 
 const EFS: [usize; 7] = [10, 20, 40, 80, 120, 200, 400];
-const K: usize = 10;
+pub(crate) const K: usize = 10;
 
 struct Args {
     data: PathBuf,
@@ -75,7 +79,7 @@ fn timed(queries: &[f32], dim: usize, mut search: impl FnMut(&[f32]) -> Vec<u32>
     ((queries.len() / dim) as f64 / walls[1], results)
 }
 
-fn recall(results: &[Vec<u32>], truth: &[Vec<u32>]) -> f64 {
+pub(crate) fn recall(results: &[Vec<u32>], truth: &[Vec<u32>]) -> f64 {
     let hits: usize = results
         .iter()
         .zip(truth)
@@ -193,6 +197,8 @@ fn main() -> Result<(), String> {
             "points": selective,
             "points_matching_beam": matching_only,
         });
+        let hnsw_build_s = out["build_s"]["2"].as_f64();
+        out["payload_filters"] = filtered::run(&base, dim, &queries, graph.to_bytes(), hnsw_build_s);
     }
     let text = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
     std::fs::write(&args.out, text).map_err(|e| format!("{}: {e}", args.out.display()))?;
