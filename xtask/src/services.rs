@@ -15,6 +15,8 @@ use crate::cmd::{home, on_path, output, run};
 const MOTO: &str = "moto[server]==5.2.5";
 const SECANTUS: &str = "secantusdb==0.7.0b3";
 const PYARROW: &str = "pyarrow==26.0.1";
+/// The Qdrant client the Qdrant-compatible API is tested with (`proxima_qdrant::COMPATIBLE_VERSION`).
+const QDRANT_CLIENT: &str = "qdrant-client==1.18.0";
 
 const PG_PORT: u16 = 54329;
 const MOTO_PORT: u16 = 5055;
@@ -90,7 +92,8 @@ fn install() -> Result<(), String> {
     }
     venv("moto", MOTO)?;
     venv("secantus", SECANTUS)?;
-    venv("tools", PYARROW)
+    venv("tools", PYARROW)?;
+    venv("qdrant", QDRANT_CLIENT)
 }
 
 fn apt(args: &[&str]) -> Command {
@@ -281,6 +284,7 @@ pub(crate) fn up() -> Result<BTreeMap<String, String>, String> {
         // Tests that stop and restart Redis run a private one from this binary.
         ("PROXIMA_TEST_REDIS_SERVER", "redis-server".to_string()),
         ("PROXIMA_TEST_PYTHON", venv_dir("tools").join("bin/python").display().to_string()),
+        ("PROXIMA_TEST_QDRANT_PYTHON", venv_dir("qdrant").join("bin/python").display().to_string()),
         ("AWS_ACCESS_KEY_ID", "testing".to_string()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
         ("AWS_REGION", "us-east-1".to_string()),

@@ -93,7 +93,7 @@ impl Writer {
                     self.bitmap(rows);
                 }
             }
-            Postings::Sorted { keys, rows } => {
+            Postings::Sorted { keys, rows, .. } => {
                 self.0.push(1);
                 self.u32(keys.len() as u32);
                 for (k, row) in keys.iter().zip(rows) {
@@ -137,7 +137,7 @@ impl Reader<'_> {
             .map_err(|e| Error::corrupted(format!("payload index: a bitmap is damaged: {e}")))
     }
 
-    fn postings<K: Ord>(&mut self, key: impl Fn(&mut Self) -> Result<K>) -> Result<Postings<K>> {
+    fn postings<K: Ord + Clone>(&mut self, key: impl Fn(&mut Self) -> Result<K>) -> Result<Postings<K>> {
         let shape = self.u8()?;
         let n = self.u32()? as usize;
         // Lengths come from the file: bound them by the bytes left before allocating.
@@ -162,7 +162,7 @@ impl Reader<'_> {
                 if keys.windows(2).any(|w| w[0] > w[1]) {
                     return Err(Error::corrupted("payload index: postings out of order"));
                 }
-                Ok(Postings::Sorted { keys, rows })
+                Ok(Postings::sorted(keys, rows))
             }
             _ => Err(Error::corrupted("payload index: unknown postings shape")),
         }

@@ -15,8 +15,8 @@ const INVERTED_MAX_VALUES: usize = 256;
 pub(crate) enum Postings<K> {
     /// A bitmap per value.
     Inverted(BTreeMap<K, RoaringBitmap>),
-    /// Pairs sorted by value (then row).
-    Sorted { keys: Vec<K>, rows: Vec<u32> },
+    /// Pairs sorted by value (then row), and every row holding a value.
+    Sorted { keys: Vec<K>, rows: Vec<u32>, holders: RoaringBitmap },
 }
 
 impl<K: Ord + Clone> Postings<K> {
@@ -31,9 +31,17 @@ impl<K: Ord + Clone> Postings<K> {
             }
             Postings::Inverted(map)
         } else {
-            let (keys, rows) = pairs.into_iter().unzip();
-            Postings::Sorted { keys, rows }
+            let (keys, rows): (Vec<K>, Vec<u32>) = pairs.into_iter().unzip();
+            Postings::sorted(keys, rows)
         }
+    }
+
+    /// Sorted postings from pairs already in order.
+    pub(crate) fn sorted(keys: Vec<K>, rows: Vec<u32>) -> Self {
+        let mut all = rows.clone();
+        all.sort_unstable();
+        let holders = RoaringBitmap::from_sorted_iter(all).expect("sorted rows");
+        Postings::Sorted { keys, rows, holders }
     }
 
     /// Rows whose value lies in `range`.
@@ -45,7 +53,7 @@ impl<K: Ord + Clone> Postings<K> {
             Postings::Inverted(map) => {
                 map.range::<K, _>(range).map(|(_, rows)| rows).fold(RoaringBitmap::new(), |a, b| a | b)
             }
-            Postings::Sorted { keys, rows } => {
+            Postings::Sorted { keys, rows, holders } => {
                 let start = match range.0 {
                     Bound::Included(k) => keys.partition_point(|x| x < k),
                     Bound::Excluded(k) => keys.partition_point(|x| x <= k),
@@ -56,9 +64,18 @@ impl<K: Ord + Clone> Postings<K> {
                     Bound::Excluded(k) => keys.partition_point(|x| x < k),
                     Bound::Unbounded => keys.len(),
                 };
-                let mut found: Vec<u32> = rows[start..end.max(start)].to_vec();
-                found.sort_unstable();
-                RoaringBitmap::from_sorted_iter(found).expect("sorted rows")
+                let end = end.max(start);
+                let bitmap = |parts: &[&[u32]]| {
+                    let mut found: Vec<u32> = parts.concat();
+                    found.sort_unstable();
+                    RoaringBitmap::from_sorted_iter(found).expect("sorted rows")
+                };
+                // A wide range is every row but the few outside it: sort the smaller side.
+                if 2 * (end - start) > rows.len() {
+                    holders - bitmap(&[&rows[..start], &rows[end..]])
+                } else {
+                    bitmap(&[&rows[start..end]])
+                }
             }
         }
     }
@@ -75,7 +92,9 @@ impl<K: Ord + Clone> Postings<K> {
     pub(crate) fn memory_bytes(&self, key_bytes: impl Fn(&K) -> usize) -> usize {
         match self {
             Postings::Inverted(map) => map.iter().map(|(k, rows)| key_bytes(k) + rows.serialized_size() + 48).sum(),
-            Postings::Sorted { keys, rows } => keys.iter().map(key_bytes).sum::<usize>() + rows.len() * 4,
+            Postings::Sorted { keys, rows, holders } => {
+                keys.iter().map(key_bytes).sum::<usize>() + rows.len() * 4 + holders.serialized_size()
+            }
         }
     }
 }

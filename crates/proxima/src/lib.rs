@@ -14,6 +14,7 @@ mod lifecycle;
 mod operation;
 mod partitions;
 mod routing;
+mod scan;
 mod tiering;
 mod unified;
 
@@ -59,6 +60,7 @@ pub use proxima_meta_sqlite as meta_sqlite;
 pub use proxima_meta_wal as meta_wal;
 pub use proxima_search as search;
 pub use routing::{Condition, PlacementOperation, RoutingRule, RoutingStrategy};
+pub use scan::{ScanPage, ScanRequest, id_order};
 pub use tiering::Move;
 pub use unified::{EngineOutcome, MergeStrategy, SearchStrategy, UnifiedSearchResponse, merge_rankings};
 

@@ -90,15 +90,25 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The role a request needs.
 fn required_role(method: &Method, path: &str) -> Role {
     // Creating and dropping collections, and restoring snapshots (which can replace one), are admin work.
-    let collection_level = path.strip_prefix("/v1/collections").is_some_and(|rest| rest.matches('/').count() <= 1)
-        || path.ends_with("/restore")
-        || path.ends_with("/move")
-        || path == "/v1/rebalance"
-        || path == "/v1/cache";
+    // The Qdrant-compatible routes (`/collections/...`) follow the same rules.
+    let qdrant = path.strip_prefix("/collections");
+    let collection_level =
+        path.strip_prefix("/v1/collections").or(qdrant).is_some_and(|rest| rest.matches('/').count() <= 1)
+            || qdrant.is_some_and(|rest| rest.ends_with("/index"))
+            || path.ends_with("/restore")
+            || path.ends_with("/move")
+            || path == "/v1/rebalance"
+            || path == "/v1/cache";
     let reading = *method == Method::GET
         || path.ends_with("/search")
         || path.ends_with("/query")
-        || path.ends_with("/query-estimate");
+        || path.ends_with("/query-estimate")
+        || qdrant.is_some_and(|rest| {
+            ["/points", "/points/scroll", "/points/count", "/search/batch", "/query/batch"]
+                .iter()
+                .any(|end| rest.ends_with(end))
+                && *method == Method::POST
+        });
     match () {
         _ if reading => Role::Read,
         _ if collection_level => Role::Admin,
@@ -116,7 +126,9 @@ pub(crate) async fn require_key(State(keys): State<Keys>, request: Request, next
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        // Qdrant's clients send their key as `api-key`.
+        .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
     let Some(role) = presented.and_then(|p| keys.role_of(p.as_bytes())) else {
         return ApiError::new(StatusCode::UNAUTHORIZED, "Unauthenticated", "a valid API key is required")
             .into_response();
@@ -136,6 +148,12 @@ mod tests {
     #[test]
     fn roles_by_route_and_key_parsing() {
         assert_eq!(required_role(&Method::GET, "/v1/collections"), Role::Read);
+        assert_eq!(required_role(&Method::PUT, "/collections/docs"), Role::Admin);
+        assert_eq!(required_role(&Method::PUT, "/collections/docs/index"), Role::Admin);
+        assert_eq!(required_role(&Method::PUT, "/collections/docs/points"), Role::Write);
+        assert_eq!(required_role(&Method::POST, "/collections/docs/points"), Role::Read);
+        assert_eq!(required_role(&Method::POST, "/collections/docs/points/scroll"), Role::Read);
+        assert_eq!(required_role(&Method::POST, "/collections/docs/points/delete"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/search"), Role::Read);
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/vectors"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/v1/collections"), Role::Admin);

@@ -64,7 +64,8 @@ pub fn router(db: Arc<Proxima>, options: ServerOptions) -> Router {
     let (routes, document) = routes::all();
     let document = Arc::new(document);
     routes
-        .with_state(AppState { db })
+        .with_state(AppState { db: db.clone() })
+        .merge(proxima_qdrant::router(db))
         .route("/metrics", get(render))
         .route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
         .layer(from_fn_with_state(metrics, metrics::record))

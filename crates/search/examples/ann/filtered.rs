@@ -119,7 +119,9 @@ pub(crate) fn run(base: &[f32], dim: usize, queries: &[f32], graph: Vec<u8>, hns
         let matching: Vec<u32> = (0..rows as u32).filter(|&r| filter.matches(&metadata[r as usize])).collect();
         let truth: Vec<Vec<u32>> = queries
             .iter()
-            .map(|q| flat_search_rows(&distance, base, dim, q, K, matching.iter().copied()).iter().map(|n| n.row).collect())
+            .map(|q| {
+                flat_search_rows(&distance, base, dim, q, K, matching.iter().copied()).iter().map(|n| n.row).collect()
+            })
             .collect();
         let request = |q: &[f32]| {
             let mut request = SearchRequest::new(q.to_vec(), K);

@@ -8,7 +8,8 @@
 //! carried by 10% of the base rows, computes the exact filtered ground truth and
 //! sweeps again with the filter evaluated on each row's metadata; then runs
 //! filters of every selectivity through the search handler with payload
-//! indexes (`filtered.rs`).
+//! indexes (`filtered.rs`); `--payload-filters-only` runs just those, on a
+//! graph loaded with `--graph`.
 
 mod filtered;
 
@@ -27,6 +28,8 @@ struct Args {
     data: PathBuf,
     out: PathBuf,
     filtered: bool,
+    /// Only the payload-index filters (`filtered.rs`), on a graph loaded with `--graph`.
+    payload_only: bool,
     /// While iterating: load the graph from this file if present (no build
     /// timings then), else build as usual and save it there.
     graph: Option<PathBuf>,
@@ -34,18 +37,19 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut data, mut out, mut filtered, mut graph) = (None, None, false, None);
+    let (mut data, mut out, mut filtered, mut graph, mut payload_only) = (None, None, false, None, false);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--data" => data = args.next().map(PathBuf::from),
             "--out" => out = args.next().map(PathBuf::from),
             "--filtered" => filtered = true,
+            "--payload-filters-only" => payload_only = true,
             "--graph" => graph = args.next().map(PathBuf::from),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    let usage = "usage: ann --data DIR [--filtered] [--graph FILE] --out FILE.json";
-    Ok(Args { data: data.ok_or(usage)?, out: out.ok_or(usage)?, filtered, graph })
+    let usage = "usage: ann --data DIR [--filtered] [--graph FILE [--payload-filters-only]] --out FILE.json";
+    Ok(Args { data: data.ok_or(usage)?, out: out.ok_or(usage)?, filtered, graph, payload_only })
 }
 
 /// Rows of a TEXMEX `.fvecs`/`.ivecs` file: per row a little-endian i32 length, then the values.
@@ -126,6 +130,11 @@ fn main() -> Result<(), String> {
     let graph = graph.expect("built");
     if let Some(path) = args.graph.as_ref().filter(|p| !p.exists()) {
         std::fs::write(path, graph.to_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if args.payload_only {
+        let out = json!({"payload_filters": filtered::run(&base, dim, &queries, graph.to_bytes(), None)});
+        let text = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
+        return std::fs::write(&args.out, text).map_err(|e| format!("{}: {e}", args.out.display()));
     }
     let graph_bytes = graph.memory_bytes();
     let vector_bytes = base.len() * 4;
