@@ -68,8 +68,14 @@ fn lifecycle_over_http() {
     assert_eq!(ids, vec!["a", "c"], "{hits}");
     assert_eq!(hits["hits"][0]["metadata"]["year"], 2001);
     assert!(hits["performance"]["distance_computations"].as_u64().unwrap() >= 2);
+    // `year` is declared: the payload index answers the filter and counts its rows exactly.
+    let plans = hits["performance"]["plans"].as_array().unwrap();
+    assert!(plans.iter().all(|p| p["filter"] == "payload_index"), "{hits}");
+    assert_eq!(plans.iter().map(|p| p["matching_rows"].as_u64().unwrap()).sum::<u64>(), 2, "{hits}");
     let estimate = call(addr, "POST", "/v1/collections/docs/query-estimate", Some(query)).json();
     assert_eq!(estimate["valid"], true, "{estimate}");
+    assert_eq!(estimate["matching_rows"], 2, "{estimate}");
+    assert!(estimate["methods"].as_object().is_some_and(|m| !m.is_empty()), "{estimate}");
 
     assert_eq!(call(addr, "DELETE", "/v1/collections/docs/vectors/a", None).status, 200);
     assert_eq!(call(addr, "GET", "/v1/collections/docs/vectors/a", None).status, 404);

@@ -42,6 +42,9 @@ pub(crate) type PayloadKey = (String, u64, usize, u64);
 /// Loaded payload indexes.
 pub(crate) type PayloadCache = Loaded<PayloadKey, PayloadIndex>;
 
+/// Filters answered by a segment's payload index, by segment and the filter's JSON.
+pub(crate) type FilterCache = Loaded<(PayloadKey, String), crate::payload::RowFilter>;
+
 /// Values loaded on demand and kept up to a byte budget, least recently used
 /// evicted first.
 #[derive(Debug)]

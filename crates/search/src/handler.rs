@@ -8,7 +8,7 @@ use proxima_engine::{ReadView, Segment};
 use proxima_index::{Distance, Neighbor, SegmentIndex, flat_search, flat_search_rows};
 use serde::Serialize;
 
-use crate::cache::PayloadCache;
+use crate::cache::{FilterCache, PayloadCache};
 use crate::payload::{FilterSource, RowFilter};
 use crate::plan::{self, FilterShape, Method, SegmentPlan};
 use crate::{Candidate, IndexCache, merge_candidates};
@@ -79,6 +79,7 @@ pub struct SearchResponse {
 pub struct VectorSearchHandler {
     cache: IndexCache,
     payloads: PayloadCache,
+    filters: FilterCache,
     default_accuracy: f32,
 }
 
@@ -95,6 +96,7 @@ impl VectorSearchHandler {
         Self {
             cache: IndexCache::new(index_cache_bytes),
             payloads: PayloadCache::new(index_cache_bytes / 4),
+            filters: FilterCache::new(index_cache_bytes / 16),
             default_accuracy: 0.95,
         }
     }
@@ -131,9 +133,10 @@ impl VectorSearchHandler {
             .iter()
             .enumerate()
             .map(|(i, segment)| {
-                let rows = RowFilter::resolve(&self.payloads, config, &**segment, filter);
+                let rows = RowFilter::resolve((&self.payloads, &self.filters), config, &**segment, filter);
                 let shape = match &rows {
                     RowFilter::Rows(matching) => {
+                        let matching = &**matching;
                         let live = segment.live().count_ones();
                         let count = rows.live_matches(&**segment).unwrap_or_default();
                         FilterShape {

@@ -10,7 +10,7 @@ use proxima_payload::{Answer, PayloadIndex};
 use roaring::RoaringBitmap;
 use serde::Serialize;
 
-use crate::cache::PayloadCache;
+use crate::cache::{FilterCache, PayloadCache, PayloadKey};
 
 /// How a segment's rows are tested against the filter.
 #[derive(Debug, Clone)]
@@ -18,9 +18,9 @@ pub(crate) enum RowFilter {
     /// There is no filter.
     Unfiltered,
     /// Exactly these rows match (liveness and expiry still apply).
-    Rows(RoaringBitmap),
+    Rows(Arc<RoaringBitmap>),
     /// Only these rows can match; the filter is evaluated on them.
-    Candidates(RoaringBitmap),
+    Candidates(Arc<RoaringBitmap>),
     /// The filter is evaluated on every row it reaches.
     Evaluate,
 }
@@ -41,18 +41,33 @@ pub enum FilterSource {
 }
 
 impl RowFilter {
-    /// The rows of `segment` `filter` leaves to check, from its payload index when it has one.
+    /// The rows of `segment` `filter` leaves to check, from its payload index
+    /// when it has one. Answers are kept per segment and filter: a filter
+    /// repeated over many queries (a tenant, a category) costs its bitmap
+    /// operations once.
     pub(crate) fn resolve(
-        cache: &PayloadCache,
+        (indexes, answers): (&PayloadCache, &FilterCache),
         config: &CollectionConfig,
         segment: &dyn Segment,
         filter: Option<&Filter>,
     ) -> Self {
         let Some(filter) = filter else { return RowFilter::Unfiltered };
-        match payload_index(cache, config, segment).map(|index| index.evaluate(filter)) {
-            Some(Answer::Exact(rows)) => RowFilter::Rows(rows),
-            Some(Answer::Candidates(rows)) => RowFilter::Candidates(rows),
-            Some(Answer::Unknown) | None => RowFilter::Evaluate,
+        let Some((key, index)) = payload_index(indexes, config, segment) else { return RowFilter::Evaluate };
+        let text = serde_json::to_string(filter).unwrap_or_default();
+        let answer = answers.get_or_load((key, text), RowFilter::memory_bytes, || {
+            Ok(match index.evaluate(filter) {
+                Answer::Exact(rows) => RowFilter::Rows(Arc::new(rows)),
+                Answer::Candidates(rows) => RowFilter::Candidates(Arc::new(rows)),
+                Answer::Unknown => RowFilter::Evaluate,
+            })
+        });
+        answer.map_or(RowFilter::Evaluate, |a| (*a).clone())
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            RowFilter::Rows(rows) | RowFilter::Candidates(rows) => rows.serialized_size() + 64,
+            RowFilter::Unfiltered | RowFilter::Evaluate => 64,
         }
     }
 
@@ -79,7 +94,11 @@ impl RowFilter {
 /// fields: loaded from the segment's index bytes, or built from its metadata
 /// when it was stored without one (small or not yet indexed). A damaged
 /// stored index is rebuilt the same way, never trusted.
-fn payload_index(cache: &PayloadCache, config: &CollectionConfig, segment: &dyn Segment) -> Option<Arc<PayloadIndex>> {
+fn payload_index(
+    cache: &PayloadCache,
+    config: &CollectionConfig,
+    segment: &dyn Segment,
+) -> Option<(PayloadKey, Arc<PayloadIndex>)> {
     if config.fields.is_empty() || !segment.sealed() || segment.is_empty() {
         return None;
     }
@@ -106,5 +125,5 @@ fn payload_index(cache: &PayloadCache, config: &CollectionConfig, segment: &dyn 
             _ => build(),
         })
     };
-    cache.get_or_load(key, PayloadIndex::memory_bytes, load).ok()
+    cache.get_or_load(key.clone(), PayloadIndex::memory_bytes, load).ok().map(|index| (key, index))
 }
