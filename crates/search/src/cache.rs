@@ -50,6 +50,8 @@ pub(crate) type FilterCache = Loaded<(PayloadKey, String), crate::payload::RowFi
 #[derive(Debug)]
 pub(crate) struct Loaded<K, V> {
     capacity_bytes: usize,
+    /// Eviction scans every entry, so their number is bounded too.
+    max_entries: usize,
     inner: Mutex<Inner<K, V>>,
 }
 
@@ -62,7 +64,8 @@ struct Inner<K, V> {
 
 impl<K: Hash + Eq + Clone, V> Loaded<K, V> {
     pub(crate) fn new(capacity_bytes: usize) -> Self {
-        Self { capacity_bytes, inner: Mutex::new(Inner { entries: AHashMap::new(), bytes: 0, tick: 0 }) }
+        let inner = Mutex::new(Inner { entries: AHashMap::new(), bytes: 0, tick: 0 });
+        Self { capacity_bytes, max_entries: 4_096, inner }
     }
 
     /// The value under `key`, loaded by `load` (outside the lock) when absent.
@@ -84,7 +87,9 @@ impl<K: Hash + Eq + Clone, V> Loaded<K, V> {
         let value = Arc::new(load()?);
         let size = weigh(&value);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        while inner.bytes + size > self.capacity_bytes && !inner.entries.is_empty() {
+        while (inner.bytes + size > self.capacity_bytes || inner.entries.len() >= self.max_entries)
+            && !inner.entries.is_empty()
+        {
             let oldest = inner.entries.iter().min_by_key(|(_, (_, _, used))| *used).map(|(k, _)| k.clone());
             if let Some((_, evicted, _)) = oldest.and_then(|k| inner.entries.remove(&k)) {
                 inner.bytes -= evicted;

@@ -90,8 +90,9 @@ impl Default for VectorSearchHandler {
 }
 
 impl VectorSearchHandler {
-    /// A handler keeping up to `index_cache_bytes` of loaded vector indexes
-    /// (and up to a quarter of that again of payload indexes).
+    /// A handler keeping up to `index_cache_bytes` of loaded vector indexes,
+    /// a quarter of that again of payload indexes and a sixteenth of filter
+    /// answers (each cache also holds at most 4,096 entries).
     pub fn new(index_cache_bytes: usize) -> Self {
         Self {
             cache: IndexCache::new(index_cache_bytes),
