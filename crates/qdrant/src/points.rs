@@ -274,11 +274,7 @@ pub(crate) async fn set_payload(
     Path(collection): Path<String>,
     Body(body): Body<Map<String, Value>>,
 ) -> Reply<Value> {
-    let started = Instant::now();
-    refuse_unknown(&body, &["payload", "points", "filter", "key"])?;
-    let payload = payload_of(body.get("payload"))?;
-    change_payload(&db, &collection, &body, PayloadChange::Merge(payload)).await?;
-    Ok(completed(started))
+    write_payload(&db, &collection, &body, PayloadChange::Merge).await
 }
 
 /// `PUT /collections/{c}/points/payload`: replaces the whole payload.
@@ -287,10 +283,20 @@ pub(crate) async fn overwrite_payload(
     Path(collection): Path<String>,
     Body(body): Body<Map<String, Value>>,
 ) -> Reply<Value> {
+    write_payload(&db, &collection, &body, PayloadChange::Replace).await
+}
+
+/// Set or overwrite: `change` says which, given the body's `payload`.
+async fn write_payload(
+    db: &Proxima,
+    collection: &str,
+    body: &Map<String, Value>,
+    change: fn(Metadata) -> PayloadChange,
+) -> Reply<Value> {
     let started = Instant::now();
-    refuse_unknown(&body, &["payload", "points", "filter", "key"])?;
+    refuse_unknown(body, &["payload", "points", "filter", "key"])?;
     let payload = payload_of(body.get("payload"))?;
-    change_payload(&db, &collection, &body, PayloadChange::Replace(payload)).await?;
+    change_payload(db, collection, body, change(payload)).await?;
     Ok(completed(started))
 }
 
