@@ -34,8 +34,8 @@ fn as_number(id: &str) -> Option<u64> {
 pub struct ScanRequest {
     /// Only records whose metadata matches.
     pub filter: Option<Filter>,
-    /// Only ids after this one in [`id_order`].
-    pub after: Option<String>,
+    /// Only this id and those after it in [`id_order`] (a page's `next`).
+    pub from: Option<String>,
     /// At most this many records (at least one).
     pub limit: usize,
     /// Whether records carry their vectors (an empty vector otherwise).
@@ -52,7 +52,7 @@ pub struct ScanPage {
 }
 
 impl Proxima {
-    /// Live, unexpired records of `collection` in id order, from `request.after` on.
+    /// Live, unexpired records of `collection` in id order, from `request.from` on.
     pub async fn scan(&self, collection: &str, request: ScanRequest) -> Result<ScanPage> {
         let (holders, config) = self.holders(collection).await?;
         if let Some(filter) = &request.filter {
@@ -65,7 +65,7 @@ impl Proxima {
             for segment in view.segments() {
                 for row in segment.live().ones() {
                     let id = segment.id(row);
-                    if request.after.as_deref().is_some_and(|after| id_order(id, after) != Ordering::Greater)
+                    if request.from.as_deref().is_some_and(|from| id_order(id, from) == Ordering::Less)
                         || segment.expires_at(row).is_some_and(|t| t <= now)
                         || request.filter.as_ref().is_some_and(|f| !f.matches(segment.metadata(row)))
                     {
@@ -82,8 +82,14 @@ impl Proxima {
                 }
             }
         }
-        found.sort_by(|a, b| id_order(&a.record.id, &b.record.id));
         let limit = request.limit.max(1);
+        let by_id = |a: &StoredRecord, b: &StoredRecord| id_order(&a.record.id, &b.record.id);
+        // Only the page and the next page's first id need ordering.
+        if found.len() > limit.saturating_add(1) {
+            found.select_nth_unstable_by(limit, by_id);
+            found.truncate(limit + 1);
+        }
+        found.sort_by(by_id);
         let next = found.get(limit).map(|r| r.record.id.clone());
         found.truncate(limit);
         Ok(ScanPage { records: found, next })

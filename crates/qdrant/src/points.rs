@@ -208,7 +208,7 @@ pub(crate) async fn matching(
     filter: &Translated,
     include_vector: bool,
 ) -> Result<Vec<StoredRecord>, Failure> {
-    let request = ScanRequest { filter: filter.filter.clone(), after: None, limit: usize::MAX, include_vector };
+    let request = ScanRequest { filter: filter.filter.clone(), from: None, limit: usize::MAX, include_vector };
     let mut records = db.scan(collection, request).await?.records;
     records.retain(|r| filter.admits(&r.record.id));
     Ok(records)
@@ -355,17 +355,25 @@ pub(crate) async fn scroll(
     if let Some(order) = body.get("order_by").filter(|o| !o.is_null()) {
         return Ok(Answer::new(ordered(&db, &collection, &filter, order, limit, &payload, vector).await?, started));
     }
-    let after = match body.get("offset") {
+    // `offset` is the first id of the page, as Qdrant's `next_page_offset` is.
+    let from = match body.get("offset") {
         None | Some(Value::Null) => None,
         Some(offset) => Some(ids::to_stored(offset)?),
     };
-    let mut records = matching(&db, &collection, &filter, vector).await?;
-    // `offset` is the first id of the page (inclusive), as Qdrant's `next_page_offset` is.
-    if let Some(first) = &after {
-        records.retain(|r| proxima::id_order(&r.record.id, first) != std::cmp::Ordering::Less);
-    }
-    let next = records.get(limit).map(|r| ids::to_qdrant(&r.record.id));
-    records.truncate(limit);
+    let (records, next) = if filter.only.is_none() && filter.except.is_empty() {
+        let request = ScanRequest { filter: filter.filter.clone(), from, limit, include_vector: vector };
+        let page = db.scan(&collection, request).await?;
+        (page.records, page.next)
+    } else {
+        let mut records = matching(&db, &collection, &filter, vector).await?;
+        if let Some(first) = &from {
+            records.retain(|r| proxima::id_order(&r.record.id, first) != std::cmp::Ordering::Less);
+        }
+        let next = records.get(limit).map(|r| r.record.id.clone());
+        records.truncate(limit);
+        (records, next)
+    };
+    let next = next.map(|id| ids::to_qdrant(&id));
     let points: Vec<Value> = records.iter().map(|r| record(r, &payload, vector)).collect();
     Ok(Answer::new(json!({"points": points, "next_page_offset": next}), started))
 }
