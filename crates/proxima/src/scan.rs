@@ -7,9 +7,10 @@
 //! serving hot paths.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use proxima_core::{Filter, Result, VectorRecord, now_unix_secs};
-use proxima_engine::StoredRecord;
+use proxima_engine::{ReadView, StoredRecord};
 
 use crate::Proxima;
 
@@ -51,70 +52,77 @@ pub struct ScanPage {
     pub next: Option<String>,
 }
 
+/// A matching row: which view, which segment in it, which row.
+type RowRef = (usize, usize, usize);
+
 impl Proxima {
     /// Live, unexpired records of `collection` in id order, from `request.from` on.
     pub async fn scan(&self, collection: &str, request: ScanRequest) -> Result<ScanPage> {
-        let (holders, config) = self.holders(collection).await?;
-        if let Some(filter) = &request.filter {
-            filter.validate(&config)?;
-        }
-        let now = now_unix_secs();
-        let mut found: Vec<StoredRecord> = Vec::new();
-        for (_, engine) in &holders {
-            let view = engine.read_view(collection).await?;
-            for segment in view.segments() {
-                for row in segment.live().ones() {
-                    let id = segment.id(row);
-                    if request.from.as_deref().is_some_and(|from| id_order(id, from) == Ordering::Less)
-                        || segment.expires_at(row).is_some_and(|t| t <= now)
-                        || request.filter.as_ref().is_some_and(|f| !f.matches(segment.metadata(row)))
-                    {
-                        continue;
-                    }
-                    let vector = if request.include_vector { segment.vector(row).to_vec() } else { Vec::new() };
-                    let record = VectorRecord {
-                        id: id.to_string(),
-                        vector,
-                        metadata: segment.metadata(row).clone(),
-                        expires_at: segment.expires_at(row),
-                    };
-                    found.push(StoredRecord { record, seq: segment.seq(row) });
-                }
-            }
+        let (views, mut rows) = self.matching_rows(collection, request.filter.as_ref()).await?;
+        let id = |&(v, s, r): &RowRef| views[v].segments()[s].id(r);
+        if let Some(from) = request.from.as_deref() {
+            rows.retain(|row| id_order(id(row), from) != Ordering::Less);
         }
         let limit = request.limit.max(1);
-        let by_id = |a: &StoredRecord, b: &StoredRecord| id_order(&a.record.id, &b.record.id);
+        let by_id = |a: &RowRef, b: &RowRef| id_order(id(a), id(b));
         // Only the page and the next page's first id need ordering.
-        if found.len() > limit.saturating_add(1) {
-            found.select_nth_unstable_by(limit, by_id);
-            found.truncate(limit + 1);
+        if rows.len() > limit.saturating_add(1) {
+            rows.select_nth_unstable_by(limit, by_id);
+            rows.truncate(limit + 1);
         }
-        found.sort_by(by_id);
-        let next = found.get(limit).map(|r| r.record.id.clone());
-        found.truncate(limit);
-        Ok(ScanPage { records: found, next })
+        rows.sort_by(by_id);
+        let next = rows.get(limit).map(|row| id(row).to_string());
+        rows.truncate(limit);
+        // Records are built for the page alone.
+        let records = rows
+            .iter()
+            .map(|&(v, s, r)| {
+                let segment = &views[v].segments()[s];
+                let vector = if request.include_vector { segment.vector(r).to_vec() } else { Vec::new() };
+                let record = VectorRecord {
+                    id: segment.id(r).to_string(),
+                    vector,
+                    metadata: segment.metadata(r).clone(),
+                    expires_at: segment.expires_at(r),
+                };
+                StoredRecord { record, seq: segment.seq(r) }
+            })
+            .collect();
+        Ok(ScanPage { records, next })
     }
 
     /// Live, unexpired records of `collection` that `filter` matches (all of them without one).
     pub async fn count(&self, collection: &str, filter: Option<&Filter>) -> Result<u64> {
+        Ok(self.matching_rows(collection, filter).await?.1.len() as u64)
+    }
+
+    /// A view of every engine holding `collection`, and the live, unexpired
+    /// rows in them that `filter` matches.
+    async fn matching_rows(
+        &self,
+        collection: &str,
+        filter: Option<&Filter>,
+    ) -> Result<(Vec<Arc<dyn ReadView>>, Vec<RowRef>)> {
         let (holders, config) = self.holders(collection).await?;
         if let Some(filter) = filter {
             filter.validate(&config)?;
         }
         let now = now_unix_secs();
-        let mut count = 0u64;
-        for (_, engine) in &holders {
+        let mut views = Vec::with_capacity(holders.len());
+        let mut rows = Vec::new();
+        for (v, (_, engine)) in holders.iter().enumerate() {
             let view = engine.read_view(collection).await?;
-            for segment in view.segments() {
-                count += segment
+            for (s, segment) in view.segments().iter().enumerate() {
+                let matching = segment
                     .live()
                     .ones()
-                    .filter(|&row| segment.expires_at(row).is_none_or(|t| t > now))
-                    .filter(|&row| filter.is_none_or(|f| f.matches(segment.metadata(row))))
-                    .count() as u64;
+                    .filter(|&r| segment.expires_at(r).is_none_or(|t| t > now))
+                    .filter(|&r| filter.is_none_or(|f| f.matches(segment.metadata(r))));
+                rows.extend(matching.map(|r| (v, s, r)));
             }
+            views.push(view);
         }
-        Ok(count)
+        Ok((views, rows))
     }
 }
 

@@ -128,13 +128,15 @@ impl VectorSearchHandler {
         let config = ctx.view.config();
         validate::search_request(&ctx.request, config)?;
         let filter = ctx.request.filter.as_ref();
+        let text = filter.map(|f| serde_json::to_string(f).unwrap_or_default());
+        let keyed = filter.zip(text.as_deref());
         Ok(ctx
             .view
             .segments()
             .iter()
             .enumerate()
             .map(|(i, segment)| {
-                let rows = RowFilter::resolve((&self.payloads, &self.filters), config, &**segment, filter);
+                let rows = RowFilter::resolve((&self.payloads, &self.filters), config, &**segment, keyed);
                 let shape = match &rows {
                     RowFilter::Rows(matching) => {
                         let matching = &**matching;

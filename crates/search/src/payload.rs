@@ -45,16 +45,16 @@ impl RowFilter {
     /// when it has one. Answers are kept per segment and filter: a filter
     /// repeated over many queries (a tenant, a category) costs its bitmap
     /// operations once.
+    /// `filter` comes with its JSON text, the answers' key (made once per query).
     pub(crate) fn resolve(
         (indexes, answers): (&PayloadCache, &FilterCache),
         config: &CollectionConfig,
         segment: &dyn Segment,
-        filter: Option<&Filter>,
+        filter: Option<(&Filter, &str)>,
     ) -> Self {
-        let Some(filter) = filter else { return RowFilter::Unfiltered };
+        let Some((filter, text)) = filter else { return RowFilter::Unfiltered };
         let Some((key, index)) = payload_index(indexes, config, segment) else { return RowFilter::Evaluate };
-        let text = serde_json::to_string(filter).unwrap_or_default();
-        let answer = answers.get_or_load((key, text), RowFilter::memory_bytes, || {
+        let answer = answers.get_or_load((key, text.to_string()), RowFilter::memory_bytes, || {
             Ok(match index.evaluate(filter) {
                 Answer::Exact(rows) => RowFilter::Rows(Arc::new(rows)),
                 Answer::Candidates(rows) => RowFilter::Candidates(Arc::new(rows)),
