@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use proxima::Proxima;
+use proxima::core::FieldSpec;
 use remote::Remote;
 use serde_json::{Value, json};
 
@@ -349,12 +350,30 @@ enum CollectionsAction {
         /// cosine, dot or euclidean.
         #[arg(long, default_value = "cosine")]
         metric: String,
+        /// A filterable metadata field, `name:type` (type string, int, float or bool); repeatable.
+        #[arg(long = "field", value_parser = parse_field)]
+        fields: Vec<FieldSpec>,
+    },
+    /// Declares a metadata field on an existing collection (refused while a record holds another type).
+    Declare {
+        /// Name.
+        name: String,
+        /// The field, `name:type` (type string, int, float or bool).
+        #[arg(value_parser = parse_field)]
+        field: FieldSpec,
     },
     /// Deletes a collection and its data.
     Delete {
         /// Name.
         name: String,
     },
+}
+
+/// `name:type`, split at the last colon (a dotted path has none).
+fn parse_field(text: &str) -> Result<FieldSpec, String> {
+    let (name, ty) = text.rsplit_once(':').ok_or_else(|| format!("`{text}` is not `name:type`"))?;
+    let ty = serde_json::from_value(json!(ty)).map_err(|_| format!("`{ty}` is not string, int, float or bool"))?;
+    Ok(FieldSpec { name: name.to_string(), ty })
 }
 
 fn main() -> ExitCode {
@@ -551,9 +570,13 @@ fn remote_command(command: Command) -> Result<(), String> {
                     print(&remote.call("POST", &format!("/v1/collections/{name}/move"), Some(&body))?);
                 }
                 CollectionsAction::Rebalance => print(&remote.call("POST", "/v1/rebalance", None)?),
-                CollectionsAction::Create { name, dimension, metric } => {
-                    let body = json!({"name": name, "dimension": dimension, "metric": metric});
+                CollectionsAction::Create { name, dimension, metric, fields } => {
+                    let body = json!({"name": name, "dimension": dimension, "metric": metric, "fields": fields});
                     print(&remote.call("POST", "/v1/collections", Some(&body))?);
+                }
+                CollectionsAction::Declare { name, field } => {
+                    let body = json!({"name": field.name, "type": field.ty});
+                    print(&remote.call("POST", &format!("/v1/collections/{name}/fields"), Some(&body))?);
                 }
                 CollectionsAction::Delete { name } => {
                     remote.call("DELETE", &format!("/v1/collections/{name}"), None)?;

@@ -129,7 +129,17 @@ fn import_search_collections_and_backups() {
             .unwrap();
     assert_eq!(exact[0]["id"], "doc-42");
 
-    cli(addr, &["collections", "create", "made", "--dimension", "3"]);
+    cli(addr, &["collections", "create", "made", "--dimension", "3", "--field", "year:int"]);
+    let declared: Value =
+        serde_json::from_str(&cli(addr, &["collections", "declare", "made", "meta.city:string"])).unwrap();
+    assert_eq!(
+        (declared["declared"].clone(), declared["fields"].clone()),
+        (json!(true), json!([{"name": "year", "type": "int"}, {"name": "meta.city", "type": "string"}]))
+    );
+    let url = format!("http://{addr}");
+    let refused =
+        Command::new(BIN).args(["collections", "declare", "made", "year:date", "--url", &url]).output().unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("date"));
     let listed: Value = serde_json::from_str(&cli(addr, &["collections", "list"])).unwrap();
     assert_eq!(listed["collections"].as_array().unwrap().len(), 5);
     cli(addr, &["collections", "delete", "made"]);

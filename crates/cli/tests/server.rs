@@ -728,3 +728,49 @@ fn partitioned_collections_over_http_with_merge_strategies() {
         assert_eq!(r.status, 200, "p{i}: {}", r.body);
     }
 }
+
+#[test]
+fn fields_declared_on_an_existing_collection_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let addr = server.addr.as_str();
+    assert_eq!(call(addr, "POST", "/v1/collections", Some(json!({"name": "docs", "dimension": 4}))).status, 201);
+    let vectors = json!({"vectors": [
+        {"id": "a", "vector": [1.0, 0.0, 0.0, 0.0], "metadata": {"kind": "cat"}},
+        {"id": "b", "vector": [0.0, 1.0, 0.0, 0.0], "metadata": {"kind": 3}},
+    ]});
+    assert_eq!(call(addr, "POST", "/v1/collections/docs/vectors", Some(vectors)).status, 200);
+    let fields = || call(addr, "GET", "/v1/collections/docs", None).json()["config"]["fields"].clone();
+    let declare = |body: Value| call(addr, "POST", "/v1/collections/docs/fields", Some(body));
+    let kind = json!({"name": "kind", "type": "string"});
+
+    for (body, status, needle) in [
+        (kind.clone(), 400, "`b`"),
+        (json!({"name": "kind", "type": "date"}), 422, "date"),
+        (json!({"name": "kind"}), 422, "type"),
+        (json!({"name": "kind", "type": "string", "unique": true}), 422, "unique"),
+        (json!({"name": "a..b", "type": "string"}), 400, "dotted path"),
+    ] {
+        let r = declare(body.clone());
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+        assert!(r.body.contains(needle), "{body}: {}", r.body);
+    }
+    assert_eq!(call(addr, "POST", "/v1/collections/nope/fields", Some(kind.clone())).status, 404);
+    assert_eq!(fields(), json!([]), "refused declarations change nothing");
+
+    assert_eq!(call(addr, "DELETE", "/v1/collections/docs/vectors/b", None).status, 200);
+    let r = declare(kind.clone());
+    assert_eq!((r.status, r.json()), (200, json!({"declared": true, "fields": [kind.clone()]})), "{}", r.body);
+    assert_eq!(declare(kind.clone()).json()["declared"], false);
+    assert_eq!(declare(json!({"name": "kind", "type": "int"})).status, 400);
+    let mistyped = json!({"vectors": [{"id": "c", "vector": [0.0, 0.0, 1.0, 0.0], "metadata": {"kind": 5}}]});
+    assert_eq!(call(addr, "POST", "/v1/collections/docs/vectors", Some(mistyped)).status, 400);
+
+    server.kill_hard();
+    let server = start(dir.path());
+    let addr = server.addr.as_str();
+    assert_eq!(call(addr, "GET", "/v1/collections/docs", None).json()["config"]["fields"], json!([kind]));
+    let search = json!({"vector": [1.0, 0.0, 0.0, 0.0], "k": 5, "filter": {"eq": {"field": "kind", "value": "cat"}}});
+    let hits = call(addr, "POST", "/v1/collections/docs/search", Some(search)).json()["hits"].clone();
+    assert_eq!(hits.as_array().map(|h| h.iter().map(|h| h["id"].clone()).collect::<Vec<_>>()), Some(vec![json!("a")]));
+}

@@ -190,6 +190,27 @@ impl CollectionConfig {
         self.fields.iter().find(|f| f.name == name).map(|f| f.ty)
     }
 
+    /// Adds `field` to the declared fields: `Ok(true)` when added, `Ok(false)`
+    /// when it is declared already with that type. A field declared with
+    /// another type, or a name that is not a dotted path, is `InvalidArgument`.
+    pub fn declare(&mut self, field: FieldSpec) -> Result<bool> {
+        match self.field_type(&field.name) {
+            Some(ty) if ty == field.ty => Ok(false),
+            Some(ty) => Err(crate::Error::invalid(format!(
+                "field `{}` is declared {ty:?} already; a declared type cannot change",
+                field.name
+            ))
+            .with_context("field", &field.name)),
+            None => {
+                let mut declared = self.clone();
+                declared.fields.push(field);
+                declared.validate()?;
+                *self = declared;
+                Ok(true)
+            }
+        }
+    }
+
     /// Checks the config itself; see [`validate::collection_config`].
     pub fn validate(&self) -> Result<()> {
         validate::collection_config(self)

@@ -130,7 +130,11 @@ impl Filter {
     }
 
     fn check_types(&self, config: &CollectionConfig) -> Result<()> {
+        // Numbers compare by value, so an integer field compares with any
+        // number; `null` finds the rows that hold `null`, whatever the type.
         let check = |field: &str, value: &Value| match config.field_type(field) {
+            Some(crate::FieldType::Int) if value.is_number() => Ok(()),
+            Some(_) if value.is_null() => Ok(()),
             Some(ty) if !ty.accepts(value) => {
                 Err(Error::invalid(format!("filter compares field `{field}` (declared {ty:?}) with {value}"))
                     .with_context("field", field))
@@ -289,6 +293,8 @@ mod tests {
 
         let config = CollectionConfig::new("c", 2).with_field("year", FieldType::Int);
         assert!(parse(json!({"gt": {"field": "year", "value": 3}})).validate(&config).is_ok());
+        assert!(parse(json!({"lt": {"field": "year", "value": 1990.5}})).validate(&config).is_ok(), "any number");
+        assert!(parse(json!({"eq": {"field": "year", "value": null}})).validate(&config).is_ok(), "null");
         let err = parse(json!({"gt": {"field": "year", "value": "1990"}})).validate(&config).unwrap_err();
         assert_eq!(err.context("field"), Some("year"));
         assert!(parse(json!({"eq": {"field": "undeclared", "value": "x"}})).validate(&config).is_ok());

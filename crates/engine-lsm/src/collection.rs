@@ -10,7 +10,7 @@ use std::collections::HashMap as StdHashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
-use proxima_core::{CollectionConfig, Error, Result};
+use proxima_core::{CollectionConfig, Error, FieldSpec, Result, now_unix_secs};
 use proxima_engine::state::{Checkpoint, Chunk, CollectionState};
 use proxima_engine::{
     Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, Snapshot, StoredRecord, Tombstone,
@@ -813,6 +813,23 @@ impl LsmCollection {
 
     /// The portable checkpoint every engine reads (newest version of each id, hidden ids).
     pub(crate) fn portable_checkpoint(&self) -> Result<Checkpoint> {
+        self.logical_state()?.checkpoint()
+    }
+
+    /// Declares `field` (see [`CollectionState::declaring`]) in a new manifest.
+    pub(crate) fn declare_field(&mut self, field: FieldSpec) -> Result<bool> {
+        self.usable()?;
+        let Some(config) = self.logical_state()?.declaring(&field, now_unix_secs())? else { return Ok(false) };
+        let mut manifest = self.manifest.clone();
+        manifest.config = config.clone();
+        manifest.write(&self.dir)?;
+        self.manifest = manifest;
+        self.config = config;
+        Ok(true)
+    }
+
+    /// The newest version of each id and the hidden ids, as the shared state.
+    fn logical_state(&self) -> Result<CollectionState> {
         let dimension = self.config.dimension as usize;
         let mut parts: Vec<&Rows> = self.all_parts().map(|p| &p.data.rows).collect();
         parts.push(&self.active.rows);
@@ -836,7 +853,7 @@ impl LsmCollection {
             if is_soft { soft.push(t) } else { deleted.push(t) }
         }
         let segments = if chunk.is_empty() { Vec::new() } else { vec![(chunk, None)] };
-        CollectionState::from_segments(self.config.clone(), None, segments, &deleted, &soft, self.next_seq).checkpoint()
+        Ok(CollectionState::from_segments(self.config.clone(), None, segments, &deleted, &soft, self.next_seq))
     }
 
     /// Builds a collection in `dir` from a portable checkpoint: one run at level 1.

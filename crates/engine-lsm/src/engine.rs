@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+use proxima_core::{CollectionConfig, Error, FieldSpec, Result, now_unix_secs};
 use proxima_engine::files::{blocking, remove_collection_dir, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint};
 use proxima_engine::{
@@ -275,6 +275,11 @@ impl VectorStorage for LsmEngine {
 
     async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
         self.collection(collection)?.lock().view()
+    }
+
+    async fn declare_field(&self, collection: &str, field: FieldSpec) -> Result<bool> {
+        let handle = self.collection(collection)?;
+        blocking(move || handle.lock().declare_field(field)).await
     }
 
     async fn flush(&self, collection: &str) -> Result<()> {

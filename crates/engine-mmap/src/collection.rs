@@ -12,7 +12,7 @@ use std::collections::HashMap as StdHashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
-use proxima_core::{CollectionConfig, Error, Result, VectorRecord};
+use proxima_core::{CollectionConfig, Error, FieldSpec, Result, VectorRecord, now_unix_secs};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, Chunk, CollectionState};
 use proxima_engine::{
     Bitmap, CollectionStats, HiddenIds, IndexBuilder, Presence, ReadView, Segment, Snapshot, StoredRecord, Tombstone,
@@ -417,6 +417,23 @@ impl MmapCollection {
 
     /// The portable checkpoint every engine reads (newest version of each id, hidden ids).
     pub(crate) fn portable_checkpoint(&self) -> Result<Checkpoint> {
+        self.logical_state().checkpoint()
+    }
+
+    /// Declares `field` (see [`CollectionState::declaring`]), stored by a checkpoint.
+    pub(crate) fn declare_field(&mut self, field: FieldSpec) -> Result<bool> {
+        self.usable()?;
+        let Some(config) = self.logical_state().declaring(&field, now_unix_secs())? else { return Ok(false) };
+        let before = std::mem::replace(&mut self.config, config);
+        if let Err(e) = self.checkpoint() {
+            self.config = before;
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    /// The newest version of each id and the hidden ids, as the shared state.
+    fn logical_state(&self) -> CollectionState {
         let mut chunk = Chunk::new(1, self.config.dimension as usize);
         let mut rows: Vec<u32> = self.locate.values().copied().collect();
         rows.sort_unstable_by_key(|s| self.slots.row(*s).seq);
@@ -430,8 +447,7 @@ impl MmapCollection {
             if self.locate.contains_key(id) { soft.push(t) } else { deleted.push(t) }
         }
         let segments = if chunk.is_empty() { Vec::new() } else { vec![(chunk, None)] };
-        let state = CollectionState::from_segments(self.config.clone(), None, segments, &deleted, &soft, self.next_seq);
-        state.checkpoint()
+        CollectionState::from_segments(self.config.clone(), None, segments, &deleted, &soft, self.next_seq)
     }
 
     /// Builds a collection in `dir` from a portable checkpoint.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Error, Result, now_unix_secs};
+use proxima_core::{CollectionConfig, Error, FieldSpec, Result, now_unix_secs};
 use proxima_engine::files::{blocking, remove_collection_dir, remove_dir_if_exists};
 use proxima_engine::state::Checkpoint;
 use proxima_engine::{
@@ -131,6 +131,11 @@ impl VectorStorage for MmapEngine {
 
     async fn read_view(&self, collection: &str) -> Result<Arc<dyn ReadView>> {
         lock(&self.collection(collection)?).view()
+    }
+
+    async fn declare_field(&self, collection: &str, field: FieldSpec) -> Result<bool> {
+        let c = self.collection(collection)?;
+        blocking(move || lock(&c).declare_field(field)).await
     }
 
     async fn flush(&self, collection: &str) -> Result<()> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use proxima_core::{Error, ErrorKind, Result, now_unix_secs};
+use proxima_core::{Error, ErrorKind, FieldSpec, Result, now_unix_secs};
 use proxima_engine::files::blocking;
 use proxima_engine::state::{Chunk, CollectionState, MergedSegment, VIEW_CHUNK_LIMIT};
 use proxima_engine::{CompactionPolicy, IndexBuilder, WriteBatch, WriteOp, WriteReceipt, prepare_batch};
@@ -492,6 +492,21 @@ impl ViperCollection {
         self.manifest = manifest;
         self.manifest_version = version;
         self.in_flight = None;
+    }
+
+    /// Declares `field` (see [`CollectionState::declaring`]) in a new manifest;
+    /// the caller holds the flush lock, so no flush stores one meanwhile.
+    pub(crate) async fn declare_field(&mut self, field: FieldSpec, store: &Store) -> Result<bool> {
+        self.usable()?;
+        self.ensure_all_loaded(store).await?;
+        let Some(config) = self.state.declaring(&field, now_unix_secs())? else { return Ok(false) };
+        let mut manifest = self.manifest.clone();
+        manifest.config = config.clone();
+        let (path, expected) = self.manifest_location();
+        self.manifest_version = store_manifest(&path, &mut manifest, &expected, store).await?;
+        self.manifest = manifest;
+        self.state.declared(config);
+        Ok(true)
     }
 
     /// Statistics of the rows in the manifest's files plus the write buffer.

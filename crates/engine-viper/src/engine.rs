@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Result, now_unix_secs};
+use proxima_core::{CollectionConfig, FieldSpec, Result, now_unix_secs};
 use proxima_engine::files::{blocking, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
 use proxima_engine::{
@@ -215,6 +215,16 @@ impl VectorStorage for ViperEngine {
             rewrite::flush_and_maintain(&Arc::downgrade(&c), &self.config, Encoders::AllCores, &self.store).await;
         c.lock().await.enforce_budget(self.config.resident_budget_bytes);
         flushed
+    }
+
+    async fn declare_field(&self, collection: &str, field: FieldSpec) -> Result<bool> {
+        let c = self.collection(collection)?;
+        let flush_lock = c.lock().await.flush_lock();
+        let _only = flush_lock.lock().await;
+        let mut c = c.lock().await;
+        let declared = c.declare_field(field, &self.store).await;
+        c.enforce_budget(self.config.resident_budget_bytes);
+        declared
     }
 
     async fn compact(&self, collection: &str, policy: &CompactionPolicy) -> Result<CompactionReport> {

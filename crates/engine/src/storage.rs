@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Result, VectorRecord};
+use proxima_core::{CollectionConfig, FieldSpec, Result, VectorRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::{ReadView, Segment, WriteBatch, WriteReceipt};
@@ -107,6 +107,14 @@ pub trait VectorStorage: Send + Sync + std::fmt::Debug {
 
     /// The collections held, by name.
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>>;
+
+    /// Declares a metadata field on an existing collection, durably: later
+    /// writes are checked against its type and later segments index it;
+    /// `Ok(false)` when it is declared already with that type. A record, live
+    /// or soft-deleted, whose value is of another type refuses it
+    /// (`InvalidArgument`) and nothing changes (see
+    /// [`crate::state::CollectionState::declare_field`]).
+    async fn declare_field(&self, collection: &str, field: FieldSpec) -> Result<bool>;
 
     /// Applies a batch atomically; returns once durable under the collection's fsync policy.
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt>;

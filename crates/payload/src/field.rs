@@ -150,7 +150,21 @@ impl FieldIndex {
         }
         Some(match &self.values {
             Values::Str(p) => answer(p, op, &constant.as_str()?.to_string()),
-            Values::Int(p) => answer(p, op, &constant.as_i64()?),
+            Values::Int(p) => match constant.as_i64() {
+                Some(key) => answer(p, op, &key),
+                // A fraction against integers is the integer comparison that
+                // keeps the same values (x > 2.5 is x > 2, x < 2.5 is x < 3);
+                // past 2^53 evaluation compares rounded floats, so it decides.
+                None => {
+                    let c = constant.as_f64().filter(|c| c.abs() < EXACT_F64_INT as f64)?;
+                    let key = match op {
+                        Op::Eq if c.fract() != 0.0 => return Some(RoaringBitmap::new()),
+                        Op::Eq | Op::Gte | Op::Lt => c.ceil(),
+                        Op::Gt | Op::Lte => c.floor(),
+                    };
+                    answer(p, op, &(key as i64))
+                }
+            },
             Values::Float(p) => answer(p, op, &float_key(constant)?),
             // Booleans have no order: a comparison other than equality matches no row.
             Values::Bool(_) if !matches!(op, Op::Eq) => constant.as_bool().map(|_| RoaringBitmap::new())?,

@@ -8,6 +8,7 @@ mod batch;
 mod cache;
 mod catalogue;
 mod database;
+mod fields;
 mod hybrid;
 mod layers;
 mod lifecycle;

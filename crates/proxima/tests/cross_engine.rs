@@ -45,6 +45,9 @@ impl VectorStorage for Faulty {
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
         self.inner.list_collections().await
     }
+    async fn declare_field(&self, collection: &str, field: proxima::core::FieldSpec) -> Result<bool> {
+        self.inner.declare_field(collection, field).await
+    }
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
         self.inner.write(collection, batch).await
     }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::extract::{Path, State};
 use proxima::Proxima;
-use proxima::core::{CollectionConfig, DistanceMetric, ErrorKind, FieldType, IndexConfig};
+use proxima::core::{CollectionConfig, DistanceMetric, ErrorKind, FieldSpec, FieldType, IndexConfig};
 use serde_json::{Map, Value, json};
 
 use crate::COMPATIBLE_VERSION;
@@ -182,8 +182,8 @@ pub(crate) async fn drop(State(db): State<Arc<Proxima>>, Path(name): Path<String
     }
 }
 
-/// `PUT /collections/{c}/index`: a field that is already declared with this
-/// type is indexed already; declaring one after creation is not served yet.
+/// `PUT /collections/{c}/index`: the field becomes a declared field (see
+/// [`Proxima::declare_field`]); one declared already with this type is indexed already.
 pub(crate) async fn payload_index(
     State(db): State<Arc<Proxima>>,
     Path(name): Path<String>,
@@ -207,11 +207,11 @@ pub(crate) async fn payload_index(
         "bool" => FieldType::Bool,
         other => return Err(Failure::unsupported(&format!("`{other}` payload indexes"))),
     };
-    match config.field_type(field) {
-        Some(ty) if ty == wanted => Ok(Answer::new(json!({"operation_id": null, "status": "completed"}), started)),
-        Some(ty) => Err(Failure::bad(format!("Bad request: field `{field}` is declared {ty:?}, not {schema}"))),
-        None => Err(Failure::unsupported(
-            "declaring a payload index after the collection is created (declare fields when creating it through /v1)",
-        )),
+    if let Some(ty) = config.field_type(field).filter(|ty| *ty != wanted) {
+        return Err(Failure::bad(format!("Bad request: field `{field}` is declared {ty:?}, not {schema}")));
     }
+    // Records are checked before the field is declared, and writes wait: the
+    // index exists when this answers, whatever `wait` says.
+    db.declare_field(&name, FieldSpec { name: field.to_string(), ty: wanted }).await?;
+    Ok(Answer::new(json!({"operation_id": null, "status": "completed"}), started))
 }

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use proxima_core::{CollectionConfig, Filter};
+use proxima_core::filter::lookup;
+use proxima_core::{CollectionConfig, Filter, Metadata};
 use proxima_engine::Segment;
 use proxima_index::IndexParts;
 use proxima_payload::{Answer, PayloadIndex};
@@ -90,6 +91,13 @@ impl RowFilter {
     }
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// One FNV-1a step over a whole value: enough to tell keys apart, not a checksum.
+fn fnv(h: u64, value: u64) -> u64 {
+    (h ^ value).wrapping_mul(0x0100_0000_01b3)
+}
+
 /// The payload index of a sealed segment of a collection with declared
 /// fields: loaded from the segment's index bytes, or built from its metadata
 /// when it was stored without one (small or not yet indexed). A damaged
@@ -110,18 +118,31 @@ fn payload_index(
         Some(bytes) => {
             u64::from(u32::from_le_bytes(bytes[bytes.len().saturating_sub(4)..].try_into().unwrap_or_default()))
         }
-        None => {
-            [0, len / 2, len - 1]
-                .iter()
-                .fold(0xcbf2_9ce4_8422_2325_u64, |h, &row| (h ^ segment.seq(row)).wrapping_mul(0x0100_0000_01b3))
-                | 1 << 63
-        }
+        None => [0, len / 2, len - 1].iter().fold(FNV_OFFSET, |h, &row| fnv(h, segment.seq(row))) | 1 << 63,
     };
-    let key = (config.name.clone(), segment.segment_id(), len, fingerprint);
-    let build = || PayloadIndex::build(&config.fields, (0..len).map(|row| segment.metadata(row)));
+    // Fields declared after the segment was indexed are indexed from its metadata.
+    let declared = config
+        .fields
+        .iter()
+        .fold(fingerprint, |h, f| f.name.bytes().chain([f.ty as u8, 0]).fold(h, |h, b| fnv(h, u64::from(b))));
+    let key = (config.name.clone(), segment.segment_id(), len, declared);
+    let (live, nothing) = (segment.live(), Metadata::new());
+    // A dead row may hold another type than declared (written before the
+    // declaration, which refuses only live and soft-deleted ones); dead rows
+    // never come back, so it is indexed as holding nothing rather than
+    // leaving the field unindexed.
+    let fits = |metadata: &Metadata| {
+        config.fields.iter().all(|f| lookup(metadata, &f.name).is_none_or(|v| v.is_null() || f.ty.accepts(v)))
+    };
+    let rows = (0..len).map(|row| match segment.metadata(row) {
+        metadata if live.get(row) || fits(metadata) => metadata,
+        _ => &nothing,
+    });
+    let build = || PayloadIndex::build(&config.fields, rows.clone());
+    let covers = |index: &PayloadIndex| config.fields.iter().all(|f| index.fields().any(|name| name == f.name));
     let load = || {
         Ok(match stored.map(PayloadIndex::from_bytes) {
-            Some(Ok(index)) if index.rows() == len => index,
+            Some(Ok(index)) if index.rows() == len && covers(&index) => index,
             _ => build(),
         })
     };

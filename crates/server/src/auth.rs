@@ -97,6 +97,9 @@ fn required_role(method: &Method, path: &str) -> Role {
             || qdrant.is_some_and(|rest| rest.ends_with("/index"))
             || path.ends_with("/restore")
             || path.ends_with("/move")
+            || path
+                .strip_prefix("/v1/collections")
+                .is_some_and(|rest| rest.matches('/').count() == 2 && rest.ends_with("/fields"))
             || path == "/v1/rebalance"
             || path == "/v1/cache";
     let reading = *method == Method::GET
@@ -157,6 +160,8 @@ mod tests {
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/search"), Role::Read);
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/vectors"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/v1/collections"), Role::Admin);
+        assert_eq!(required_role(&Method::POST, "/v1/collections/docs/fields"), Role::Admin);
+        assert_eq!(required_role(&Method::DELETE, "/v1/collections/docs/vectors/fields"), Role::Write);
         assert_eq!(required_role(&Method::DELETE, "/v1/collections/docs"), Role::Admin);
         assert_eq!(required_role(&Method::DELETE, "/v1/collections/docs/vectors/a"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/snapshots/s1/restore"), Role::Admin);

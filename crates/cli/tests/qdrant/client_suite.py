@@ -115,11 +115,32 @@ cases = [
     (models.Filter(must=[london], must_not=[models.FieldCondition(key="n", range=models.Range(lt=10))]),
      lambda i, p: p["city"] == "London" and p["n"] >= 10),
 ]
-for flt, keep in cases:
-    want = [i for _, i in brute(q, 4, keep)]
-    got = [p.id for p in client.query_points("qc", query=q, query_filter=flt, limit=4).points]
-    assert got == want, (flt, got, want)
-    assert client.count("qc", count_filter=flt).count == sum(1 for i, (_, p) in model.items() if keep(i, p)), flt
+
+
+def filters_agree():
+    for flt, keep in cases:
+        want = [i for _, i in brute(q, 4, keep)]
+        got = [p.id for p in client.query_points("qc", query=q, query_filter=flt, limit=4).points]
+        assert got == want, (flt, got, want)
+        assert client.count("qc", count_filter=flt).count == sum(1 for i, (_, p) in model.items() if keep(i, p)), flt
+
+
+filters_agree()
+
+# Payload indexes become declared fields: the answers stay the same, writes
+# are checked against the type, and a field some point holds with another
+# type is refused without changing anything.
+client.create_payload_index("qc", field_name="city", field_schema=models.PayloadSchemaType.KEYWORD, wait=True)
+client.create_payload_index("qc", field_name="n", field_schema=models.PayloadSchemaType.INTEGER)
+client.create_payload_index("qc", field_name="n", field_schema=models.PayloadSchemaType.INTEGER)
+refused(lambda: client.create_payload_index("qc", field_name="tags", field_schema=models.PayloadSchemaType.INTEGER), 400, "tags")
+refused(lambda: client.create_payload_index("qc", field_name="n", field_schema=models.PayloadSchemaType.KEYWORD), 400, "declared")
+schema = client.get_collection("qc").payload_schema
+assert set(schema) == {"city", "n"} and schema["city"].data_type == models.PayloadSchemaType.KEYWORD, schema
+assert [f["name"] for f in v1("GET", "/v1/collections/qc")["config"]["fields"]] == ["city", "n"]
+refused(lambda: client.upsert("qc", points=[models.PointStruct(id=600, vector=vector(1), payload={"n": "six"})]), 400, "declared")
+assert client.count("qc").count == 31
+filters_agree()
 
 # By id (the point itself is not an answer), offset, score threshold, exact and hnsw_ef.
 by_id = client.query_points("qc", query=7, limit=3).points
@@ -176,7 +197,7 @@ refused(lambda: client.create_collection("named", vectors_config={"a": models.Ve
 refused(lambda: client.create_collection("q8", vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT),
                                          quantization_config=models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8))), 400, "quantization")
 refused(lambda: client.create_collection("sharded", vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT), shard_number=3), 400, "sharding")
-refused(lambda: client.create_payload_index("qc", field_name="city", field_schema=models.PayloadSchemaType.KEYWORD), 400, "payload index")
+refused(lambda: client.create_payload_index("qc", field_name="place", field_schema=models.PayloadSchemaType.GEO), 400, "geo")
 assert not client.collection_exists("sparse") and not client.collection_exists("named")
 refused(lambda: client.get_collection("absent"), 404)
 

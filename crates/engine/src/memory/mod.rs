@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Result, now_unix_secs};
+use proxima_core::{CollectionConfig, FieldSpec, Result, now_unix_secs};
 
 use crate::state::{CHECKPOINT_FILE, Checkpoint, CollectionState as MemCollection, VIEW_CHUNK_LIMIT};
 use crate::{
@@ -78,6 +78,14 @@ impl VectorStorage for MemoryEngine {
 
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
         Ok(self.collections.all().iter().map(|c| lock(c).config().clone()).collect())
+    }
+
+    async fn declare_field(&self, collection: &str, field: FieldSpec) -> Result<bool> {
+        let c = self.collection(collection)?;
+        let mut c = lock(&c);
+        let Some(config) = c.declaring(&field, now_unix_secs())? else { return Ok(false) };
+        c.declared(config);
+        Ok(true)
     }
 
     async fn write(&self, collection: &str, mut batch: WriteBatch) -> Result<WriteReceipt> {

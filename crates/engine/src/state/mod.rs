@@ -12,7 +12,7 @@ mod id_index;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use proxima_core::{CollectionConfig, Metadata, Result, VectorRecord};
+use proxima_core::{CollectionConfig, FieldSpec, Metadata, Result, VectorRecord};
 use serde::{Deserialize, Serialize};
 
 pub use self::chunk::Chunk;
@@ -670,6 +670,50 @@ impl CollectionState {
             bytes: self.sealed.values().map(|s| s.data.approx_bytes()).sum::<u64>() + self.active.approx_bytes(),
             last_seq: self.next_seq - 1,
         }
+    }
+
+    /// The config with `field` declared (see [`CollectionConfig::declare`]),
+    /// once every record that can be read again, live or soft-deleted, fits
+    /// its type; `None` when it is declared already. An engine stores it, then
+    /// hands it to [`CollectionState::declared`].
+    pub fn declaring(&self, field: &FieldSpec, now: u64) -> Result<Option<CollectionConfig>> {
+        let mut config = self.config.clone();
+        if !config.declare(field.clone())? {
+            return Ok(None);
+        }
+        self.check_field(field, now)?;
+        Ok(Some(config))
+    }
+
+    /// Takes a config from [`CollectionState::declaring`] as the collection's:
+    /// later writes are checked against its fields, and later segments index them.
+    pub fn declared(&mut self, config: CollectionConfig) {
+        debug_assert_eq!((&config.name, config.dimension), (&self.config.name, self.config.dimension));
+        self.config = config;
+    }
+
+    /// `InvalidArgument` naming the first record, live or soft-deleted at unix
+    /// time `now`, whose value of `field` is not of its type.
+    pub fn check_field(&self, field: &FieldSpec, now: u64) -> Result<()> {
+        if let Some(id) = self.evicted_segments().first() {
+            return Err(proxima_core::Error::internal(format!(
+                "the rows of segment {id} are evicted; the engine must provide them before a field is declared"
+            )));
+        }
+        for loc in self.locate.locs().filter(|l| self.presence_at(*l, now) != Presence::Absent) {
+            let chunk = self.chunk(loc.slot);
+            if let Some(value) = proxima_core::filter::lookup(&chunk.metadata[loc.row], &field.name)
+                && !value.is_null()
+                && !field.ty.accepts(value)
+            {
+                return Err(proxima_core::Error::invalid(format!(
+                    "record `{}` holds {value} in `{}`, which is not {:?}; change or delete it before declaring the field",
+                    chunk.ids[loc.row], field.name, field.ty
+                ))
+                .with_context("field", &field.name));
+            }
+        }
+        Ok(())
     }
 
     /// A logical copy of every record, soft deletions and tombstones.

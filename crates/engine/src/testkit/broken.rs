@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Result};
+use proxima_core::{CollectionConfig, FieldSpec, Result};
 
 use super::{EngineHarness, bad_input_changes_nothing, run_all_collecting, soft_delete_and_restore};
 use crate::{
@@ -42,6 +42,9 @@ impl VectorStorage for Broken {
     }
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
         self.inner.list_collections().await
+    }
+    async fn declare_field(&self, collection: &str, field: FieldSpec) -> Result<bool> {
+        self.inner.declare_field(collection, field).await
     }
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {
         match self.fault {

@@ -16,6 +16,7 @@ use crate::{IndexBuilder, ReadView, Segment, VectorStorage, WriteBatch, WriteOp,
 mod actions;
 mod crud;
 mod durability;
+mod fields;
 mod model;
 mod views;
 
@@ -25,6 +26,7 @@ mod broken;
 pub use actions::{Action, actions, agrees_with_the_model};
 pub use crud::*;
 pub use durability::*;
+pub use fields::*;
 pub use model::{Model, Rng, random_batch};
 pub use views::*;
 
@@ -72,6 +74,7 @@ pub async fn run_all_collecting(harness: &dyn EngineHarness) -> Vec<String> {
         index_hook_runs_on_sealed_segments,
         compaction_keeps_data,
         checkpoint_and_restore,
+        fields_declared_later,
         random_operations_match_model,
     );
     let persistent = match harness.open(None).await {
@@ -82,7 +85,12 @@ pub async fn run_all_collecting(harness: &dyn EngineHarness) -> Vec<String> {
         }
     };
     if persistent {
-        run!(reopen_preserves_everything, unflushed_writes_survive_reopen, random_operations_survive_reopens);
+        run!(
+            reopen_preserves_everything,
+            unflushed_writes_survive_reopen,
+            declared_fields_survive_reopen,
+            random_operations_survive_reopens
+        );
     }
     failures
 }

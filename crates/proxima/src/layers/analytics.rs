@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Result};
+use proxima_core::{CollectionConfig, FieldSpec, Result};
 use proxima_engine::{
     Capabilities, CollectionStats, CompactionPolicy, CompactionReport, ReadView, StoredRecord, VectorStorage,
     WriteBatch, WriteReceipt,
@@ -51,6 +51,10 @@ impl VectorStorage for AnalyticsLayer {
 
     async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
         self.timed(&config.name, "create_collection", self.inner.create_collection(config)).await
+    }
+
+    async fn declare_field(&self, collection: &str, field: FieldSpec) -> Result<bool> {
+        self.timed(collection, "declare_field", self.inner.declare_field(collection, field)).await
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {

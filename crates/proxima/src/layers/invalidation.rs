@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use proxima_core::{CollectionConfig, Result};
+use proxima_core::{CollectionConfig, FieldSpec, Result};
 use proxima_engine::{
     Capabilities, CollectionStats, CompactionPolicy, CompactionReport, ReadView, StoredRecord, VectorStorage,
     WriteBatch, WriteReceipt,
@@ -57,6 +57,12 @@ impl VectorStorage for InvalidationLayer {
 
     async fn list_collections(&self) -> Result<Vec<CollectionConfig>> {
         self.inner.list_collections().await
+    }
+
+    async fn declare_field(&self, collection: &str, field: FieldSpec) -> Result<bool> {
+        // Answers stay the same, but their plans and estimates change.
+        let result = self.inner.declare_field(collection, field).await;
+        self.changed(collection, result).await
     }
 
     async fn write(&self, collection: &str, batch: WriteBatch) -> Result<WriteReceipt> {

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use proxima::core::{CollectionConfig, Error};
+use proxima::core::{CollectionConfig, Error, FieldSpec, FieldType};
 use proxima::engine::{CollectionStats, CompactionPolicy, CompactionReport};
 use proxima::{CollectionEntry, CollectionPage, CollectionPatch, CollectionQuery, EngineInfo, Move};
 use schemars::JsonSchema;
@@ -113,6 +113,36 @@ pub(super) async fn compact(
     };
     let report = state.db.compact(&name, &policy).await?;
     Ok(Json(Compacted { report }))
+}
+
+/// A metadata field to declare on an existing collection.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FieldBody {
+    /// Dotted path into the metadata.
+    name: String,
+    #[serde(rename = "type")]
+    ty: FieldType,
+}
+
+/// Whether the field was added, and the collection's declared fields.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Declared {
+    /// False when it was declared already with that type.
+    declared: bool,
+    fields: Vec<FieldSpec>,
+}
+
+/// Declares a field: records are checked against it, then writes; filters on
+/// it are answered from payload indexes.
+pub(super) async fn declare_field(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<FieldBody>,
+) -> Result<Json<Declared>, ApiError> {
+    let declared = state.db.declare_field(&name, FieldSpec { name: body.name, ty: body.ty }).await?;
+    let fields = state.db.collection(&name).await?.fields;
+    Ok(Json(Declared { declared, fields }))
 }
 
 /// Where to move a collection, or (`dry_run`) only what would happen.

@@ -37,7 +37,7 @@ fn op(
 /// The router and its OpenAPI document.
 pub(crate) fn all() -> (Router<AppState>, Value) {
     use cache::CacheLayers;
-    use collections::{CollectionInfo, Compacted, EngineList, MoveBody, Moves};
+    use collections::{CollectionInfo, Compacted, Declared, EngineList, FieldBody, MoveBody, Moves};
     use ops::{BatchBody, RestoreBody, Restored, SnapshotBody, SnapshotList};
     use proxima::{CollectionEntry, CollectionPage, CollectionPatch};
     use relations::Reached;
@@ -84,6 +84,17 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
                 Some(schema::<CollectionPatch>),
                 200,
                 Some(schema::<CollectionEntry>),
+            ),
+        )
+        .route(
+            post(collections::declare_field),
+            op(
+                "post",
+                "/v1/collections/{name}/fields",
+                "Declares a metadata field on an existing collection (refused while a record holds another type)",
+                Some(schema::<FieldBody>),
+                200,
+                Some(schema::<Declared>),
             ),
         )
         .route(
