@@ -774,3 +774,36 @@ fn fields_declared_on_an_existing_collection_over_http() {
     let hits = call(addr, "POST", "/v1/collections/docs/search", Some(search)).json()["hits"].clone();
     assert_eq!(hits.as_array().map(|h| h.iter().map(|h| h["id"].clone()).collect::<Vec<_>>()), Some(vec![json!("a")]));
 }
+
+#[test]
+fn search_batches_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let addr = server.addr.as_str();
+    create_docs(addr);
+    let vectors: Vec<Value> =
+        (0..50).map(|i| json!({"id": format!("v{i}"), "vector": [1.0 + i as f32, 0.5, i as f32 / 7.0, 1.0]})).collect();
+    assert_eq!(call(addr, "POST", "/v1/collections/docs/vectors", Some(json!({"vectors": vectors}))).status, 200);
+    let searches: Vec<Value> = (0..5).map(|i| json!({"vector": [1.0, i as f32, 0.5, 0.25], "k": 3})).collect();
+    let r = call(addr, "POST", "/v1/collections/docs/search/batch", Some(json!({"searches": searches.clone()})));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json()["results"].clone();
+    for (i, search) in searches.iter().enumerate() {
+        let single = call(addr, "POST", "/v1/collections/docs/search", Some(search.clone())).json();
+        let ids = |hits: &Value| hits.as_array().unwrap().iter().map(|h| h["id"].clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&results[i]["hits"]), ids(&single["hits"]), "search {i}");
+    }
+    let mut bad = searches.clone();
+    bad[3]["vector"] = json!([1.0, 2.0]);
+    for (body, status, needle) in [
+        (json!({"searches": bad}), 400, "search: 3"),
+        (json!({"searches": []}), 400, "1 to 10000"),
+        (json!({"searches": searches.clone(), "cache": "use"}), 422, "cache"),
+    ] {
+        let r = call(addr, "POST", "/v1/collections/docs/search/batch", Some(body.clone()));
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+        assert!(r.body.contains(needle), "{body}: {}", r.body);
+    }
+    let r = call(addr, "POST", "/v1/collections/nope/search/batch", Some(json!({"searches": searches})));
+    assert_eq!(r.status, 404);
+}

@@ -66,7 +66,8 @@ pub struct ViperConfig {
     pub wal_dir: PathBuf,
     /// Flush the write buffer once it holds this many rows.
     pub flush_rows: usize,
-    /// Flush the write buffer once its oldest row is this old (checked on write).
+    /// Flush the write buffer once its oldest row is this old, whether or not
+    /// more writes come.
     pub flush_interval_ms: u64,
     /// Rows per Parquet row group (the unit of statistics-based pruning).
     pub row_group_rows: usize,
@@ -102,7 +103,7 @@ impl ViperConfig {
 
     /// Parses a root: a plain path or `file://<path>`, or
     /// `s3://bucket/prefix?endpoint=URL&region=R&wal_dir=PATH&allow_http=true`.
-    /// Also accepts `flush_rows=N`, `row_group_rows=N`, `resident_budget_mb=N`
+    /// Also accepts `flush_rows=N`, `flush_interval_ms=N`, `row_group_rows=N`, `resident_budget_mb=N`
     /// and `vector_compression=zstd|none` on either.
     pub fn from_uri(uri: &str) -> Result<Self> {
         let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
@@ -135,6 +136,9 @@ impl ViperConfig {
             match (key, &mut config.root) {
                 ("wal_dir", _) => config.wal_dir = PathBuf::from(value),
                 ("flush_rows", _) => config.flush_rows = value.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+                ("flush_interval_ms", _) => {
+                    config.flush_interval_ms = value.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?
+                }
                 ("row_group_rows", _) => {
                     config.row_group_rows = value.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?
                 }
@@ -166,8 +170,8 @@ mod tests {
 
     #[test]
     fn parses_local_and_s3_roots_and_hides_secrets() {
-        let c = ViperConfig::from_uri("./data/viper?flush_rows=10").unwrap();
-        assert_eq!((c.root, c.flush_rows), (Root::Local("./data/viper".into()), 10));
+        let c = ViperConfig::from_uri("./data/viper?flush_rows=10&flush_interval_ms=250").unwrap();
+        assert_eq!((c.root, c.flush_rows, c.flush_interval_ms), (Root::Local("./data/viper".into()), 10, 250));
         assert_eq!(c.wal_dir, PathBuf::from("./data/viper/_wal"));
         let c = ViperConfig::from_uri("s3://bucket/a/b/?endpoint=http://127.0.0.1:5055&wal_dir=/tmp/w").unwrap();
         let Root::S3 { bucket, prefix, endpoint, .. } = &c.root else { panic!("{c:?}") };
@@ -187,6 +191,7 @@ mod tests {
             "s3://",
             "./x?endpoint=http://a",
             "./x?flush_rows=0",
+            "./x?flush_interval_ms=0",
             "./x?nope=1",
             "./x?resident_budget_mb=lots",
             "./x?vector_compression=lz4",

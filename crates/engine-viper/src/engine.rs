@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, FieldSpec, Result, now_unix_secs};
@@ -59,7 +60,37 @@ impl ViperEngine {
                 None => store.delete_dir(&name).await?,
             }
         }
-        Ok(Self { config, store, index_builder, collections: collections.into() })
+        let engine = Self { config, store, index_builder, collections: collections.into() };
+        // What the log replayed is a buffer like any other.
+        for c in engine.collections.all() {
+            if c.lock().await.unflushed_ops() > 0 {
+                engine.flush_when_old(&c);
+            }
+        }
+        Ok(engine)
+    }
+
+    /// Flushes a collection's write buffer once its oldest row is
+    /// `flush_interval_ms` old, unless a flush took the buffer meanwhile: a
+    /// buffer that stops growing is flushed, and indexed, all the same.
+    fn flush_when_old(&self, shared: &Shared) {
+        let (shared, config, store) = (Arc::downgrade(shared), self.config.clone(), self.store.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(config.flush_interval_ms)).await;
+            let Some(collection) = shared.upgrade() else { return };
+            let flush_lock = {
+                let c = collection.lock().await;
+                if !c.flush_due(&config) {
+                    return; // flushed meanwhile: the buffer's first write set another timer
+                }
+                c.flush_lock()
+            };
+            drop(collection);
+            let _only = flush_lock.lock().await;
+            if let Err(e) = rewrite::flush_and_maintain(&shared, &config, Encoders::LeaveOneCore, &store).await {
+                tracing::warn!(error = %e, "flush of an old write buffer failed; the next write retries");
+            }
+        });
     }
 
     /// Bytes of decoded vectors `collection` keeps in memory for segments already in files.
@@ -133,7 +164,12 @@ impl VectorStorage for ViperEngine {
             let mut c = shared.lock().await;
             let logged = c.log(batch, &self.store).await?;
             let (wal, point) = (c.wal(), logged.point);
-            (c.apply_logged(logged), wal, point)
+            let opens_buffer = c.unflushed_ops() == 0;
+            let receipt = c.apply_logged(logged);
+            if opens_buffer && c.unflushed_ops() > 0 {
+                self.flush_when_old(&shared);
+            }
+            (receipt, wal, point)
         };
         // With no sync running, this writer syncs on its own thread: the
         // hand-offs to the blocking pool and back cost more than the overlap

@@ -258,3 +258,34 @@ async fn each_manifest_replacement_adds_one_to_its_version() {
     assert_eq!(version(), first + 2, "a background flush");
     assert_eq!(engine.stats("books").await.unwrap().live_records, 100);
 }
+
+/// Waits until the manifest's `flushed_seq` reaches `seq`; false after 10 s.
+async fn flushed_to(dir: &Path, seq: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while manifest(dir)["flushed_seq"].as_u64().unwrap() < seq {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buffer_that_stops_growing_is_flushed_when_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let quick = || ViperConfig { flush_interval_ms: 200, ..config(dir.path()) };
+    let engine = ViperEngine::open(quick(), None).await.unwrap();
+    engine.create_collection(&collection()).await.unwrap();
+    let last = engine.write("books", WriteBatch::from(records(3))).await.unwrap().last_seq;
+    assert!(segment_files(dir.path()).is_empty());
+    assert!(flushed_to(dir.path(), last).await, "a buffer with no write after it was never flushed");
+    assert_eq!(segment_files(dir.path()).len(), 1);
+
+    // A buffer the log replays at open is flushed the same way.
+    let last = engine.write("books", WriteBatch::from(records(5))).await.unwrap().last_seq;
+    drop(engine);
+    let engine = ViperEngine::open(quick(), None).await.unwrap();
+    assert!(flushed_to(dir.path(), last).await, "a replayed buffer was never flushed");
+    assert_eq!(engine.stats("books").await.unwrap().live_records, 5);
+}

@@ -3,6 +3,7 @@
 
 mod bytes;
 mod flat;
+mod flat_batch;
 mod hnsw;
 mod ivf;
 mod kernels;
@@ -11,6 +12,7 @@ mod topk;
 mod visited;
 
 pub use flat::{flat_search, flat_search_rows};
+pub use flat_batch::{BatchQueries, flat_search_batch};
 pub use hnsw::{Hnsw, HnswBuilder, HnswParams, MAX_M, SearchStats};
 pub use ivf::{Ivf, IvfParams};
 pub use kernels::{Distance, Isa, Kernels, score_of};

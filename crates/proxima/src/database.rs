@@ -112,6 +112,9 @@ pub struct Proxima {
     stats_written: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
+/// The most searches one [`Proxima::search_batch`] call answers.
+pub const MAX_BATCH_SEARCHES: usize = 10_000;
+
 /// Writes refresh a collection's figures in the catalogue at most this often.
 const STATS_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -403,6 +406,38 @@ impl Proxima {
             cpu_bound(move || handler.execute_search(&SearchContext::new(view, request))).await
         };
         self.timed(collection, &*engine, "search", search).await
+    }
+
+    /// Answers up to [`MAX_BATCH_SEARCHES`] searches of one collection, in
+    /// order, over one read view: segments several of them scan exactly are
+    /// scanned once for all, by matrix products (see
+    /// [`VectorSearchHandler::execute_batch`]). A refused search refuses the
+    /// batch, naming its position (`search` in the error's context). Answers
+    /// are not cached; a partitioned collection answers search by search.
+    pub async fn search_batch(&self, collection: &str, requests: Vec<SearchRequest>) -> Result<Vec<SearchResponse>> {
+        if requests.is_empty() || requests.len() > MAX_BATCH_SEARCHES {
+            return Err(Error::invalid(format!(
+                "a batch holds 1 to {MAX_BATCH_SEARCHES} searches, got {}",
+                requests.len()
+            )));
+        }
+        let (holders, config) = self.holders(collection).await?;
+        if !config.partitions.is_empty() {
+            let mut answers = Vec::with_capacity(requests.len());
+            for (i, request) in requests.into_iter().enumerate() {
+                answers.push(self.search(collection, request).await.map_err(|e| e.with_context("search", i))?);
+            }
+            return Ok(answers);
+        }
+        let engine = holders[0].1.clone();
+        let search = async {
+            let view =
+                self.following(collection, engine.clone(), |e| async move { e.read_view(collection).await }).await?;
+            let handler = self.search.clone();
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            cpu_bound(move || handler.execute_batch(&view, requests, threads)).await
+        };
+        self.timed(collection, &*engine, "search_batch", search).await
     }
 
     /// [`Proxima::search`] through the cache as `mode` says. An answer from

@@ -10,6 +10,7 @@ mod catalogue;
 mod database;
 mod fields;
 mod hybrid;
+mod indexing;
 mod layers;
 mod lifecycle;
 mod operation;
@@ -30,11 +31,12 @@ pub use catalogue::{
     MAX_TAGS,
 };
 pub use database::Cached;
-pub use database::{Proxima, ProximaConfig};
+pub use database::{MAX_BATCH_SEARCHES, Proxima, ProximaConfig};
 pub use hybrid::{
     EdgeError, Fusion, Leg, MAX_EDGES_PER_CALL, MAX_EVENTS_PER_CALL, MAX_OVERFETCH, QueryHit, QueryPlan, QueryRequest,
     QueryResponse, RelationsChange, RelationsChanged, ScoreParts, Strategy, StrategyLatency,
 };
+pub use indexing::IndexStatus;
 pub use lifecycle::{CompactionConfig, CompactionResult};
 pub use operation::{OperationOutcome, VectorOperation, VectorStorageCoordinator};
 pub use partitions::partition_of;

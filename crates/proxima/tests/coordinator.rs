@@ -174,3 +174,52 @@ async fn writes_keep_the_catalogue_figures_fresh_within_a_second() {
     db.upsert("c", vec![record("r6", 6.0)]).await.unwrap();
     assert_eq!(count(&db).await, 7);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_status_follows_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Proxima::open(ProximaConfig::at(dir.path())).await.unwrap();
+    db.create_collection(CollectionConfig::new("c", 8)).await.unwrap();
+    let records = (0..3_000u64)
+        .map(|i| VectorRecord::new(format!("r{i}"), proxima::core::testkit::seeded_vector(i, 8)))
+        .collect::<Vec<_>>();
+    db.upsert("c", records).await.unwrap();
+    let buffered = db.index_status("c").await.unwrap();
+    assert_eq!((buffered.indexed_rows, buffered.unindexed_rows, buffered.building), (0, 3_000, true));
+    db.flush("c").await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let status = db.index_status("c").await.unwrap();
+        if !status.building {
+            assert_eq!((status.indexed_rows, status.unindexed_rows), (3_000, 0));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the graph was never built: {status:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    db.upsert("c", vec![VectorRecord::new("small", vec![1.0; 8])]).await.unwrap();
+    let status = db.index_status("c").await.unwrap();
+    assert_eq!((status.indexed_rows, status.unindexed_rows, status.building), (3_000, 1, false), "a small buffer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_batches_answer_as_searches_and_refuse_bad_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    db.upsert("c", (0..200).map(|i| record(&format!("r{i}"), i as f32 / 10.0)).collect()).await.unwrap();
+    let requests: Vec<SearchRequest> = (0..12).map(|i| SearchRequest::new(vec![i as f32, 1.0, 0.5], 3)).collect();
+    let batch = db.search_batch("c", requests.clone()).await.unwrap();
+    for (request, answer) in requests.into_iter().zip(batch) {
+        let single = db.search("c", request).await.unwrap();
+        let ids = |r: &proxima::search::SearchResponse| r.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&answer), ids(&single));
+    }
+    for size in [0, proxima::MAX_BATCH_SEARCHES + 1] {
+        let requests = vec![SearchRequest::new(vec![1.0, 1.0, 0.5], 3); size];
+        assert_eq!(db.search_batch("c", requests).await.unwrap_err().kind(), ErrorKind::InvalidArgument, "{size}");
+    }
+    let missing = db.search_batch("nope", vec![SearchRequest::new(vec![1.0, 1.0, 0.5], 3)]).await.unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+    let analytics = db.get_performance_analytics(Some("c")).await.unwrap();
+    assert_eq!(analytics.collections["c"]["search_batch"].count, 1);
+}

@@ -1,5 +1,6 @@
 //! The `VectorSearchHandler`: validate → plan → execute → merge → report.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -124,7 +125,7 @@ impl VectorSearchHandler {
     }
 
     /// Each segment's plan, with how its rows are tested against the filter.
-    fn plan_with_filters(&self, ctx: &SearchContext) -> Result<Vec<(SegmentPlan, RowFilter)>> {
+    pub(crate) fn plan_with_filters(&self, ctx: &SearchContext) -> Result<Vec<(SegmentPlan, RowFilter)>> {
         let config = ctx.view.config();
         validate::search_request(&ctx.request, config)?;
         let filter = ctx.request.filter.as_ref();
@@ -169,13 +170,26 @@ impl VectorSearchHandler {
     /// Runs a search.
     pub fn execute_search(&self, ctx: &SearchContext) -> Result<SearchResponse> {
         let started = Instant::now();
-        let config = ctx.view.config();
         // Planning validates the request before anything else reads it.
         let plans = self.plan_with_filters(ctx)?;
+        let planning_us = started.elapsed().as_micros() as u64;
+        self.execute_planned(ctx, plans, planning_us, BTreeMap::new())
+    }
+
+    /// Runs planned searches of each segment; `given` holds the neighbours of
+    /// segments already searched (by a batch), by segment.
+    pub(crate) fn execute_planned(
+        &self,
+        ctx: &SearchContext,
+        plans: Vec<(SegmentPlan, RowFilter)>,
+        planning_us: u64,
+        mut given: BTreeMap<usize, Vec<Neighbor>>,
+    ) -> Result<SearchResponse> {
+        let started = Instant::now();
+        let config = ctx.view.config();
         // The query is compared in stored form (unit length under cosine).
         let mut query = ctx.request.vector.clone();
         config.metric.prepare(&mut query)?;
-        let planning_us = started.elapsed().as_micros() as u64;
         let executing = Instant::now();
         let mut performance = PerformanceInfo { planning_us, ..PerformanceInfo::default() };
         let distance = Distance::new(config.metric);
@@ -196,7 +210,13 @@ impl VectorSearchHandler {
                 continue;
             }
             performance.segments_searched += 1;
-            let found = self.search_segment(ctx, &**segment, (plan, rows), &distance, &query, &mut performance)?;
+            let found = match given.remove(&plan.segment) {
+                Some(found) => {
+                    performance.distance_computations += segment.len() as u64;
+                    found
+                }
+                None => self.search_segment(ctx, &**segment, (plan, rows), &distance, &query, &mut performance)?,
+            };
             candidates.extend(found.into_iter().map(|n| Candidate {
                 id: segment.id(n.row as usize).to_string(),
                 seq: segment.seq(n.row as usize),

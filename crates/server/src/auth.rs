@@ -104,6 +104,7 @@ fn required_role(method: &Method, path: &str) -> Role {
             || path == "/v1/cache";
     let reading = *method == Method::GET
         || path.ends_with("/search")
+        || path.ends_with("/search/batch")
         || path.ends_with("/query")
         || path.ends_with("/query-estimate")
         || qdrant.is_some_and(|rest| {
@@ -158,6 +159,7 @@ mod tests {
         assert_eq!(required_role(&Method::POST, "/collections/docs/points/scroll"), Role::Read);
         assert_eq!(required_role(&Method::POST, "/collections/docs/points/delete"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/search"), Role::Read);
+        assert_eq!(required_role(&Method::POST, "/v1/collections/docs/search/batch"), Role::Read);
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/vectors"), Role::Write);
         assert_eq!(required_role(&Method::POST, "/v1/collections"), Role::Admin);
         assert_eq!(required_role(&Method::POST, "/v1/collections/docs/fields"), Role::Admin);

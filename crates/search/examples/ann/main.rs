@@ -9,7 +9,10 @@
 //! sweeps again with the filter evaluated on each row's metadata; then runs
 //! filters of every selectivity through the search handler with payload
 //! indexes (`filtered.rs`); `--payload-filters-only` runs just those, on a
-//! graph loaded with `--graph`.
+//! graph loaded with `--graph`. Every run also times batched exact search
+//! (`flat_search_batch`) over all the queries in one call, with one and with
+//! two threads, as FAISS's `IndexFlatIP` is timed batched; `--batch-only`
+//! runs just that.
 
 mod filtered;
 
@@ -18,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use proxima_core::{DistanceMetric, Filter, Metadata};
-use proxima_index::{Distance, Hnsw, HnswParams, flat_search, flat_search_rows};
+use proxima_index::{BatchQueries, Distance, Hnsw, HnswParams, flat_search, flat_search_batch, flat_search_rows};
 use serde_json::{Value, json};
 
 const EFS: [usize; 7] = [10, 20, 40, 80, 120, 200, 400];
@@ -30,6 +33,8 @@ struct Args {
     filtered: bool,
     /// Only the payload-index filters (`filtered.rs`), on a graph loaded with `--graph`.
     payload_only: bool,
+    /// Only batched exact search (no graph).
+    batch_only: bool,
     /// While iterating: load the graph from this file if present (no build
     /// timings then), else build as usual and save it there.
     graph: Option<PathBuf>,
@@ -37,19 +42,22 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut data, mut out, mut filtered, mut graph, mut payload_only) = (None, None, false, None, false);
+    let (mut data, mut out, mut filtered, mut graph, mut payload_only, mut batch_only) =
+        (None, None, false, None, false, false);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--data" => data = args.next().map(PathBuf::from),
             "--out" => out = args.next().map(PathBuf::from),
             "--filtered" => filtered = true,
             "--payload-filters-only" => payload_only = true,
+            "--batch-only" => batch_only = true,
             "--graph" => graph = args.next().map(PathBuf::from),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    let usage = "usage: ann --data DIR [--filtered] [--graph FILE [--payload-filters-only]] --out FILE.json";
-    Ok(Args { data: data.ok_or(usage)?, out: out.ok_or(usage)?, filtered, graph, payload_only })
+    let usage =
+        "usage: ann --data DIR [--filtered] [--graph FILE [--payload-filters-only]] [--batch-only] --out FILE.json";
+    Ok(Args { data: data.ok_or(usage)?, out: out.ok_or(usage)?, filtered, graph, payload_only, batch_only })
 }
 
 /// Rows of a TEXMEX `.fvecs`/`.ivecs` file: per row a little-endian i32 length, then the values.
@@ -113,6 +121,9 @@ fn main() -> Result<(), String> {
     eprintln!("ann: {rows} base rows, {} queries, {dim}-d", queries.len() / dim);
     let metric = DistanceMetric::Cosine;
     let params = HnswParams::new(16, 200);
+    if args.batch_only {
+        return write(&args.out, &json!({"batch": batched_exact(&base, dim, &queries, &truth)}));
+    }
 
     let mut build_s = serde_json::Map::new();
     let saved = args.graph.as_ref().and_then(|p| std::fs::read(p).ok());
@@ -132,9 +143,10 @@ fn main() -> Result<(), String> {
         std::fs::write(path, graph.to_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if args.payload_only {
-        let out = json!({"payload_filters": filtered::run(&base, dim, &queries, graph.to_bytes(), None)});
-        let text = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
-        return std::fs::write(&args.out, text).map_err(|e| format!("{}: {e}", args.out.display()));
+        return write(
+            &args.out,
+            &json!({"payload_filters": filtered::run(&base, dim, &queries, graph.to_bytes(), None)}),
+        );
     }
     let graph_bytes = graph.memory_bytes();
     let vector_bytes = base.len() * 4;
@@ -167,6 +179,7 @@ fn main() -> Result<(), String> {
         recall(&flat_results, &truth[..1_000])
     );
 
+    let batch = batched_exact(&base, dim, &queries, &truth);
     let mut out = json!({
         "engine": "proximadb",
         "version": env!("CARGO_PKG_VERSION"),
@@ -177,6 +190,7 @@ fn main() -> Result<(), String> {
         "graph_bytes": graph_bytes,
         "flat_qps": flat_qps,
         "points": points,
+        "batch": batch,
     });
 
     if args.filtered {
@@ -209,8 +223,37 @@ fn main() -> Result<(), String> {
         let hnsw_build_s = out["build_s"]["2"].as_f64();
         out["payload_filters"] = filtered::run(&base, dim, &queries, graph.to_bytes(), hnsw_build_s);
     }
-    let text = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
-    std::fs::write(&args.out, text).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    eprintln!("ann: wrote {}", args.out.display());
+    write(&args.out, &out)
+}
+
+fn write(path: &Path, out: &Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(out).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("ann: wrote {}", path.display());
     Ok(())
+}
+
+/// Every query in one batched exact search, with 1 and 2 threads: median of
+/// three passes, and recall@10 against the ground truth.
+fn batched_exact(base: &[f32], dim: usize, queries: &[f32], truth: &[Vec<u32>]) -> Value {
+    let queries: Vec<Vec<f32>> = queries.chunks_exact(dim).map(<[f32]>::to_vec).collect();
+    let k = vec![K; queries.len()];
+    let mut out = serde_json::Map::new();
+    for threads in [1, 2] {
+        let mut walls = Vec::new();
+        let mut results = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let batch = BatchQueries { queries: &queries, k: &k };
+            let found = flat_search_batch(DistanceMetric::Cosine, base, dim, batch, threads, |_| true);
+            walls.push(started.elapsed().as_secs_f64());
+            results = found.into_iter().map(|n| n.into_iter().map(|n| n.row).collect()).collect();
+        }
+        walls.sort_by(f64::total_cmp);
+        let qps = queries.len() as f64 / walls[1];
+        let r = recall(&results, truth);
+        eprintln!("ann: batched exact, {threads} thread(s): {qps:.0} qps (recall@10 {r:.4})");
+        out.insert(threads.to_string(), json!({"qps": qps, "recall10": r}));
+    }
+    Value::Object(out)
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use proxima::core::{CollectionConfig, Error, FieldSpec, FieldType};
 use proxima::engine::{CollectionStats, CompactionPolicy, CompactionReport};
-use proxima::{CollectionEntry, CollectionPage, CollectionPatch, CollectionQuery, EngineInfo, Move};
+use proxima::{CollectionEntry, CollectionPage, CollectionPatch, CollectionQuery, EngineInfo, IndexStatus, Move};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,8 @@ pub(crate) struct EngineList {
 pub(crate) struct CollectionInfo {
     config: CollectionConfig,
     stats: CollectionStats,
+    /// Live rows with and without a vector index.
+    index: IndexStatus,
 }
 
 /// What a compaction did.
@@ -87,7 +89,8 @@ pub(super) async fn get(
 ) -> Result<Json<CollectionInfo>, ApiError> {
     let config = state.db.collection(&name).await?;
     let stats = state.db.stats(&name).await?;
-    Ok(Json(CollectionInfo { config, stats }))
+    let index = state.db.index_status(&name).await?;
+    Ok(Json(CollectionInfo { config, stats, index }))
 }
 
 pub(super) async fn drop(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {

@@ -41,7 +41,7 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
     use ops::{BatchBody, RestoreBody, Restored, SnapshotBody, SnapshotList};
     use proxima::{CollectionEntry, CollectionPage, CollectionPatch};
     use relations::Reached;
-    use search::{Estimate, SearchAnswer, SearchBody, UnifiedBody};
+    use search::{Estimate, SearchAnswer, SearchBatchAnswer, SearchBatchBody, SearchBody, UnifiedBody};
     use users::Events;
     use vectors::{Deleted, Upsert, Upserted};
     const C: &str = "/v1/collections/{name}";
@@ -159,6 +159,17 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
                 Some(schema::<SearchBody>),
                 200,
                 Some(schema::<SearchAnswer>),
+            ),
+        )
+        .route(
+            post(search::search_batch),
+            op(
+                "post",
+                "/v1/collections/{name}/search/batch",
+                "Many searches over one snapshot; exact scans several share run as one matrix product",
+                Some(schema::<SearchBatchBody>),
+                200,
+                Some(schema::<SearchBatchAnswer>),
             ),
         )
         .route(

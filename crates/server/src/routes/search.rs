@@ -50,6 +50,37 @@ pub(super) async fn search(
     Ok(Json(SearchAnswer { hits, performance: Performance { figures, cache: cached.cache }, cache_miss }))
 }
 
+/// Many searches of one collection, answered together.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SearchBatchBody {
+    /// 1 to 10,000 searches, each as the body of a single search (no `cache`).
+    searches: Vec<SearchRequest>,
+}
+
+/// Each search's answer, in the order asked.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct SearchBatchAnswer {
+    results: Vec<BatchResult>,
+}
+
+/// One search's hits and what they cost.
+#[derive(Serialize, JsonSchema)]
+struct BatchResult {
+    hits: Vec<SearchHit>,
+    performance: PerformanceInfo,
+}
+
+pub(super) async fn search_batch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<SearchBatchBody>,
+) -> Result<Json<SearchBatchAnswer>, ApiError> {
+    let answers = state.db.search_batch(&name, body.searches).await?;
+    let results = answers.into_iter().map(|a| BatchResult { hits: a.hits, performance: a.performance }).collect();
+    Ok(Json(SearchBatchAnswer { results }))
+}
+
 /// A search's cost, or (for a body with `strategy`, `start_ids`, `user` or
 /// `relation_types`) a hybrid query's plan.
 #[derive(Serialize, JsonSchema)]
