@@ -69,8 +69,12 @@ enum Command {
         #[arg(long)]
         collection: String,
         /// The query vector as JSON, e.g. `[0.1, 0.2]`.
-        #[arg(long)]
-        vector: String,
+        #[arg(long, required_unless_present = "vectors", conflicts_with = "vectors")]
+        vector: Option<String>,
+        /// Many queries in one batch (POST .../search/batch): a file with one
+        /// JSON vector per line; prints one list of hits per line, in order.
+        #[arg(long, conflicts_with = "merge")]
+        vectors: Option<PathBuf>,
         /// How many results.
         #[arg(long, default_value_t = 10)]
         k: usize,
@@ -447,12 +451,37 @@ fn remote_command(command: Command) -> Result<(), String> {
             eprintln!("import: {} vectors from {}", rows.len(), file.display());
             import::import(&server.remote()?, &collection, &rows, &metric, batch)
         }
-        Command::Search { server, collection, vector, k, filter, merge, engine_timeout_ms } => {
-            let vector: Value = serde_json::from_str(&vector).map_err(|e| format!("--vector is not JSON: {e}"))?;
-            let mut body = json!({"vector": vector, "k": k, "include_metadata": true});
-            if let Some(filter) = filter {
-                body["filter"] = serde_json::from_str(&filter).map_err(|e| format!("--filter is not JSON: {e}"))?;
+        Command::Search { server, collection, vector, vectors, k, filter, merge, engine_timeout_ms } => {
+            let filter: Option<Value> = filter
+                .map(|f| serde_json::from_str(&f).map_err(|e| format!("--filter is not JSON: {e}")))
+                .transpose()?;
+            let search = |vector: Value| {
+                let mut body = json!({"vector": vector, "k": k, "include_metadata": true});
+                if let Some(filter) = &filter {
+                    body["filter"] = filter.clone();
+                }
+                body
+            };
+            if let Some(path) = vectors {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let searches = text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, line)| !line.trim().is_empty())
+                    .map(|(n, line)| {
+                        serde_json::from_str(line).map(search).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))
+                    })
+                    .collect::<Result<Vec<Value>, String>>()?;
+                let path = format!("/v1/collections/{collection}/search/batch");
+                let answer = server.remote()?.call("POST", &path, Some(&json!({"searches": searches})))?;
+                for result in answer["results"].as_array().into_iter().flatten() {
+                    println!("{}", result["hits"]);
+                }
+                return Ok(());
             }
+            let vector = vector.ok_or("--vector or --vectors is required")?;
+            let vector: Value = serde_json::from_str(&vector).map_err(|e| format!("--vector is not JSON: {e}"))?;
+            let mut body = search(vector);
             let Some(merge) = merge else {
                 let path = format!("/v1/collections/{collection}/search");
                 print(&server.remote()?.call("POST", &path, Some(&body))?["hits"]);

@@ -128,6 +128,15 @@ fn import_search_collections_and_backups() {
         serde_json::from_str(&cli(addr, &["search", "--collection", "from-jsonl", "--vector", &query, "--k", "1"]))
             .unwrap();
     assert_eq!(exact[0]["id"], "doc-42");
+    let queries = dir.path().join("queries.jsonl");
+    let picked = [7usize, 42, 199];
+    let lines: Vec<String> = picked.iter().map(|&i| serde_json::to_string(&rows[i]).unwrap()).collect();
+    std::fs::write(&queries, lines.join("\n")).unwrap();
+    let batch =
+        cli(addr, &["search", "--collection", "from-jsonl", "--vectors", queries.to_str().unwrap(), "--k", "1"]);
+    let firsts: Vec<Value> =
+        batch.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()[0]["id"].clone()).collect();
+    assert_eq!(firsts, picked.iter().map(|i| json!(format!("doc-{i}"))).collect::<Vec<_>>());
 
     cli(addr, &["collections", "create", "made", "--dimension", "3", "--field", "year:int"]);
     let declared: Value =
