@@ -142,7 +142,6 @@ async fn run(db: &Proxima, collection: &str, q: Nearest) -> Result<Vec<Value>, F
         }
         (None, None) => return listing(db, collection, &q).await,
     };
-    let wanted = q.limit + q.offset + usize::from(q.by_id.is_some());
     let hits: Vec<SearchHit> = match &q.filter.only {
         // Only named points can match: rank them exactly.
         Some(only) => {
@@ -166,23 +165,60 @@ async fn run(db: &Proxima, collection: &str, q: Nearest) -> Result<Vec<Value>, F
             hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
             hits
         }
-        None => {
-            let mut request = SearchRequest::new(vector, (wanted + q.filter.except.len()).clamp(1, 10_000));
-            request.filter = q.filter.filter.clone();
-            request.ef = q.ef;
-            if q.exact {
-                request.accuracy = Some(1.0);
-            }
-            request.include_metadata = true;
-            request.include_vector = q.vector_out;
-            db.search(collection, request).await?.hits
-        }
+        None => db.search(collection, as_search(&q, vector)).await?.hits,
     };
-    Ok(hits
-        .into_iter()
+    Ok(points_of(config.metric, &q, hits))
+}
+
+/// The search a query with a vector and no `has_id` list runs.
+fn as_search(q: &Nearest, vector: Vec<f32>) -> SearchRequest {
+    let wanted = q.limit + q.offset + usize::from(q.by_id.is_some());
+    let mut request = SearchRequest::new(vector, (wanted + q.filter.except.len()).clamp(1, 10_000));
+    request.filter = q.filter.filter.clone();
+    request.ef = q.ef;
+    if q.exact {
+        request.accuracy = Some(1.0);
+    }
+    request.include_metadata = true;
+    request.include_vector = q.vector_out;
+    request
+}
+
+/// The queries of a batch, in order: those that are plain searches run as
+/// one [`Proxima::search_batch`] (exact scans shared), the rest one by one.
+async fn run_all(db: &Proxima, collection: &str, queries: Vec<Nearest>) -> Result<Vec<Vec<Value>>, Failure> {
+    let config = db.collection(collection).await?;
+    let (searched, requests): (Vec<usize>, Vec<SearchRequest>) = queries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, q)| match (&q.vector, &q.filter.only) {
+            (Some(vector), None) => Some((i, as_search(q, vector.clone()))),
+            _ => None,
+        })
+        .unzip();
+    let mut hits: Vec<Option<Vec<SearchHit>>> = vec![None; queries.len()];
+    if !requests.is_empty() {
+        for (i, answer) in searched.into_iter().zip(db.search_batch(collection, requests).await?) {
+            hits[i] = Some(answer.hits);
+        }
+    }
+    let mut answers = Vec::with_capacity(queries.len());
+    for (q, hits) in queries.into_iter().zip(hits) {
+        answers.push(match hits {
+            Some(hits) => points_of(config.metric, &q, hits),
+            None => run(db, collection, q).await?,
+        });
+    }
+    Ok(answers)
+}
+
+/// Qdrant's points from ProximaDB's hits: the query's own point, excluded
+/// ids and scores past the threshold left out, then `offset` and `limit`.
+fn points_of(metric: DistanceMetric, q: &Nearest, hits: Vec<SearchHit>) -> Vec<Value> {
+    hits.into_iter()
         .filter(|h| q.filter.admits(&h.id) && q.by_id.as_ref() != Some(&h.id))
-        .map(|h| (qdrant_score(config.metric, h.score), h))
-        .filter(|(score, _)| passes(config.metric, *score, q.threshold))
+        .map(|h| (qdrant_score(metric, h.score), h))
+        .filter(|(score, _)| passes(metric, *score, q.threshold))
         .skip(q.offset)
         .take(q.limit)
         .map(|(score, h)| {
@@ -194,7 +230,7 @@ async fn run(db: &Proxima, collection: &str, q: Nearest) -> Result<Vec<Value>, F
                 "vector": if q.vector_out { json!(h.vector) } else { Value::Null },
             })
         })
-        .collect())
+        .collect()
 }
 
 /// A query without a vector: points in id order, scored 0 (as Qdrant answers it).
@@ -231,11 +267,9 @@ pub(crate) async fn query_batch(
     Body(body): Body<Map<String, Value>>,
 ) -> Reply<Vec<Value>> {
     let started = Instant::now();
-    let mut answers = Vec::new();
-    for search in searches(&body)? {
-        answers.push(json!({"points": run(&db, &collection, parse(search, "query")?).await?}));
-    }
-    Ok(Answer::new(answers, started))
+    let queries = searches(&body)?.into_iter().map(|s| parse(s, "query")).collect::<Result<Vec<_>, _>>()?;
+    let answers = run_all(&db, &collection, queries).await?;
+    Ok(Answer::new(answers.into_iter().map(|points| json!({"points": points})).collect(), started))
 }
 
 /// `POST /collections/{c}/points/search` (the API before `query`).
@@ -259,15 +293,15 @@ pub(crate) async fn search_batch(
     Body(body): Body<Map<String, Value>>,
 ) -> Reply<Vec<Vec<Value>>> {
     let started = Instant::now();
-    let mut answers = Vec::new();
+    let mut queries = Vec::new();
     for search in searches(&body)? {
         let q = parse(search, "vector")?;
         if q.vector.is_none() {
             return Err(Failure::bad("Bad request: `vector` is required"));
         }
-        answers.push(run(&db, &collection, q).await?);
+        queries.push(q);
     }
-    Ok(Answer::new(answers, started))
+    Ok(Answer::new(run_all(&db, &collection, queries).await?, started))
 }
 
 fn searches(body: &Map<String, Value>) -> Result<Vec<&Map<String, Value>>, Failure> {
