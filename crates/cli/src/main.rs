@@ -444,6 +444,12 @@ fn print(value: &Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
+/// One value per line (JSON lines), for output a script reads line by line.
+#[allow(clippy::print_stdout, reason = "printing results is what the CLI is for")]
+fn print_line(value: &Value) {
+    println!("{value}");
+}
+
 fn remote_command(command: Command) -> Result<(), String> {
     match command {
         Command::Import { server, collection, file, metric, batch } => {
@@ -474,9 +480,7 @@ fn remote_command(command: Command) -> Result<(), String> {
                     .collect::<Result<Vec<Value>, String>>()?;
                 let path = format!("/v1/collections/{collection}/search/batch");
                 let answer = server.remote()?.call("POST", &path, Some(&json!({"searches": searches})))?;
-                for result in answer["results"].as_array().into_iter().flatten() {
-                    println!("{}", result["hits"]);
-                }
+                answer["results"].as_array().into_iter().flatten().for_each(|result| print_line(&result["hits"]));
                 return Ok(());
             }
             let vector = vector.ok_or("--vector or --vectors is required")?;
