@@ -163,10 +163,10 @@ mod tests {
                 for (q, found) in got.iter().enumerate() {
                     let want = flat_search(&distance, &vectors, dimension, &queries[q], k[q], accept);
                     assert_eq!(found.len(), want.len(), "{metric:?} query {q}");
+                    // The same distances in the same order (rows may swap only where distances tie).
                     for (a, b) in found.iter().zip(&want) {
                         let close = (a.distance - b.distance).abs() <= 1e-4 * b.distance.abs().max(1.0);
                         assert!(close, "{metric:?} query {q}: {a:?} against {b:?}");
-                        assert!(a.row == b.row || close, "{metric:?} query {q}");
                         assert!(accept(a.row));
                     }
                 }
