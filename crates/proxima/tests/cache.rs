@@ -2,7 +2,8 @@
 //! equals the one computed with it off, through random sequences of writes,
 //! deletes, metadata updates, soft deletes and restores, batches, flushes,
 //! compactions, TTL expiries, snapshot restores and moves; repeated reads are
-//! answered by L1; `only` says it missed instead of computing; and the
+//! answered by L1; `only` says it missed instead of computing; a partitioned
+//! collection's answers are cached until any partition changes; and the
 //! engine calls of batches, backups and moves are counted by analytics.
 
 use std::time::Duration;
@@ -242,4 +243,30 @@ async fn a_cached_estimate_follows_the_collection() {
     );
     let analytics = db.get_performance_analytics(Some("c")).await.unwrap();
     assert_eq!(analytics.collections["c"]["estimate_cached"].count, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_collection_is_cached_until_any_partition_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), true).await;
+    db.create_collection(CollectionConfig::new("parts", 3).with_partitions(["viper", "memory"])).await.unwrap();
+    db.upsert("parts", (0..20).map(|i| record(i, f32::from(i) / 20.0)).collect()).await.unwrap();
+    let request = SearchRequest::new(vec![0.5, 1.0, 0.25], 3);
+    db.search_cached("parts", request.clone(), CacheMode::Use).await.unwrap();
+    let again = db.search_cached("parts", request.clone(), CacheMode::Use).await.unwrap();
+    assert_eq!(again.cache.answered_by.as_deref(), Some("l1"), "{:?}", again.cache);
+    let ids = vec!["r3".to_string(), "r4".to_string()];
+    db.get_cached("parts", &ids, CacheMode::Use).await.unwrap();
+    assert_eq!(db.get_cached("parts", &ids, CacheMode::Use).await.unwrap().cache.answered_by.as_deref(), Some("l1"));
+
+    // A write to either partition makes both answers unreachable.
+    for partition in 0..2 {
+        let i = (0..20u8).find(|i| proxima::partition_of(&format!("r{i}"), 2) == partition).unwrap();
+        db.upsert("parts", vec![record(i, 0.99)]).await.unwrap();
+        let only = db.search_cached("parts", request.clone(), CacheMode::Only).await.unwrap();
+        assert!(only.value.is_none(), "a write to partition {partition} left the old answer");
+        assert!(db.get_cached("parts", &ids, CacheMode::Only).await.unwrap().value.is_none());
+        db.search_cached("parts", request.clone(), CacheMode::Use).await.unwrap();
+        db.get_cached("parts", &ids, CacheMode::Use).await.unwrap();
+    }
 }
