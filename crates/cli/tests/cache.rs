@@ -1,7 +1,9 @@
 //! The answer cache through the real binary: a repeated search is answered
 //! by L1, a write makes it unreachable before it is acknowledged, `only`
 //! says it missed, `GET /v1/cache` reports each layer, `DELETE /v1/cache`
-//! invalidates a collection, and bad cache settings stop the server at start.
+//! invalidates a collection, bad cache settings stop the server at start, and
+//! a Redis L2 that dies mid-run leaves searches answered and is used again
+//! when it comes back.
 
 use proxima_tests::http::{self, Response};
 use proxima_tests::server::ServerProcess;
@@ -82,4 +84,54 @@ fn bad_cache_settings_stop_the_server_at_start() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(named), "{text}: {stderr}");
     }
+}
+
+/// Searches the query until `answered` says the answer came from `layer`; false after 10 s.
+fn answered_by(addr: &str, query: &Value, layer: Option<&str>) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let r = call(addr, "POST", "/v1/collections/docs/search", Some(query.clone()));
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.json()["performance"]["cache"]["answered_by"].as_str() == layer {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    false
+}
+
+#[test]
+fn a_redis_that_dies_leaves_searches_answered_and_is_used_again_when_it_returns() {
+    let Some(redis_server) = proxima_tests::service_var("PROXIMA_TEST_REDIS_SERVER") else { return };
+    let mut redis = proxima_tests::redis::RedisProcess::start(&redis_server);
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    // L1 forgets after a second, so that repeats reach L2.
+    let env = [("PROXIMADB_CACHE_REDIS_URL", url.as_str()), ("PROXIMADB_CACHE_L1_TTL_SECONDS", "1")];
+    let server = ServerProcess::start(BIN, dir.path(), &[], &env);
+    let addr = server.addr.as_str();
+    let r = call(addr, "POST", "/v1/collections", Some(json!({"name": "docs", "dimension": 3, "metric": "euclidean"})));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let vectors = json!({"vectors": [{"id": "a", "vector": [1.0, 0.0, 0.0]}, {"id": "b", "vector": [0.0, 1.0, 0.0]}]});
+    assert_eq!(call(addr, "POST", "/v1/collections/docs/vectors", Some(vectors)).status, 200);
+    let query = json!({"vector": [0.9, 0.1, 0.0], "k": 1});
+    let computed = call(addr, "POST", "/v1/collections/docs/search", Some(query.clone())).json();
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    assert!(answered_by(addr, &query, Some("l2")), "L2 never answered once L1 forgot");
+
+    redis.stop();
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let started = std::time::Instant::now();
+    let r = call(addr, "POST", "/v1/collections/docs/search", Some(query.clone()));
+    assert_eq!(r.status, 200, "a dead L2 is a miss, not an error: {}", r.body);
+    assert_eq!(r.json()["hits"], computed["hits"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "bounded by L2's timeout: {:?}", started.elapsed());
+    let layers = call(addr, "GET", "/v1/cache", None).json();
+    let l2 = layers["layers"].as_array().unwrap().iter().find(|l| l["layer"] == "l2").expect("l2 reported").clone();
+    assert_ne!(l2["state"], "healthy", "{layers}");
+    assert_eq!(call(addr, "GET", "/readyz", None).status, 200, "the server stays ready without its cache");
+
+    redis.resume();
+    assert!(answered_by(addr, &query, Some("l2")), "L2 was not used again after Redis came back");
+    assert!(server.terminate());
 }
