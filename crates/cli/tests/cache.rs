@@ -15,15 +15,20 @@ fn call(addr: &str, method: &str, path: &str, body: Option<Value>) -> Response {
     http::json(addr, method, path, body.as_ref())
 }
 
+/// `docs` (3-d, Euclidean) holding `a` and `b`.
+fn create_docs(addr: &str) {
+    let r = call(addr, "POST", "/v1/collections", Some(json!({"name": "docs", "dimension": 3, "metric": "euclidean"})));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let vectors = json!({"vectors": [{"id": "a", "vector": [1.0, 0.0, 0.0]}, {"id": "b", "vector": [0.0, 1.0, 0.0]}]});
+    assert_eq!(call(addr, "POST", "/v1/collections/docs/vectors", Some(vectors)).status, 200);
+}
+
 #[test]
 fn searches_and_reads_through_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(BIN, dir.path(), &[], &[]);
     let addr = server.addr.as_str();
-    let r = call(addr, "POST", "/v1/collections", Some(json!({"name": "docs", "dimension": 3, "metric": "euclidean"})));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let vectors = json!({"vectors": [{"id": "a", "vector": [1.0, 0.0, 0.0]}, {"id": "b", "vector": [0.0, 1.0, 0.0]}]});
-    assert_eq!(call(addr, "POST", "/v1/collections/docs/vectors", Some(vectors)).status, 200);
+    create_docs(addr);
 
     let query = json!({"vector": [0.9, 0.1, 0.0], "k": 1});
     let first = call(addr, "POST", "/v1/collections/docs/search", Some(query.clone())).json();
@@ -110,10 +115,7 @@ fn a_redis_that_dies_leaves_searches_answered_and_is_used_again_when_it_returns(
     let env = [("PROXIMADB_CACHE_REDIS_URL", url.as_str()), ("PROXIMADB_CACHE_L1_TTL_SECONDS", "1")];
     let server = ServerProcess::start(BIN, dir.path(), &[], &env);
     let addr = server.addr.as_str();
-    let r = call(addr, "POST", "/v1/collections", Some(json!({"name": "docs", "dimension": 3, "metric": "euclidean"})));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let vectors = json!({"vectors": [{"id": "a", "vector": [1.0, 0.0, 0.0]}, {"id": "b", "vector": [0.0, 1.0, 0.0]}]});
-    assert_eq!(call(addr, "POST", "/v1/collections/docs/vectors", Some(vectors)).status, 200);
+    create_docs(addr);
     let query = json!({"vector": [0.9, 0.1, 0.0], "k": 1});
     let computed = call(addr, "POST", "/v1/collections/docs/search", Some(query.clone())).json();
     std::thread::sleep(std::time::Duration::from_millis(1_100));

@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use proxima_core::{Error, Result};
 use proxima_meta::{
-    BackendStats, BatchOp, CollectionMetadata, Health, ListFilter, ListPage, MetaCapabilities, MetadataBackend,
-    OpCounters, snapshot,
+    BackendStats, BatchOp, CollectionMetadata, Health, Lease, LeaseClaim, ListFilter, ListPage, MetaCapabilities,
+    MetadataBackend, OpCounters, snapshot,
 };
 use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::sql::{self, db_error};
-use crate::{PostgresConfig, TlsRoots, schema};
+use crate::{PostgresConfig, TlsRoots, lease, schema};
 use proxima_core::url::redact_password;
 use proxima_meta::retry::with_retries;
 
@@ -151,6 +151,11 @@ impl PostgresBackend {
         Ok(())
     }
 
+    /// The table of writer leases, beside the entries' table.
+    fn leases_table(&self) -> String {
+        format!("{}leases", self.config.table_prefix)
+    }
+
     /// Idle connections in the primary pool.
     pub fn idle_connections(&self) -> usize {
         self.pool.status().available
@@ -237,6 +242,23 @@ impl MetadataBackend for PostgresBackend {
 
     async fn create(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata> {
         stored(self.in_transaction("create", &[Step::Op(BatchOp::Create(metadata))]).await?)
+    }
+
+    async fn claim_lease(&self, claim: LeaseClaim) -> Result<Lease> {
+        let (started, table) = (std::time::Instant::now(), self.leases_table());
+        let result =
+            with_retries(|| bounded(async { lease::claim(&**self.client(false).await?, &table, &claim).await })).await;
+        self.counters.record_timed("claim_lease", started, result)
+    }
+
+    async fn lease(&self, collection: &str) -> Result<Option<Lease>> {
+        let table = self.leases_table();
+        with_retries(|| bounded(async { lease::get(&**self.client(false).await?, &table, collection).await })).await
+    }
+
+    async fn release_lease(&self, held: &Lease) -> Result<()> {
+        let table = self.leases_table();
+        with_retries(|| bounded(async { lease::release(&**self.client(false).await?, &table, held).await })).await
     }
 
     async fn get(&self, name: &str) -> Result<Option<CollectionMetadata>> {

@@ -3,6 +3,7 @@
 
 mod backend;
 mod config;
+mod lease;
 mod schema;
 mod sql;
 

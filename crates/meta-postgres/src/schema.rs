@@ -3,7 +3,8 @@
 use tokio_postgres::Client;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`; `{p}` is the table prefix. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE {p}collections (
     name               TEXT PRIMARY KEY,
     id                 TEXT NOT NULL UNIQUE,
@@ -27,7 +28,17 @@ CREATE INDEX {p}collections_owner ON {p}collections (owner);
 CREATE INDEX {p}collections_access_pattern ON {p}collections (access_pattern);
 CREATE INDEX {p}collections_tags ON {p}collections USING GIN (tags);
 CREATE INDEX {p}collections_search ON {p}collections USING GIN (to_tsvector('simple', search_text));
-"#];
+"#,
+    r#"
+CREATE TABLE {p}leases (
+    collection    TEXT PRIMARY KEY,
+    holder        TEXT NOT NULL,
+    address       TEXT NOT NULL,
+    epoch         BIGINT NOT NULL,
+    expires_at_ms BIGINT NOT NULL
+);
+"#,
+];
 
 /// Applies the pending ones of `migrations` (each with `{p}` for `prefix`), recorded
 /// in table `tracking`, in one transaction under an advisory lock; returns the

@@ -28,7 +28,9 @@ async fn drop_tables(url: &str, prefix: &str) {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client
-        .batch_execute(&format!("DROP TABLE {prefix}collections; DROP TABLE {prefix}schema_migrations;"))
+        .batch_execute(&format!(
+            "DROP TABLE {prefix}collections; DROP TABLE {prefix}leases; DROP TABLE {prefix}schema_migrations;"
+        ))
         .await
         .unwrap();
 }
@@ -39,6 +41,15 @@ async fn postgres_backend_conforms() {
     let prefix = fresh_prefix();
     let config = PostgresConfig::from_uri(&format!("{url}?table_prefix={prefix}&pool_size=4")).unwrap();
     run_all(&Harness(config)).await;
+    drop_tables(&url, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_leases_have_one_holder_and_fence() {
+    let Some(url) = service_url("POSTGRES") else { return };
+    let prefix = fresh_prefix();
+    let config = PostgresConfig::from_uri(&format!("{url}?table_prefix={prefix}&pool_size=8")).unwrap();
+    proxima_meta::testkit::leases_conform(&Harness(config)).await.unwrap();
     drop_tables(&url, &prefix).await;
 }
 

@@ -18,7 +18,9 @@ async fn postgres_outage_is_unavailable_then_recovers() {
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client
-        .batch_execute(&format!("DROP TABLE {prefix}collections; DROP TABLE {prefix}schema_migrations;"))
+        .batch_execute(&format!(
+            "DROP TABLE {prefix}collections; DROP TABLE {prefix}leases; DROP TABLE {prefix}schema_migrations;"
+        ))
         .await
         .unwrap();
 }
@@ -48,7 +50,9 @@ async fn reads_go_to_the_read_replica() {
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client
-        .batch_execute(&format!("DROP TABLE {prefix}collections; DROP TABLE {prefix}schema_migrations;"))
+        .batch_execute(&format!(
+            "DROP TABLE {prefix}collections; DROP TABLE {prefix}leases; DROP TABLE {prefix}schema_migrations;"
+        ))
         .await
         .unwrap();
 }

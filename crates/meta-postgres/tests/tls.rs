@@ -33,7 +33,9 @@ async fn tls_connections_are_encrypted_and_verified() {
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client
-        .batch_execute(&format!("DROP TABLE {prefix}collections; DROP TABLE {prefix}schema_migrations;"))
+        .batch_execute(&format!(
+            "DROP TABLE {prefix}collections; DROP TABLE {prefix}leases; DROP TABLE {prefix}schema_migrations;"
+        ))
         .await
         .unwrap();
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use proxima_core::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::{BatchOp, CollectionMetadata, ListFilter, ListPage};
+use crate::{BatchOp, CollectionMetadata, Lease, LeaseClaim, ListFilter, ListPage};
 
 /// What a backend can do; callers check it instead of assuming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -89,6 +89,33 @@ pub trait MetadataBackend: Send + Sync + std::fmt::Debug {
 
     /// Counters.
     async fn stats(&self) -> Result<BackendStats>;
+
+    /// Takes or renews a collection's writer lease with one conditional
+    /// write (see [`LeaseClaim::apply`] for the rule); `Conflict` when
+    /// another node holds it or a renewal finds it lost. Leases are kept
+    /// apart from entries: listings never show them. `Unsupported` on a
+    /// backend that only one process can open, where there is no one to
+    /// share a collection with.
+    async fn claim_lease(&self, claim: LeaseClaim) -> Result<Lease> {
+        Err(no_leases(self.scheme(), &claim.collection))
+    }
+
+    /// A collection's lease as stored, live or expired.
+    async fn lease(&self, collection: &str) -> Result<Option<Lease>> {
+        Err(no_leases(self.scheme(), collection))
+    }
+
+    /// Lets another node take the lease at once, if `lease` (holder and
+    /// epoch) still holds it; the epoch stays, so fencing still holds.
+    async fn release_lease(&self, lease: &Lease) -> Result<()> {
+        Err(no_leases(self.scheme(), &lease.collection))
+    }
+}
+
+fn no_leases(scheme: &str, collection: &str) -> proxima_core::Error {
+    proxima_core::Error::unsupported(format!(
+        "the `{scheme}` catalogue keeps no writer leases (for `{collection}`): cluster mode needs a shared catalogue"
+    ))
 }
 
 /// Per-operation call and error counters, shared by backends for `stats`.

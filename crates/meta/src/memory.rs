@@ -7,14 +7,15 @@ use async_trait::async_trait;
 use proxima_core::Result;
 
 use crate::{
-    BackendStats, BatchOp, Catalog, CollectionMetadata, Health, ListFilter, ListPage, MetaCapabilities,
-    MetadataBackend, OpCounters, snapshot,
+    BackendStats, BatchOp, Catalog, CollectionMetadata, Health, Lease, LeaseClaim, ListFilter, ListPage,
+    MetaCapabilities, MetadataBackend, OpCounters, snapshot,
 };
 
 /// A catalogue in process memory.
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
     catalog: Mutex<Catalog>,
+    leases: Mutex<std::collections::HashMap<String, Lease>>,
     counters: OpCounters,
 }
 
@@ -106,5 +107,52 @@ impl MetadataBackend for MemoryBackend {
 
     async fn stats(&self) -> Result<BackendStats> {
         Ok(self.counters.stats(self.catalog().visible_count() as u64))
+    }
+
+    // Instances sharing one backend in a process (tests, embedders) share its leases.
+    async fn claim_lease(&self, claim: LeaseClaim) -> Result<Lease> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        let lease = claim.apply(leases.get(&claim.collection))?;
+        leases.insert(claim.collection, lease.clone());
+        Ok(lease)
+    }
+
+    async fn lease(&self, collection: &str) -> Result<Option<Lease>> {
+        Ok(self.leases.lock().unwrap_or_else(|p| p.into_inner()).get(collection).cloned())
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<()> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        match leases.get_mut(&lease.collection) {
+            Some(stored) if stored.holder == lease.holder && stored.epoch == lease.epoch => {
+                stored.expires_at_ms = 0;
+                Ok(())
+            }
+            stored => Err(crate::lost(&lease.collection, lease.epoch, stored.as_deref())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::testkit::{MetaHarness, leases_conform};
+
+    struct Shared(Arc<MemoryBackend>);
+
+    #[async_trait]
+    impl MetaHarness for Shared {
+        async fn open(&self) -> Result<Arc<dyn MetadataBackend>> {
+            Ok(self.0.clone())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_leases_conform() {
+        leases_conform(&Shared(Arc::new(MemoryBackend::new()))).await.unwrap();
     }
 }

@@ -14,6 +14,7 @@ use crate::{AccessPattern, CollectionMetadata, MetadataBackend};
 
 mod cases;
 mod concurrency;
+mod leases;
 mod workload;
 
 #[cfg(test)]
@@ -21,6 +22,7 @@ mod broken;
 
 pub use cases::*;
 pub use concurrency::*;
+pub use leases::leases_conform;
 pub use workload::{BENCH_OPS, run_op, seed};
 
 /// Opens the backend under test; a second `open` must see the same data when the backend is persistent.
