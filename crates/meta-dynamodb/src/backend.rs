@@ -17,14 +17,14 @@ use aws_sdk_dynamodb::types::{
 use proxima_core::{Error, Result, now_unix_secs};
 use proxima_meta::retry::with_retries;
 use proxima_meta::{
-    BackendStats, BatchOp, Catalog, Change, CollectionMetadata, Health, ListFilter, ListPage, MetaCapabilities,
-    MetadataBackend, OpCounters, snapshot,
+    BackendStats, BatchOp, Catalog, Change, CollectionMetadata, Health, Lease, LeaseClaim, ListFilter, ListPage,
+    MetaCapabilities, MetadataBackend, OpCounters, snapshot,
 };
 
-use crate::DynamoConfig;
 use crate::items::{
     ENTITY, Item, METADATA, entry_item, entry_pk, from_entry, get_s, key, n, name_item, name_pk, s, tag_items, tag_sk,
 };
+use crate::{DynamoConfig, lease};
 
 /// DynamoDB's limit on items in one transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
@@ -43,7 +43,7 @@ impl std::fmt::Debug for DynamoBackend {
 }
 
 /// Translates SDK errors at the boundary, keeping the SDK error as source.
-fn sdk_error<E, R>(what: &str, e: SdkError<E, R>) -> Error
+pub(crate) fn sdk_error<E, R>(what: &str, e: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -660,6 +660,20 @@ impl MetadataBackend for DynamoBackend {
         self.counters.record_timed("batch", started, result)
     }
 
+    async fn claim_lease(&self, claim: LeaseClaim) -> Result<Lease> {
+        let started = std::time::Instant::now();
+        let result = with_retries(|| lease::claim(&self.client, &self.config.table, &claim)).await;
+        self.counters.record_timed("claim_lease", started, result)
+    }
+
+    async fn lease(&self, collection: &str) -> Result<Option<Lease>> {
+        with_retries(|| lease::get(&self.client, &self.config.table, collection)).await
+    }
+
+    async fn release_lease(&self, held: &Lease) -> Result<()> {
+        with_retries(|| lease::release(&self.client, &self.config.table, held)).await
+    }
+
     async fn import(&self, entries: Vec<CollectionMetadata>) -> Result<()> {
         let names: Vec<&str> = entries.iter().map(|m| m.name.as_str()).collect();
         let ids: Vec<&str> = entries.iter().map(|m| m.id.as_str()).collect();
@@ -682,6 +696,8 @@ impl MetadataBackend for DynamoBackend {
             let deletes: Vec<Write> = with_retries(|| self.scan_all())
                 .await?
                 .iter()
+                // Leases are not part of the catalogue's contents: their epochs must keep counting.
+                .filter(|item| !item_key(item).0.starts_with(lease::LEASE_PREFIX))
                 .map(|item| {
                     let (pk, sk) = item_key(item);
                     Write::Delete { key: key(pk, sk), condition: None }

@@ -4,6 +4,7 @@
 mod backend;
 mod config;
 mod items;
+mod lease;
 
 use std::sync::Arc;
 

@@ -41,6 +41,18 @@ async fn dynamodb_backend_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_leases_have_one_holder_and_fence() {
+    let Some(endpoint) = service_url("DYNAMODB") else { return };
+    let config = config(&endpoint);
+    proxima_meta::testkit::leases_conform(&Harness(config.clone())).await.unwrap();
+    // A lease is not a collection: listings and backups leave it out.
+    let backend = DynamoBackend::open(config).await.unwrap();
+    let listed = backend.list(&proxima_meta::ListFilter::default()).await.unwrap();
+    assert!(listed.items.is_empty(), "a lease was listed: {:?}", listed.items);
+    backend.drop_table().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_over_100_items_is_refused_whole() {
     let Some(endpoint) = service_url("DYNAMODB") else { return };
     let backend = DynamoBackend::open(config(&endpoint)).await.unwrap();

@@ -10,12 +10,12 @@ use mongodb::{Client, ClientSession, Collection, IndexModel};
 use proxima_core::{Error, Result, now_unix_secs};
 use proxima_meta::retry::with_retries;
 use proxima_meta::{
-    BackendStats, BatchOp, CollectionMetadata, Health, ListFilter, ListPage, MetaCapabilities, MetadataBackend,
-    OpCounters, missing, snapshot,
+    BackendStats, BatchOp, CollectionMetadata, Health, Lease, LeaseClaim, ListFilter, ListPage, MetaCapabilities,
+    MetadataBackend, OpCounters, missing, snapshot,
 };
 
-use crate::MongoConfig;
 use crate::document::{from_document, to_document};
+use crate::{MongoConfig, lease};
 
 /// A catalogue in one MongoDB collection.
 pub struct MongoBackend {
@@ -25,6 +25,8 @@ pub struct MongoBackend {
     /// Whether the server built the text index; otherwise text filters match the
     /// `search_words` array (same semantics, multikey index).
     text_index: bool,
+    /// Writer leases, one document per collection.
+    leases: Collection<Document>,
     counters: OpCounters,
 }
 
@@ -99,7 +101,9 @@ impl MongoBackend {
         options.connect_timeout = Some(config.timeout);
         let client = Client::with_options(options).map_err(db_error)?;
         let coll = client.database(&config.database).collection::<Document>(&config.collection);
-        let mut backend = Self { config, client, coll, text_index: false, counters: OpCounters::default() };
+        // Beside the entries, so that listings never see a lease.
+        let leases = client.database(&config.database).collection::<Document>(&format!("{}_leases", config.collection));
+        let mut backend = Self { config, client, coll, leases, text_index: false, counters: OpCounters::default() };
         with_retries(|| backend.create_indexes()).await?;
         backend.text_index = with_retries(|| backend.create_text_index()).await?;
         Ok(backend)
@@ -299,6 +303,20 @@ impl MetadataBackend for MongoBackend {
 
     async fn update(&self, metadata: CollectionMetadata) -> Result<CollectionMetadata> {
         stored(self.in_transaction("update", &[Step::Op(BatchOp::Update(metadata))]).await?)
+    }
+
+    async fn claim_lease(&self, claim: LeaseClaim) -> Result<Lease> {
+        let started = std::time::Instant::now();
+        let result = with_retries(|| lease::claim(&self.leases, &claim)).await;
+        self.counters.record_timed("claim_lease", started, result)
+    }
+
+    async fn lease(&self, collection: &str) -> Result<Option<Lease>> {
+        with_retries(|| lease::get(&self.leases, collection)).await
+    }
+
+    async fn release_lease(&self, held: &Lease) -> Result<()> {
+        with_retries(|| lease::release(&self.leases, held)).await
     }
 
     async fn delete(&self, name: &str, expected_version: Option<u64>) -> Result<()> {

@@ -4,6 +4,7 @@
 mod backend;
 mod config;
 mod document;
+mod lease;
 
 use std::sync::Arc;
 

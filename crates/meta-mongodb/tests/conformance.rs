@@ -45,3 +45,13 @@ async fn mongodb_backend_conforms() {
     );
     client.database(&database).drop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_leases_have_one_holder_and_fence() {
+    let Some(url) = service_url("MONGODB") else { return };
+    let database = fresh_database();
+    let config = MongoConfig::from_uri(&format!("{url}/{database}?directConnection=true")).unwrap();
+    proxima_meta::testkit::leases_conform(&Harness(config.clone())).await.unwrap();
+    let client = mongodb::Client::with_uri_str(&config.uri).await.unwrap();
+    client.database(&database).drop().await.unwrap();
+}
