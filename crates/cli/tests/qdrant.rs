@@ -60,3 +60,27 @@ fn errors_use_qdrants_shape_and_change_nothing() {
     let exists = call(addr, "GET", "/collections/q2/exists", None);
     assert_eq!(exists.json()["result"]["exists"], false, "refused creations create nothing");
 }
+
+#[test]
+fn the_status_is_yellow_until_the_graph_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(BIN, &dir.path().join("data"), &[], &[]);
+    let addr = server.addr.as_str();
+    let create = json!({"vectors": {"size": 4, "distance": "Cosine"}});
+    assert_eq!(call(addr, "PUT", "/collections/g", Some(create)).status, 200);
+    // Enough points for a graph (2,000 and more), waiting in the write buffer.
+    let points: Vec<Value> = (0..2_500)
+        .map(|i| json!({"id": i, "vector": [1.0, (i % 97) as f32, (i % 13) as f32, (i % 7) as f32]}))
+        .collect();
+    assert_eq!(call(addr, "PUT", "/collections/g/points?wait=true", Some(json!({"points": points}))).status, 200);
+    let info = |field: &str| call(addr, "GET", "/collections/g", None).json()["result"][field].clone();
+    assert_eq!((info("status"), info("indexed_vectors_count")), (json!("yellow"), json!(0)));
+
+    assert_eq!(call(addr, "POST", "/v1/collections/g/flush", None).status, 204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while info("status") != "green" {
+        assert!(std::time::Instant::now() < deadline, "the graph was never built");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(info("indexed_vectors_count"), json!(2_500));
+}

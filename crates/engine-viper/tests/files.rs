@@ -289,3 +289,28 @@ async fn a_buffer_that_stops_growing_is_flushed_when_old() {
     assert!(flushed_to(dir.path(), last).await, "a replayed buffer was never flushed");
     assert_eq!(engine.stats("books").await.unwrap().live_records, 5);
 }
+
+/// The Parquet columns of a segment file.
+fn columns(path: &Path) -> Vec<String> {
+    use parquet::file::reader::FileReader;
+    let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    reader.metadata().file_metadata().schema_descr().columns().iter().map(|c| c.path().string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_declared_later_is_a_typed_column_of_later_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = ViperEngine::open(config(dir.path()), None).await.unwrap();
+    let undeclared = CollectionConfig::new("books", 6).with_metric(DistanceMetric::Euclidean);
+    engine.create_collection(&undeclared).await.unwrap();
+    engine.write("books", WriteBatch::from(records(10))).await.unwrap();
+    engine.flush("books").await.unwrap();
+    let year = proxima_core::FieldSpec { name: "year".into(), ty: FieldType::Int };
+    assert!(engine.declare_field("books", year).await.unwrap());
+    engine.write("books", WriteBatch::from(vec![records(11).pop().unwrap()])).await.unwrap();
+    engine.flush("books").await.unwrap();
+    let files = segment_files(dir.path());
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(!columns(&files[0]).contains(&"f_year".to_string()), "the older file has no typed column");
+    assert!(columns(&files[1]).contains(&"f_year".to_string()), "{:?}", columns(&files[1]));
+}

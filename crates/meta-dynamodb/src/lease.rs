@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use proxima_core::{Error, Result};
-use proxima_meta::{Lease, LeaseClaim, held, lost};
+use proxima_meta::{Lease, LeaseClaim, lost};
 
 use crate::items::{Item, get_s, key, n, s};
 
@@ -42,11 +42,7 @@ pub(crate) async fn claim(client: &Client, table: &str, claim: &LeaseClaim) -> R
         }
     }
     let now = get(client, table, &claim.collection).await?;
-    Err(match (claim.renewing, &now) {
-        (Some(epoch), _) => lost(&claim.collection, epoch, now.as_ref()),
-        (None, Some(lease)) => held(lease),
-        (None, None) => Error::conflict(format!("the writer lease of `{}` is contended; retry", claim.collection)),
-    })
+    Err(claim.refused(now.as_ref()))
 }
 
 /// The stored lease of `collection`.

@@ -6,7 +6,7 @@
 use mongodb::Collection;
 use mongodb::bson::{Document, doc};
 use proxima_core::{Error, ErrorKind, Result};
-use proxima_meta::{Lease, LeaseClaim, held, lost};
+use proxima_meta::{Lease, LeaseClaim, lost};
 
 use crate::backend::db_error;
 
@@ -39,11 +39,7 @@ pub(crate) async fn claim(leases: &Collection<Document>, claim: &LeaseClaim) -> 
         }
     }
     let now = get(leases, &claim.collection).await?;
-    Err(match (claim.renewing, &now) {
-        (Some(epoch), _) => lost(&claim.collection, epoch, now.as_ref()),
-        (None, Some(lease)) => held(lease),
-        (None, None) => Error::conflict(format!("the writer lease of `{}` is contended; retry", claim.collection)),
-    })
+    Err(claim.refused(now.as_ref()))
 }
 
 /// The stored lease of `collection`.

@@ -3,7 +3,7 @@
 //! serialise on the row and exactly one wins.
 
 use proxima_core::Result;
-use proxima_meta::{Lease, LeaseClaim, held, lost};
+use proxima_meta::{Lease, LeaseClaim, lost};
 use tokio_postgres::{GenericClient, Row};
 
 use crate::sql::db_error;
@@ -38,11 +38,7 @@ pub(crate) async fn claim<C: GenericClient>(c: &C, table: &str, claim: &LeaseCla
         return Ok(from_row(&row));
     }
     let now = get(c, table, &claim.collection).await?;
-    Err(match (claim.renewing, &now) {
-        (Some(epoch), _) => lost(&claim.collection, epoch, now.as_ref()),
-        (None, Some(lease)) => held(lease),
-        (None, None) => proxima_core::Error::internal("a lease claim changed no row and found none"),
-    })
+    Err(claim.refused(now.as_ref()))
 }
 
 /// The stored lease of `collection`.

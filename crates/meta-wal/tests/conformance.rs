@@ -49,3 +49,20 @@ async fn factory_opens_file_uris() {
     let reopened = factory.open(&uri).await.unwrap();
     assert!(reopened.get("c").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_single_process_catalogue_keeps_no_leases() {
+    let harness = Harness { dir: tempfile::tempdir().unwrap(), checkpoint_every: 100 };
+    let backend = harness.open().await.unwrap();
+    let claim = proxima_meta::LeaseClaim {
+        collection: "c".into(),
+        holder: "node".into(),
+        address: "http://node".into(),
+        duration_ms: 1_000,
+        now_ms: 0,
+        renewing: None,
+    };
+    let refused = backend.claim_lease(claim).await.unwrap_err();
+    assert_eq!(refused.kind(), proxima_core::ErrorKind::Unsupported, "{refused}");
+    assert!(refused.to_string().contains("shared catalogue"), "{refused}");
+}

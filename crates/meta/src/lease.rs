@@ -63,8 +63,20 @@ impl LeaseClaim {
     }
 }
 
+impl LeaseClaim {
+    /// Why this claim failed against the lease now stored, for a backend
+    /// whose conditional write did not land: the rule's own refusal, or, if
+    /// the lease has come free meanwhile, that it is contended.
+    pub fn refused(&self, now: Option<&Lease>) -> Error {
+        match self.apply(now) {
+            Err(e) => e,
+            Ok(_) => Error::conflict(format!("the writer lease of `{}` is contended; retry", self.collection)),
+        }
+    }
+}
+
 /// `Conflict`: another node holds the lease.
-pub fn held(lease: &Lease) -> Error {
+fn held(lease: &Lease) -> Error {
     Error::conflict(format!(
         "the writer lease of `{}` is held by `{}` ({}) until {} ms",
         lease.collection, lease.holder, lease.address, lease.expires_at_ms

@@ -17,7 +17,7 @@ pub mod testkit;
 pub use backend::{BackendStats, Health, MetaCapabilities, MetadataBackend, MetadataBackendExt, OpCounters};
 pub use catalog::{Catalog, Change, list_sorted};
 pub use factory::{BackendConstructor, BackendFuture, KNOWN_SCHEMES, MetadataBackendFactory, scheme_of};
-pub use lease::{Lease, LeaseClaim, held, lost};
+pub use lease::{Lease, LeaseClaim, lost};
 pub use memory::MemoryBackend;
 pub use metadata::{AccessPattern, BatchOp, CollectionMetadata, ListFilter, ListPage, now_millis};
 pub use migrate::{MigrateAction, MigrateOptions, MigrateReport, differences, migrate, migrate_uris};

@@ -47,14 +47,11 @@ impl VectorSearchHandler {
         let mut given = vec![BTreeMap::new(); contexts.len()];
         let now = proxima_core::now_unix_secs();
         for (s, segment) in view.segments().iter().enumerate() {
+            // Plans come one per segment, in the view's order.
             let scans: Vec<usize> = (0..contexts.len())
                 .filter(|&i| {
-                    planned[i].iter().any(|(plan, rows)| {
-                        plan.segment == s
-                            && plan.method == Method::Flat
-                            && plan.live_rows > 0
-                            && matches!(rows, RowFilter::Unfiltered)
-                    })
+                    let (plan, rows) = &planned[i][s];
+                    plan.method == Method::Flat && plan.live_rows > 0 && matches!(rows, RowFilter::Unfiltered)
                 })
                 .collect();
             if scans.len() < 2 {
