@@ -6,6 +6,10 @@
 //!
 //! `cargo run --release -p proxima-engine-viper --example ingest_latency -- [BATCHES] [FLUSH_ROWS] [DIR] [WRITERS] [zstd|none]`
 //!
+//! `DIR` may be a root URI instead (`s3://bucket/prefix?endpoint=...&log=object`,
+//! with `--features s3`): the same measurement with segments, and the log
+//! too, in an object store.
+//!
 //! One writer by default; with more, each sends its share of the batches
 //! concurrently and their fsyncs are shared (group commit). The last argument
 //! is the files' `vector_compression` (default `zstd`).
@@ -38,7 +42,8 @@ fn main() -> proxima_core::Result<()> {
     let mut args = std::env::args().skip(1);
     let batches: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
     let flush_rows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let dir = tempfile::tempdir_in(args.next().unwrap_or_else(|| ".".into())).expect("temporary directory");
+    let place = args.next().unwrap_or_else(|| ".".into());
+    let dir = tempfile::tempdir_in(if place.contains("://") { "." } else { &place }).expect("temporary directory");
 
     let writers: usize = args.next().and_then(|a| a.parse().ok()).filter(|n| *n > 0).unwrap_or(1);
     let vector_compression = match args.next().as_deref() {
@@ -48,7 +53,11 @@ fn main() -> proxima_core::Result<()> {
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let config = ViperConfig { flush_rows, vector_compression, ..ViperConfig::local(dir.path()) };
+    let base = match place.contains("://") {
+        true => ViperConfig { wal_dir: dir.path().join("wal"), ..ViperConfig::from_uri(&place)? },
+        false => ViperConfig::local(dir.path()),
+    };
+    let config = ViperConfig { flush_rows, vector_compression, ..base };
     let engine = Arc::new(runtime.block_on(ViperEngine::open(config, None))?);
     let collection = CollectionConfig::new("ingest", DIMENSION as u32).with_metric(DistanceMetric::Euclidean);
     runtime.block_on(engine.create_collection(&collection))?;

@@ -9,17 +9,18 @@ use proxima_core::{Error, ErrorKind, FieldSpec, Result, now_unix_secs};
 use proxima_engine::files::blocking;
 use proxima_engine::state::{Chunk, CollectionState, MergedSegment, VIEW_CHUNK_LIMIT};
 use proxima_engine::{CompactionPolicy, IndexBuilder, WriteBatch, WriteOp, WriteReceipt, prepare_batch};
-use proxima_wal::{Wal, WalOptions};
+use proxima_wal::{ObjectLog, Wal, WalOptions};
 
-use crate::ViperConfig;
+use crate::log::CollectionLog;
 use crate::manifest::{MANIFEST, Manifest, SegmentEntry, index_file, segment_file};
 use crate::segment_file::{Encoders, Layout, decode, encode};
 use crate::store::{ManifestVersion, Store};
+use crate::{LogPlacement, ViperConfig};
 
 pub(crate) struct ViperCollection {
     pub(crate) name: String,
     pub(crate) state: CollectionState,
-    wal: Arc<Wal<WriteOp>>,
+    log: Arc<CollectionLog>,
     manifest: Manifest,
     manifest_version: ManifestVersion,
     /// When the oldest unflushed operation arrived.
@@ -74,20 +75,29 @@ impl ViperCollection {
                     e
                 }
             })?;
-        let wal_dir = engine.wal_dir.join(&name);
-        let options = wal_options(&config);
         // A log left by an earlier collection of the same name must not replay into this one.
-        let wal = blocking(move || {
-            let _ = std::fs::remove_dir_all(&wal_dir);
-            Wal::open(&wal_dir, options)
-        })
-        .await?;
+        let log = match engine.log {
+            LogPlacement::Local => {
+                let (wal_dir, options) = (engine.wal_dir.join(&name), wal_options(&config));
+                let wal = blocking(move || {
+                    let _ = std::fs::remove_dir_all(&wal_dir);
+                    Wal::open(&wal_dir, options)
+                })
+                .await?;
+                CollectionLog::Local(Arc::new(wal))
+            }
+            LogPlacement::Object => {
+                let (objects, dir) = store.log_location(&name)?;
+                ObjectLog::<WriteOp>::destroy(&*objects, &dir).await?;
+                CollectionLog::Object(ObjectLog::<WriteOp>::claim(objects, dir).await?.recover(1).await?.0)
+            }
+        };
         let mut state = CollectionState::new(config, index_builder);
         state.defer_indexing();
         Ok(Self {
             name,
             state,
-            wal: Arc::new(wal),
+            log: Arc::new(log),
             manifest,
             manifest_version: version,
             buffer_since: None,
@@ -109,14 +119,24 @@ impl ViperCollection {
         index_builder: Option<Arc<dyn IndexBuilder>>,
     ) -> Result<Option<Self>> {
         let manifest_path = format!("{name}/{MANIFEST}");
-        let Some((bytes, _)) = store.get_manifest(&manifest_path).await? else { return Ok(None) };
-        let options = wal_options(&Manifest::decode(&bytes, &store.describe(&manifest_path))?.config);
-        // The log's lock first: a previous handle's background flush may still be
-        // committing a manifest; once we hold the lock, nothing else changes it.
-        let wal_dir = engine.wal_dir.join(name);
-        let wal = blocking(move || Wal::<WriteOp>::open(&wal_dir, options)).await?;
-        let Some((bytes, manifest_version)) = store.get_manifest(&manifest_path).await? else { return Ok(None) };
-        let manifest = Manifest::decode(&bytes, &store.describe(&manifest_path))?;
+        let Some(taken) = take_log(name, engine, store).await? else { return Ok(None) };
+        let mut attempts = 0;
+        let (manifest, manifest_version) = loop {
+            let Some((bytes, version)) = store.get_manifest(&manifest_path).await? else { return Ok(None) };
+            let mut manifest = Manifest::decode(&bytes, &store.describe(&manifest_path))?;
+            if let TakenLog::Local(_) = taken {
+                break (manifest, version);
+            }
+            // A new manifest version: an earlier writer's flush, whose log
+            // commits fail already, cannot store a manifest after this one.
+            // One that stored its manifest just before is read again.
+            attempts += 1;
+            match store_manifest(&manifest_path, &mut manifest, &version, store).await {
+                Ok(version) => break (manifest, version),
+                Err(e) if e.kind() == ErrorKind::Conflict && attempts < 5 => continue,
+                Err(e) => return Err(e),
+            }
+        };
         let config = manifest.config.clone();
         let mut segments = Vec::with_capacity(manifest.segments.len());
         for entry in &manifest.segments {
@@ -156,19 +176,7 @@ impl ViperCollection {
             manifest.flushed_seq + 1,
         );
         state.defer_indexing();
-        let flushed = manifest.flushed_seq;
-        let (wal, replayed) = blocking(move || {
-            // The files hold everything up to `flushed`; a log behind them (lost, or
-            // emptied by a restore) starts after it.
-            wal.advance_to(flushed + 1)?;
-            let mut ops = Vec::new();
-            wal.replay(flushed + 1, |seq, op| {
-                ops.push((seq, op));
-                Ok(())
-            })?;
-            Ok((wal, ops))
-        })
-        .await?;
+        let (log, replayed) = taken.replay(manifest.flushed_seq + 1).await?;
         let buffer_since = (!replayed.is_empty()).then(Instant::now);
         let unflushed_ops = replayed.len();
         for (seq, op) in replayed {
@@ -177,7 +185,7 @@ impl ViperCollection {
         let collection = Self {
             name: name.to_string(),
             state,
-            wal: Arc::new(wal),
+            log: Arc::new(log),
             manifest,
             manifest_version,
             buffer_since,
@@ -293,7 +301,7 @@ impl ViperCollection {
             return Ok(Logged { batch, first_seq: self.state.next_seq(), point: self.applied });
         }
         // The frame is encoded from the ops before `apply` consumes them: no copy of the batch.
-        let (range, point) = self.wal.append_unsynced(&batch.ops)?;
+        let (range, point) = self.log.append_unsynced(&batch.ops)?;
         Ok(Logged { batch, first_seq: range.first, point })
     }
 
@@ -310,19 +318,24 @@ impl ViperCollection {
     }
 
     /// The log, for waiting on a sync point without the collection's lock.
-    pub(crate) fn wal(&self) -> Arc<Wal<WriteOp>> {
-        Arc::clone(&self.wal)
+    pub(crate) fn write_log(&self) -> Arc<CollectionLog> {
+        Arc::clone(&self.log)
+    }
+
+    /// Refuses every later operation: an applied batch could not be made
+    /// durable, so the state holds what the log may not.
+    pub(crate) fn poison(&mut self, why: &Error) {
+        self.poisoned.get_or_insert_with(|| why.to_string());
     }
 
     /// Waits until every applied batch is durable (under the fsync policy), so
     /// that a read never shows what a crash could lose.
     pub(crate) async fn make_durable(&mut self) -> Result<()> {
-        if self.wal.is_durable(self.applied) {
-            return Ok(()); // the usual case for a read: no hop to the blocking pool
+        if self.log.is_durable(self.applied) {
+            return Ok(()); // the usual case for a read
         }
-        let (wal, point) = (Arc::clone(&self.wal), self.applied);
-        if let Err(e) = blocking(move || wal.wait_durable(point)).await {
-            self.poisoned = Some(e.to_string());
+        if let Err(e) = self.log.make_durable(self.applied).await {
+            self.poison(&e);
             return Err(e);
         }
         Ok(())
@@ -609,10 +622,61 @@ pub(crate) async fn store_manifest(
 }
 
 /// Lets the log go of everything up to `flushed_seq`, which is in the files now.
-pub(crate) async fn truncate_log(wal: Arc<Wal<WriteOp>>, flushed_seq: u64) -> Result<()> {
-    let below = flushed_seq + 1;
-    // `advance_to` also moves a log that is behind the state (after a restore) past it.
-    blocking(move || wal.truncate_before(below).and_then(|_| wal.advance_to(below))).await
+pub(crate) async fn truncate_log(log: Arc<CollectionLog>, flushed_seq: u64) -> Result<()> {
+    log.truncate_before(flushed_seq + 1).await
+}
+
+/// A collection's log, taken for this handle and not yet replayed.
+enum TakenLog {
+    Local(Wal<WriteOp>),
+    Object(proxima_wal::ClaimedLog),
+}
+
+/// Takes a collection's log before its manifest is read: a local log's lock
+/// (a previous handle's background flush may still be committing a manifest;
+/// once the lock is held, nothing else changes it), or an object log's
+/// writer epoch (from then on, the previous writer's commits fail). `None`
+/// when the collection has no manifest.
+async fn take_log(name: &str, engine: &ViperConfig, store: &Store) -> Result<Option<TakenLog>> {
+    let manifest_path = format!("{name}/{MANIFEST}");
+    let Some((bytes, _)) = store.get_manifest(&manifest_path).await? else { return Ok(None) };
+    Ok(Some(match engine.log {
+        LogPlacement::Local => {
+            let options = wal_options(&Manifest::decode(&bytes, &store.describe(&manifest_path))?.config);
+            let wal_dir = engine.wal_dir.join(name);
+            TakenLog::Local(blocking(move || Wal::<WriteOp>::open(&wal_dir, options)).await?)
+        }
+        LogPlacement::Object => {
+            let (objects, dir) = store.log_location(name)?;
+            TakenLog::Object(ObjectLog::<WriteOp>::claim(objects, dir).await?)
+        }
+    }))
+}
+
+impl TakenLog {
+    /// The operations from `from_seq` on (the files hold everything before),
+    /// and the log, open for appending after them.
+    async fn replay(self, from_seq: u64) -> Result<(CollectionLog, Vec<(u64, WriteOp)>)> {
+        match self {
+            TakenLog::Local(wal) => {
+                blocking(move || {
+                    // A log behind the files (lost, or emptied by a restore) starts after them.
+                    wal.advance_to(from_seq)?;
+                    let mut ops = Vec::new();
+                    wal.replay(from_seq, |seq, op| {
+                        ops.push((seq, op));
+                        Ok(())
+                    })?;
+                    Ok((CollectionLog::Local(Arc::new(wal)), ops))
+                })
+                .await
+            }
+            TakenLog::Object(claimed) => {
+                let (log, ops) = claimed.recover(from_seq).await?;
+                Ok((CollectionLog::Object(log), ops))
+            }
+        }
+    }
 }
 
 /// Encodes a segment as Parquet (on a blocking thread) and stores it and its

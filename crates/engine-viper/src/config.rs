@@ -57,12 +57,27 @@ pub enum VectorCompression {
     None,
 }
 
+/// Where a collection's write-ahead log lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogPlacement {
+    /// Files under `wal_dir`, fsynced (shared by concurrent writers).
+    #[default]
+    Local,
+    /// Objects beside the segments (`<collection>/_log/`), one per group
+    /// commit: an acknowledged write survives the loss of the node's disk,
+    /// and a writer that opens the collection fences the one before it.
+    /// Needs an object-store root.
+    Object,
+}
+
 /// Configuration of a [`crate::ViperEngine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViperConfig {
     /// Segments and manifests.
     pub root: Root,
-    /// Write-ahead logs (always local: durability needs fsync), one directory per collection.
+    /// Where write-ahead logs live.
+    pub log: LogPlacement,
+    /// Local write-ahead logs, one directory per collection.
     pub wal_dir: PathBuf,
     /// Flush the write buffer once it holds this many rows.
     pub flush_rows: usize,
@@ -91,6 +106,7 @@ impl ViperConfig {
     pub fn local(dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
         Self {
+            log: LogPlacement::Local,
             wal_dir: dir.join("_wal"),
             root: Root::Local(dir),
             flush_rows: 100_000,
@@ -102,7 +118,7 @@ impl ViperConfig {
     }
 
     /// Parses a root: a plain path or `file://<path>`, or
-    /// `s3://bucket/prefix?endpoint=URL&region=R&wal_dir=PATH&allow_http=true`.
+    /// `s3://bucket/prefix?endpoint=URL&region=R&wal_dir=PATH&allow_http=true&log=object`.
     /// Also accepts `flush_rows=N`, `flush_interval_ms=N`, `row_group_rows=N`, `resident_budget_mb=N`
     /// and `vector_compression=zstd|none` on either.
     pub fn from_uri(uri: &str) -> Result<Self> {
@@ -153,6 +169,18 @@ impl ViperConfig {
                         _ => return Err(bad()),
                     }
                 }
+                ("log", Root::S3 { .. }) => {
+                    config.log = match value {
+                        "local" => LogPlacement::Local,
+                        "object" => LogPlacement::Object,
+                        _ => return Err(bad()),
+                    }
+                }
+                ("log", Root::Local(_)) => {
+                    return Err(Error::invalid(format!(
+                        "`log={value}` in `{uri}`: the log's placement is chosen only for an s3:// root"
+                    )));
+                }
                 ("endpoint", Root::S3 { endpoint, .. }) => *endpoint = Some(value.to_string()),
                 ("region", Root::S3 { region, .. }) => *region = value.to_string(),
                 // Plain-http endpoints are allowed whenever an endpoint is given.
@@ -186,6 +214,8 @@ mod tests {
         let c = ViperConfig::from_uri("./d?resident_budget_mb=3&vector_compression=none").unwrap();
         assert_eq!((c.resident_budget_bytes, c.vector_compression), (3 << 20, VectorCompression::None));
         assert_eq!(ViperConfig::from_uri("./d").unwrap().vector_compression, VectorCompression::Zstd);
+        assert_eq!(ViperConfig::from_uri("s3://b/p?log=object").unwrap().log, LogPlacement::Object);
+        assert_eq!(ViperConfig::from_uri("s3://b/p").unwrap().log, LogPlacement::Local);
         for bad in [
             "",
             "s3://",
@@ -195,6 +225,8 @@ mod tests {
             "./x?nope=1",
             "./x?resident_budget_mb=lots",
             "./x?vector_compression=lz4",
+            "./x?log=object",
+            "s3://b/p?log=s3",
         ] {
             assert!(ViperConfig::from_uri(bad).is_err(), "{bad}");
         }

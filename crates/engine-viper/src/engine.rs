@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, FieldSpec, Result, now_unix_secs};
+use proxima_engine::WriteOp;
 use proxima_engine::files::{blocking, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
 use proxima_engine::{
     Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView,
     StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
 };
+use proxima_wal::ObjectLog;
 use tokio::sync::Mutex;
 
 use crate::collection::{Rewrite, ViperCollection};
@@ -105,6 +107,9 @@ impl ViperEngine {
     async fn remove_files(&self, name: &str) -> Result<()> {
         // The manifest goes first: without it the directory is no collection.
         self.store.delete(&format!("{name}/manifest.json")).await?;
+        if let Ok((objects, dir)) = self.store.log_location(name) {
+            ObjectLog::<WriteOp>::destroy(&*objects, &dir).await?;
+        }
         self.store.delete_dir(name).await?;
         let wal_dir = self.config.wal_dir.join(name);
         blocking(move || remove_dir_if_exists(&wal_dir)).await
@@ -160,28 +165,21 @@ impl VectorStorage for ViperEngine {
         // batch is applied; the sync comes after the collection's lock is
         // released, so writers arriving meanwhile log theirs and one fsync
         // covers them all.
-        let (receipt, wal, point) = {
+        let (receipt, log, point) = {
             let mut c = shared.lock().await;
             let logged = c.log(batch, &self.store).await?;
-            let (wal, point) = (c.wal(), logged.point);
+            let (log, point) = (c.write_log(), logged.point);
             let opens_buffer = c.unflushed_ops() == 0;
             let receipt = c.apply_logged(logged);
             if opens_buffer && c.unflushed_ops() > 0 {
                 self.flush_when_old(&shared);
             }
-            (receipt, wal, point)
+            (receipt, log, point)
         };
-        // With no sync running, this writer syncs on its own thread: the
-        // hand-offs to the blocking pool and back cost more than the overlap
-        // they bought (docs/perf-journal.md). Behind a running sync it
-        // waits on the pool, leaving this thread to other writers.
-        let synced = match wal.try_make_durable(point) {
-            Some(synced) => synced,
-            None => blocking(move || wal.wait_durable(point)).await,
-        };
+        let synced = log.make_durable(point).await;
         let mut c = shared.lock().await;
         if let Err(e) = synced {
-            c.make_durable().await?; // poisons the collection with the log's error
+            c.poison(&e);
             return Err(e);
         }
         c.enforce_budget(self.config.resident_budget_bytes);

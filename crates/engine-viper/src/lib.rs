@@ -5,6 +5,7 @@ mod collection;
 mod config;
 mod direct;
 mod engine;
+mod log;
 mod manifest;
 mod paced;
 mod rewrite;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use proxima_engine::{EngineRegistry, VectorStorage};
 
-pub use self::config::{Root, VectorCompression, ViperConfig};
+pub use self::config::{LogPlacement, Root, VectorCompression, ViperConfig};
 pub use self::engine::ViperEngine;
 
 /// The registered engine name.

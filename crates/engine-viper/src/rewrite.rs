@@ -41,17 +41,17 @@ pub(crate) async fn in_steps(
     // The manifest is stored and the log truncated without the lock as well: the
     // flush lock keeps other manifest writers out, and until it is installed
     // nothing reads the new entry.
-    let (mut manifest, built, replaced, (path, expected), wal) = {
+    let (mut manifest, built, replaced, (path, expected), log) = {
         let shared = shared.upgrade().ok_or_else(gone)?;
         let c = shared.lock().await;
         let (manifest, built, replaced) = c.manifest_after(pending, written);
-        (manifest, built, replaced, c.manifest_location(), c.wal())
+        (manifest, built, replaced, c.manifest_location(), c.write_log())
     };
     let version = collection::store_manifest(&path, &mut manifest, &expected, store).await?;
     let flushed_seq = manifest.flushed_seq;
     shared.upgrade().ok_or_else(gone)?.lock().await.installed(manifest, version, built);
     collection::remove_replaced(&name, replaced, store).await;
-    collection::truncate_log(wal, flushed_seq).await?;
+    collection::truncate_log(log, flushed_seq).await?;
     Ok(rows_removed)
 }
 

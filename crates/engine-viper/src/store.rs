@@ -15,6 +15,9 @@ use crate::config::Root;
 use crate::direct::{self, DirectWriter};
 use crate::paced::PacedWriter;
 
+/// The directory of a collection's log in object storage.
+pub(crate) const LOG_DIR: &str = "_log";
+
 /// The version of a manifest as read, for the conditional replace that follows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) enum ManifestVersion {
@@ -175,6 +178,17 @@ impl Store {
     fn object_path(prefix: &str, rel: &str) -> Path {
         let parts: Vec<&str> = [prefix, rel].into_iter().filter(|p| !p.is_empty()).collect();
         Path::from(parts.join("/"))
+    }
+
+    /// The object store and directory of a collection's log in object
+    /// storage (`<collection>/_log`); `InvalidArgument` on a local root.
+    pub(crate) fn log_location(&self, collection: &str) -> Result<(Arc<dyn ObjectStore>, Path)> {
+        match self {
+            Store::Object { store, prefix } => {
+                Ok((Arc::clone(store), Self::object_path(prefix, &format!("{collection}/{LOG_DIR}"))))
+            }
+            Store::Local(_) => Err(Error::invalid("a log in object storage needs an object-store root")),
+        }
     }
 
     /// Where a relative path lives, for messages.

@@ -1,5 +1,6 @@
 //! VIPER on S3 (the moto server `cargo xtask services up` starts) passes the
-//! engine conformance suite; each run uses a fresh key prefix.
+//! engine conformance suite, with its log on local disk and in S3; each run
+//! uses a fresh key prefix.
 
 use std::sync::Arc;
 
@@ -35,13 +36,13 @@ fn unique_prefix() -> String {
     format!("conformance-{}-{nanos}", std::process::id())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn viper_on_s3_conforms() {
+/// Runs the suite on a fresh prefix, with `parameters` added to the root.
+async fn conforms_on_s3(parameters: &str) {
     let Some(endpoint) = service_url("S3") else { return };
     let bucket = service_var("PROXIMA_TEST_S3_BUCKET").expect("bucket in the services env");
     let credential = |k: &str| service_var(k).expect("credentials in the services env");
     let credentials = (credential("AWS_ACCESS_KEY_ID"), credential("AWS_SECRET_ACCESS_KEY"));
-    let root = format!("s3://{bucket}/{}?endpoint={endpoint}&flush_rows=5", unique_prefix());
+    let root = format!("s3://{bucket}/{}?endpoint={endpoint}&flush_rows=5{parameters}", unique_prefix());
     let harness = S3 { root, wal: tempfile::tempdir().unwrap(), credentials };
     run_all(&harness).await;
     // Leave the bucket as we found it.
@@ -50,4 +51,14 @@ async fn viper_on_s3_conforms() {
         engine.drop_collection(&c.name).await.unwrap();
     }
     assert!(harness.open(None).await.unwrap().list_collections().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viper_on_s3_conforms() {
+    conforms_on_s3("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viper_on_s3_with_its_log_in_s3_conforms() {
+    conforms_on_s3("&log=object").await;
 }

@@ -51,9 +51,9 @@ pub(crate) struct ScanEnd {
 /// With `tail_may_tear`, a frame cut short by the end of the data, or one whose
 /// payload fails its checksum and is not followed by the next frame, ends the
 /// scan as torn. Anything else that fails a checksum is `Corrupted`, naming the
-/// file and offset.
+/// file (or object) and offset.
 pub(crate) fn scan(
-    path: &Path,
+    source: &dyn std::fmt::Display,
     bytes: &[u8],
     first_seq: u64,
     tail_may_tear: bool,
@@ -61,7 +61,7 @@ pub(crate) fn scan(
 ) -> Result<ScanEnd> {
     let corrupted = |offset: usize, why: &str| {
         Error::corrupted(format!("write-ahead log is damaged: {why}"))
-            .with_context("file", path.display())
+            .with_context("file", source)
             .with_context("offset", offset)
     };
     let mut offset = 0usize;
@@ -101,7 +101,7 @@ pub(crate) fn scan(
                 Err(corrupted(offset, "frame payload checksum mismatch"))
             };
         }
-        visit(&header, payload).map_err(|e| e.with_context("file", path.display()).with_context("offset", offset))?;
+        visit(&header, payload).map_err(|e| e.with_context("file", source).with_context("offset", offset))?;
         next_seq += u64::from(header.count);
         offset = end;
     }

@@ -32,7 +32,7 @@ impl Default for WalOptions {
 
 /// A position in the log for [`Wal::wait_durable`]: everything appended before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct SyncPoint(u64);
+pub struct SyncPoint(pub(crate) u64);
 
 /// The sequence numbers given to one append, `first..=last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +125,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             }
             let is_last = i + 1 == segments.len();
             let bytes = segment::read(path)?;
-            let end = segment::scan(path, &bytes, *first_seq, is_last, |_, _| Ok(()))?;
+            let end = segment::scan(&path.display(), &bytes, *first_seq, is_last, |_, _| Ok(()))?;
             if end.torn {
                 let file =
                     OpenOptions::new().write(true).open(path).map_err(|e| Error::io("cannot open segment", e))?;
@@ -326,7 +326,7 @@ impl<R: Serialize + DeserializeOwned> Wal<R> {
             if i == last {
                 bytes.truncate(active_len as usize);
             }
-            segment::scan(&path, &bytes, first_seq, false, |header, payload| {
+            segment::scan(&path.display(), &bytes, first_seq, false, |header, payload| {
                 let frame_last = header.first_seq + u64::from(header.count);
                 if frame_last <= from {
                     return Ok(());

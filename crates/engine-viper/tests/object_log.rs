@@ -1,0 +1,87 @@
+//! VIPER with its log in S3 (`log=object`; the moto server `cargo xtask
+//! services up` starts): acknowledged writes survive SIGKILL with nothing on
+//! the node's disk, and a second writer fences the first.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use proxima_core::{ErrorKind, VectorRecord};
+use proxima_engine::testkit::config;
+use proxima_engine::{VectorStorage, WriteBatch};
+use proxima_engine_viper::{LogPlacement, ViperConfig, ViperEngine};
+use proxima_tests::{engine_crash, service_url, service_var};
+
+/// A root under a prefix named after `dir` (unique per test), with the log
+/// in S3 and the local log directory pointed at `dir`, which must stay empty.
+fn s3_config(dir: &Path, extra: &str) -> Option<ViperConfig> {
+    let endpoint = service_url("S3")?;
+    let bucket = service_var("PROXIMA_TEST_S3_BUCKET").expect("bucket in the services env");
+    let prefix = dir.file_name().expect("a named directory").to_string_lossy();
+    let uri = format!("s3://{bucket}/object-log-{prefix}?endpoint={endpoint}&log=object{extra}");
+    let mut config = ViperConfig::from_uri(&uri).expect("a valid root");
+    config.wal_dir = dir.join("wal");
+    assert_eq!(config.log, LogPlacement::Object);
+    Some(config)
+}
+
+async fn open_s3(dir: &Path) -> Arc<dyn VectorStorage> {
+    let config = s3_config(dir, "&flush_rows=40&row_group_rows=16").expect("the crash test runs with S3 only");
+    Arc::new(ViperEngine::open(config, None).await.expect("a crashed root must open cleanly"))
+}
+
+#[test]
+fn acknowledged_batches_survive_sigkill_with_the_log_in_s3() {
+    let probe = tempfile::tempdir().unwrap();
+    if s3_config(probe.path(), "").is_none() {
+        return;
+    }
+    let dir = engine_crash::acknowledged_batches_survive_sigkill(
+        "acknowledged_batches_survive_sigkill_with_the_log_in_s3",
+        "PROXIMA_VIPER_OBJECT_LOG_CRASH_DIR",
+        |dir| Box::pin(open_s3(dir)),
+    );
+    assert!(!dir.path().join("wal").exists(), "the node's disk was used for the log");
+}
+
+fn upsert(id: &str) -> WriteBatch {
+    WriteBatch::new().upsert(VectorRecord::new(id, vec![1.0; 8]))
+}
+
+async fn ids(engine: &ViperEngine) -> Vec<String> {
+    let wanted: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+    let got = engine.get("c", &wanted).await.unwrap();
+    got.into_iter().flatten().map(|r| r.record.id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_opens_the_collection_fences_the_one_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(config) = s3_config(dir.path(), "") else { return };
+    let first = ViperEngine::open(config.clone(), None).await.unwrap();
+    first.create_collection(&config_of("c")).await.unwrap();
+    first.write("c", upsert("a")).await.unwrap();
+
+    // Another node: its own (empty) disk, the same bucket.
+    let other_disk = tempfile::tempdir().unwrap();
+    let second = ViperEngine::open(ViperConfig { wal_dir: other_disk.path().join("wal"), ..config.clone() }, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&second).await, ["a"], "the acknowledged write is in S3, not on the first node's disk");
+
+    let e = first.write("c", upsert("b")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    assert!(first.write("c", upsert("b")).await.is_err(), "the deposed writer stays refused");
+    assert!(first.flush("c").await.is_err(), "nor can it store a manifest");
+    second.write("c", upsert("c")).await.unwrap();
+    second.flush("c").await.unwrap();
+    second.write("c", upsert("d")).await.unwrap();
+
+    let third = ViperEngine::open(config, None).await.unwrap();
+    assert_eq!(ids(&third).await, ["a", "c", "d"], "the refused write is nowhere");
+    third.drop_collection("c").await.unwrap();
+    assert!(!dir.path().join("wal").exists() && !other_disk.path().join("wal").exists());
+}
+
+fn config_of(name: &str) -> proxima_core::CollectionConfig {
+    config(name, 8)
+}
