@@ -1,6 +1,6 @@
 //! The SIGKILL crash test every storage engine runs: a child process writes
-//! batches (and flushes and compacts now and then) until it is killed, 50 times
-//! over one directory; after each kill the directory must open cleanly and hold
+//! batches (and flushes and compacts now and then) until it is killed (most
+//! times while writing, some while it opens), 50 times over one directory; after each kill the directory must open cleanly and hold
 //! every acknowledged batch and nothing but the one in flight.
 //!
 //! Batch `k` is a pure function of `k` and the state before it, so the parent
@@ -18,7 +18,7 @@ use proxima_core::{CollectionConfig, VectorRecord};
 use proxima_engine::testkit::{Model, Rng, config, current_rows, random_batch};
 use proxima_engine::{CompactionPolicy, VectorStorage, WriteBatch, WriteOp};
 
-use crate::crash;
+use crate::crash::{self, KillAt};
 
 const COLLECTION: &str = "crash";
 
@@ -70,6 +70,7 @@ fn child(dir: &Path, open: Opener) -> ! {
         let mut model = model_after(k);
         let mut seq = engine.stats(COLLECTION).await.expect("stats").last_seq + 1;
         let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", crash::READY).and_then(|_| out.flush()).expect("stdout");
         loop {
             let b = batch(k, &model);
             let len = b.len() as u64;
@@ -104,10 +105,11 @@ pub fn acknowledged_batches_survive_sigkill(test_name: &str, dir_var: &str, open
     let mut acked_total = 0;
     for iteration in 0..crash::iterations() {
         let run_for = Duration::from_millis(30 + rng.below(120));
-        let last_acked = crash::kill_child_after(test_name, dir_var, dir.path(), run_for)
-            .iter()
-            .rev()
-            .find_map(|a| a.parse::<u64>().ok());
+        // Mostly while writing, however slowly the engine opens; now and
+        // then from the start, so some kills land in recovery.
+        let at = if rng.below(4) == 0 { KillAt::AfterStart(run_for) } else { KillAt::AfterReady(run_for) };
+        let last_acked =
+            crash::kill_child(test_name, dir_var, dir.path(), at).iter().rev().find_map(|a| a.parse::<u64>().ok());
         acked_total += last_acked.map_or(0, |k| k + 1 - applied_before.min(k + 1));
         let ctx =
             format!("seed {seed}, iteration {iteration}, last acked {last_acked:?}, applied before {applied_before}");

@@ -11,6 +11,9 @@ use proxima_engine::state::{Chunk, CollectionState, MergedSegment, VIEW_CHUNK_LI
 use proxima_engine::{CompactionPolicy, IndexBuilder, WriteBatch, WriteOp, WriteReceipt, prepare_batch};
 use proxima_wal::{ObjectLog, Wal, WalOptions};
 
+mod follow;
+
+pub(crate) use self::follow::{Refreshed, not_the_writer};
 use crate::log::CollectionLog;
 use crate::manifest::{MANIFEST, Manifest, SegmentEntry, index_file, segment_file};
 use crate::segment_file::{Encoders, Layout, decode, encode};
@@ -94,12 +97,24 @@ impl ViperCollection {
         };
         let mut state = CollectionState::new(config, index_builder);
         state.defer_indexing();
-        Ok(Self {
+        Ok(Self::assemble(name, state, log, manifest, version))
+    }
+
+    /// A handle over `state` as `manifest` (at `manifest_version`) and `log`
+    /// have it, with nothing buffered, used or in flight yet.
+    fn assemble(
+        name: String,
+        state: CollectionState,
+        log: CollectionLog,
+        manifest: Manifest,
+        manifest_version: ManifestVersion,
+    ) -> Self {
+        Self {
             name,
             state,
             log: Arc::new(log),
             manifest,
-            manifest_version: version,
+            manifest_version,
             buffer_since: None,
             unflushed_ops: 0,
             last_used: HashMap::new(),
@@ -108,7 +123,7 @@ impl ViperCollection {
             applied: Default::default(),
             flush_lock: Default::default(),
             in_flight: None,
-        })
+        }
     }
 
     /// Opens a collection: manifest, segment files (no index rebuilt), then the log tail.
@@ -137,45 +152,7 @@ impl ViperCollection {
                 Err(e) => return Err(e),
             }
         };
-        let config = manifest.config.clone();
-        let mut segments = Vec::with_capacity(manifest.segments.len());
-        for entry in &manifest.segments {
-            let file = format!("{name}/{}", entry.file);
-            let missing = |e: Error| {
-                let why = if e.kind() == ErrorKind::NotFound { "is missing" } else { "cannot be read" };
-                Error::corrupted(format!("segment file named by the manifest {why}"))
-                    .with_context("file", store.describe(&file))
-                    .with_source(e)
-            };
-            let bytes = store.get(&file).await.map_err(missing)?;
-            let cfg = config.clone();
-            let id = entry.segment_id;
-            let chunk: Chunk = blocking(move || decode(bytes, &cfg, id))
-                .await
-                .map_err(|e| e.with_context("file", store.describe(&file)))?;
-            if chunk.len() as u64 != entry.rows {
-                return Err(Error::corrupted(format!(
-                    "segment has {} rows, the manifest says {}",
-                    chunk.len(),
-                    entry.rows
-                ))
-                .with_context("file", store.describe(&file)));
-            }
-            let index = match &entry.index_file {
-                Some(f) => Some(Arc::from(&store.get(&format!("{name}/{f}")).await.map_err(missing)?[..])),
-                None => None,
-            };
-            segments.push((chunk, index));
-        }
-        let mut state = CollectionState::from_segments(
-            config.clone(),
-            index_builder,
-            segments,
-            &manifest.deleted,
-            &manifest.soft_deleted,
-            manifest.flushed_seq + 1,
-        );
-        state.defer_indexing();
+        let mut state = state_from_files(name, &manifest, store, index_builder, |_| None).await?;
         let (log, replayed) = taken.replay(manifest.flushed_seq + 1).await?;
         let buffer_since = (!replayed.is_empty()).then(Instant::now);
         let unflushed_ops = replayed.len();
@@ -183,19 +160,9 @@ impl ViperCollection {
             state.apply(WriteBatch { ops: vec![op] }, seq);
         }
         let collection = Self {
-            name: name.to_string(),
-            state,
-            log: Arc::new(log),
-            manifest,
-            manifest_version,
             buffer_since,
             unflushed_ops,
-            last_used: HashMap::new(),
-            clock: 0,
-            poisoned: None,
-            applied: Default::default(),
-            flush_lock: Default::default(),
-            in_flight: None,
+            ..Self::assemble(name.to_string(), state, log, manifest, manifest_version)
         };
         collection.remove_orphans(store).await?;
         Ok(Some(collection))
@@ -269,7 +236,16 @@ impl ViperCollection {
         Ok(())
     }
 
+    /// Whether another node writes this collection.
+    pub(crate) fn following(&self) -> bool {
+        matches!(*self.log, CollectionLog::Following { .. })
+    }
+
+    /// Whether this handle may change the collection.
     fn usable(&self) -> Result<()> {
+        if self.following() {
+            return Err(not_the_writer(&self.name));
+        }
         match &self.poisoned {
             Some(why) => Err(Error::unavailable(format!(
                 "collection `{}` must be reopened after a failed compaction or log sync: {why}",
@@ -624,6 +600,62 @@ pub(crate) async fn store_manifest(
 /// Lets the log go of everything up to `flushed_seq`, which is in the files now.
 pub(crate) async fn truncate_log(log: Arc<CollectionLog>, flushed_seq: u64) -> Result<()> {
     log.truncate_before(flushed_seq + 1).await
+}
+
+/// The state the manifest's files hold (no index rebuilt): segments that
+/// `loaded` gives (already decoded, by id) are taken from it, the others
+/// read and decoded from their files.
+async fn state_from_files(
+    name: &str,
+    manifest: &Manifest,
+    store: &Store,
+    index_builder: Option<Arc<dyn IndexBuilder>>,
+    loaded: impl Fn(u64) -> Option<(Chunk, Option<Arc<[u8]>>)>,
+) -> Result<CollectionState> {
+    let config = manifest.config.clone();
+    let mut segments = Vec::with_capacity(manifest.segments.len());
+    for entry in &manifest.segments {
+        if let Some(segment) = loaded(entry.segment_id) {
+            segments.push(segment);
+            continue;
+        }
+        let file = format!("{name}/{}", entry.file);
+        let missing = |e: Error| {
+            let why = if e.kind() == ErrorKind::NotFound { "is missing" } else { "cannot be read" };
+            Error::corrupted(format!("segment file named by the manifest {why}"))
+                .with_context("file", store.describe(&file))
+                .with_source(e)
+        };
+        let bytes = store.get(&file).await.map_err(missing)?;
+        let cfg = config.clone();
+        let id = entry.segment_id;
+        let chunk: Chunk = blocking(move || decode(bytes, &cfg, id))
+            .await
+            .map_err(|e| e.with_context("file", store.describe(&file)))?;
+        if chunk.len() as u64 != entry.rows {
+            return Err(Error::corrupted(format!(
+                "segment has {} rows, the manifest says {}",
+                chunk.len(),
+                entry.rows
+            ))
+            .with_context("file", store.describe(&file)));
+        }
+        let index = match &entry.index_file {
+            Some(f) => Some(Arc::from(&store.get(&format!("{name}/{f}")).await.map_err(missing)?[..])),
+            None => None,
+        };
+        segments.push((chunk, index));
+    }
+    let mut state = CollectionState::from_segments(
+        config,
+        index_builder,
+        segments,
+        &manifest.deleted,
+        &manifest.soft_deleted,
+        manifest.flushed_seq + 1,
+    );
+    state.defer_indexing();
+    Ok(state)
 }
 
 /// A collection's log, taken for this handle and not yet replayed.

@@ -79,6 +79,13 @@ pub struct ViperConfig {
     pub log: LogPlacement,
     /// Local write-ahead logs, one directory per collection.
     pub wal_dir: PathBuf,
+    /// Follow the collections another node writes instead of writing them
+    /// (needs [`LogPlacement::Object`]): they are read from the writer's
+    /// manifests, files and log objects, refreshed every
+    /// `follow_interval_ms`, and every change is refused.
+    pub follow: bool,
+    /// How often a follower reads what its writers stored.
+    pub follow_interval_ms: u64,
     /// Flush the write buffer once it holds this many rows.
     pub flush_rows: usize,
     /// Flush the write buffer once its oldest row is this old, whether or not
@@ -108,6 +115,8 @@ impl ViperConfig {
         Self {
             log: LogPlacement::Local,
             wal_dir: dir.join("_wal"),
+            follow: false,
+            follow_interval_ms: 250,
             root: Root::Local(dir),
             flush_rows: 100_000,
             flush_interval_ms: 60_000,
@@ -120,7 +129,8 @@ impl ViperConfig {
     /// Parses a root: a plain path or `file://<path>`, or
     /// `s3://bucket/prefix?endpoint=URL&region=R&wal_dir=PATH&allow_http=true&log=object`.
     /// Also accepts `flush_rows=N`, `flush_interval_ms=N`, `row_group_rows=N`, `resident_budget_mb=N`
-    /// and `vector_compression=zstd|none` on either.
+    /// and `vector_compression=zstd|none` on either; `log=local|object`,
+    /// `follow=true|false` and `follow_interval_ms=N` on `s3://` roots.
     pub fn from_uri(uri: &str) -> Result<Self> {
         let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
         let mut config = if let Some(rest) = base.strip_prefix("s3://") {
@@ -176,6 +186,10 @@ impl ViperConfig {
                         _ => return Err(bad()),
                     }
                 }
+                ("follow", _) => config.follow = value.parse().map_err(|_| bad())?,
+                ("follow_interval_ms", _) => {
+                    config.follow_interval_ms = value.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?
+                }
                 ("log", Root::Local(_)) => {
                     return Err(Error::invalid(format!(
                         "`log={value}` in `{uri}`: the log's placement is chosen only for an s3:// root"
@@ -188,7 +202,18 @@ impl ViperConfig {
                 _ => return Err(bad()),
             }
         }
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Refuses settings that cannot work together.
+    pub fn validate(&self) -> Result<()> {
+        if self.follow && self.log != LogPlacement::Object {
+            return Err(Error::invalid(
+                "a follower reads its writer's log from the object store: `follow=true` needs `log=object`",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -216,6 +241,8 @@ mod tests {
         assert_eq!(ViperConfig::from_uri("./d").unwrap().vector_compression, VectorCompression::Zstd);
         assert_eq!(ViperConfig::from_uri("s3://b/p?log=object").unwrap().log, LogPlacement::Object);
         assert_eq!(ViperConfig::from_uri("s3://b/p").unwrap().log, LogPlacement::Local);
+        let c = ViperConfig::from_uri("s3://b/p?log=object&follow=true&follow_interval_ms=100").unwrap();
+        assert_eq!((c.follow, c.follow_interval_ms), (true, 100));
         for bad in [
             "",
             "s3://",
@@ -227,6 +254,8 @@ mod tests {
             "./x?vector_compression=lz4",
             "./x?log=object",
             "s3://b/p?log=s3",
+            "s3://b/p?follow=true",
+            "s3://b/p?log=object&follow=yes",
         ] {
             assert!(ViperConfig::from_uri(bad).is_err(), "{bad}");
         }

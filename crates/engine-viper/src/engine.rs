@@ -17,7 +17,7 @@ use proxima_engine::{
 use proxima_wal::ObjectLog;
 use tokio::sync::Mutex;
 
-use crate::collection::{Rewrite, ViperCollection};
+use crate::collection::{self, Refreshed, Rewrite, ViperCollection};
 use crate::config::ViperConfig;
 use crate::segment_file::Encoders;
 use crate::store::Store;
@@ -34,7 +34,7 @@ pub struct ViperEngine {
     config: ViperConfig,
     store: Store,
     index_builder: Option<Arc<dyn IndexBuilder>>,
-    collections: CollectionMap<Mutex<ViperCollection>>,
+    collections: Arc<CollectionMap<Mutex<ViperCollection>>>,
 }
 
 impl std::fmt::Debug for ViperEngine {
@@ -46,14 +46,13 @@ impl std::fmt::Debug for ViperEngine {
 impl ViperEngine {
     /// Opens every collection under the root.
     pub async fn open(config: ViperConfig, index_builder: Option<Arc<dyn IndexBuilder>>) -> Result<Self> {
+        config.validate()?;
         let store = Store::open(&config.root)?;
+        if config.follow {
+            return Self::open_following(config, store, index_builder).await;
+        }
         let mut collections = BTreeMap::new();
-        for name in store.list("").await? {
-            // `_wal` and other underscore names are ours; a directory without a
-            // manifest is a collection whose drop was interrupted.
-            if name.starts_with('_') || proxima_core::validate::collection_name(&name).is_err() {
-                continue;
-            }
+        for name in collection_names(&store).await? {
             match ViperCollection::open(&name, &config, &store, index_builder.clone()).await? {
                 Some(mut c) => {
                     c.enforce_budget(config.resident_budget_bytes);
@@ -62,7 +61,7 @@ impl ViperEngine {
                 None => store.delete_dir(&name).await?,
             }
         }
-        let engine = Self { config, store, index_builder, collections: collections.into() };
+        let engine = Self { config, store, index_builder, collections: Arc::new(collections.into()) };
         // What the log replayed is a buffer like any other.
         for c in engine.collections.all() {
             if c.lock().await.unflushed_ops() > 0 {
@@ -70,6 +69,45 @@ impl ViperEngine {
             }
         }
         Ok(engine)
+    }
+
+    /// Opens every collection under the root as its writer has it, and
+    /// refreshes them every `follow_interval_ms` while the engine lives.
+    async fn open_following(
+        config: ViperConfig,
+        store: Store,
+        index_builder: Option<Arc<dyn IndexBuilder>>,
+    ) -> Result<Self> {
+        let engine = Self { config, store, index_builder, collections: Default::default() };
+        engine.refresh().await?;
+        let (collections, store, builder) =
+            (Arc::downgrade(&engine.collections), engine.store.clone(), engine.index_builder.clone());
+        let every = Duration::from_millis(engine.config.follow_interval_ms);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(collections) = collections.upgrade() else { return };
+                if let Err(e) = follow(&collections, &store, &builder).await {
+                    tracing::warn!(error = %e, "a follower's refresh failed; the next one retries");
+                }
+            }
+        });
+        Ok(engine)
+    }
+
+    /// A follower (`follow=true`) reads now what its writers stored: new and
+    /// dropped collections, new manifests, logged operations. Polled every
+    /// `follow_interval_ms`; call it to catch up at once.
+    pub async fn refresh(&self) -> Result<()> {
+        if !self.config.follow {
+            return Err(proxima_core::Error::invalid("only a follower (`follow=true`) refreshes"));
+        }
+        follow(&self.collections, &self.store, &self.index_builder).await
+    }
+
+    /// Refuses a change of the collection set on a follower.
+    fn writable(&self, collection: &str) -> Result<()> {
+        if self.config.follow { Err(collection::not_the_writer(collection)) } else { Ok(()) }
     }
 
     /// Flushes a collection's write buffer once its oldest row is
@@ -135,6 +173,7 @@ impl VectorStorage for ViperEngine {
 
     async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
         config.validate()?;
+        self.writable(&config.name)?;
         self.collections.ensure_free(&config.name)?;
         let created =
             ViperCollection::create(config.clone(), &self.config, &self.store, self.index_builder.clone()).await?;
@@ -142,6 +181,7 @@ impl VectorStorage for ViperEngine {
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {
+        self.writable(name)?;
         let removed = self.collections.remove(name)?;
         // Wait for in-flight operations (a background flush among them) before deleting its files.
         let flush_lock = removed.lock().await.flush_lock();
@@ -292,6 +332,7 @@ impl VectorStorage for ViperEngine {
     }
 
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
+        self.writable(collection)?;
         let path = dir.join(CHECKPOINT_FILE);
         let name = collection.to_string();
         let checkpoint = blocking(move || Checkpoint::read_from(&path, &name)).await?;
@@ -312,4 +353,47 @@ impl VectorStorage for ViperEngine {
         self.collections.insert(collection, created);
         Ok(())
     }
+}
+
+/// The collections under the root: `_wal` and other underscore names are
+/// ours, and a directory without a manifest is a collection whose drop was
+/// interrupted (the opener finds no manifest).
+async fn collection_names(store: &Store) -> Result<Vec<String>> {
+    let names = store.list("").await?;
+    Ok(names
+        .into_iter()
+        .filter(|n| !n.starts_with('_') && proxima_core::validate::collection_name(n).is_ok())
+        .collect())
+}
+
+/// One refresh of a follower: every collection its writers have now.
+async fn follow(
+    collections: &CollectionMap<Mutex<ViperCollection>>,
+    store: &Store,
+    index_builder: &Option<Arc<dyn IndexBuilder>>,
+) -> Result<()> {
+    let mut names = collection_names(store).await?;
+    names.extend(collections.names());
+    names.sort();
+    names.dedup();
+    // One collection that cannot be read now does not hold the others back.
+    let mut first_error = None;
+    for name in names {
+        let refreshed = match collections.get(&name) {
+            Ok(c) => c.lock().await.refresh(store).await.map(|r| {
+                if r == Refreshed::Dropped {
+                    let _ = collections.remove(&name);
+                }
+            }),
+            Err(_) => ViperCollection::open_following(&name, store, index_builder.clone()).await.map(|opened| {
+                if let Some(c) = opened {
+                    collections.insert(&name, Arc::new(Mutex::new(c)));
+                }
+            }),
+        };
+        if let Err(e) = refreshed {
+            first_error.get_or_insert(e.with_context("collection", name));
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }

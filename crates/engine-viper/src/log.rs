@@ -11,6 +11,10 @@ use proxima_wal::{ObjectLog, SeqRange, SyncPoint, Wal};
 pub(crate) enum CollectionLog {
     Local(Arc<Wal<WriteOp>>),
     Object(ObjectLog<WriteOp>),
+    /// Another node writes the collection: nothing is appended here.
+    Following {
+        collection: String,
+    },
 }
 
 impl CollectionLog {
@@ -20,6 +24,7 @@ impl CollectionLog {
         match self {
             Self::Local(wal) => wal.append_unsynced(ops),
             Self::Object(log) => log.append_unsynced(ops),
+            Self::Following { collection } => Err(crate::collection::not_the_writer(collection)),
         }
     }
 
@@ -27,6 +32,7 @@ impl CollectionLog {
         match self {
             Self::Local(wal) => wal.is_durable(point),
             Self::Object(log) => log.is_durable(point),
+            Self::Following { .. } => true,
         }
     }
 
@@ -45,6 +51,7 @@ impl CollectionLog {
                 }
             },
             Self::Object(log) => log.make_durable(point).await,
+            Self::Following { .. } => Ok(()),
         }
     }
 
@@ -60,6 +67,7 @@ impl CollectionLog {
                 log.truncate_before(below).await?;
                 log.advance_to(below)
             }
+            Self::Following { collection } => Err(crate::collection::not_the_writer(collection)),
         }
     }
 }

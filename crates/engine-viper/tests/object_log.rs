@@ -85,3 +85,55 @@ async fn a_writer_that_opens_the_collection_fences_the_one_before() {
 fn config_of(name: &str) -> proxima_core::CollectionConfig {
     config(name, 8)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_reads_what_the_writer_stored_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(config) = s3_config(dir.path(), "") else { return };
+    let writer = ViperEngine::open(config.clone(), None).await.unwrap();
+    writer.create_collection(&config_of("c")).await.unwrap();
+    writer.write("c", upsert("a")).await.unwrap();
+
+    let other_disk = tempfile::tempdir().unwrap();
+    let following =
+        ViperConfig { follow: true, follow_interval_ms: 50, wal_dir: other_disk.path().join("wal"), ..config.clone() };
+    let follower = ViperEngine::open(following, None).await.unwrap();
+    assert_eq!(ids(&follower).await, ["a"], "the writer's unflushed write, from its log");
+
+    // Every change is refused, and changes nothing.
+    assert_eq!(follower.write("c", upsert("b")).await.unwrap_err().kind(), ErrorKind::Unavailable);
+    assert_eq!(follower.create_collection(&config_of("x")).await.unwrap_err().kind(), ErrorKind::Unavailable);
+    assert_eq!(follower.drop_collection("c").await.unwrap_err().kind(), ErrorKind::Unavailable);
+    assert!(follower.flush("c").await.is_err());
+    writer.write("c", upsert("b")).await.unwrap();
+    assert_eq!(writer.stats("c").await.unwrap().last_seq, 2, "the writer's log kept its place");
+
+    // A new manifest (the flush) and the log after it.
+    writer.flush("c").await.unwrap();
+    writer.write("c", upsert("c")).await.unwrap();
+    follower.refresh().await.unwrap();
+    assert_eq!(ids(&follower).await, ["a", "b", "c"]);
+
+    // Without an explicit refresh: the poll.
+    writer.write("c", upsert("d")).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ids(&follower).await.len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "the follower never saw `d`");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Compaction replaces the files; collections come and go.
+    let policy = proxima_engine::CompactionPolicy { min_dead_ratio: 0.0, small_segment_rows: 1_000 };
+    writer.flush("c").await.unwrap();
+    writer.compact("c", &policy).await.unwrap();
+    writer.create_collection(&config_of("c2")).await.unwrap();
+    follower.refresh().await.unwrap();
+    assert_eq!(ids(&follower).await, ["a", "b", "c", "d"]);
+    let names = |e: Vec<proxima_core::CollectionConfig>| e.into_iter().map(|c| c.name).collect::<Vec<_>>();
+    assert_eq!(names(follower.list_collections().await.unwrap()), ["c", "c2"]);
+    writer.drop_collection("c2").await.unwrap();
+    follower.refresh().await.unwrap();
+    assert_eq!(names(follower.list_collections().await.unwrap()), ["c"]);
+    assert!(!other_disk.path().join("wal").exists(), "the follower wrote nothing to its disk");
+    writer.drop_collection("c").await.unwrap();
+}

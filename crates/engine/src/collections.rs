@@ -71,6 +71,11 @@ impl<T> CollectionMap<T> {
         self.write().remove(name).ok_or_else(|| not_found(name))
     }
 
+    /// The names of the collections, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
     /// Every collection, by name.
     pub fn all(&self) -> Vec<Arc<T>> {
         self.read().values().cloned().collect()
@@ -90,6 +95,7 @@ mod tests {
         assert_eq!(map.ensure_free("a").unwrap_err().kind(), ErrorKind::AlreadyExists);
         assert_eq!(map.insert_new("a", Arc::new(2)).unwrap_err().kind(), ErrorKind::AlreadyExists);
         assert_eq!(*map.get("a").unwrap(), 1);
+        assert_eq!(map.names(), ["a"]);
         map.insert("a", Arc::new(3));
         assert_eq!(*map.remove("a").unwrap(), 3);
         assert_eq!(map.get("a").unwrap_err().kind(), ErrorKind::NotFound);

@@ -94,31 +94,7 @@ impl ClaimedLog {
             }
         }
         objects.sort();
-        let mut records = Vec::new();
-        let mut next_seq = from_seq;
-        for name in objects.iter().filter(|o| o.last_seq >= from_seq) {
-            if name.first_seq > next_seq {
-                return Err(Error::corrupted(format!(
-                    "the log is missing records {next_seq} to {}",
-                    name.first_seq - 1
-                ))
-                .with_context("log", &self.dir));
-            }
-            let path = self.dir.clone().join(name.file());
-            let got = self.store.get(&path).await.map_err(|e| store_error(&path, e))?;
-            let bytes = got.bytes().await.map_err(|e| store_error(&path, e))?;
-            let end = segment::scan(&path, &bytes, name.first_seq, false, |header, payload| {
-                let batch: Vec<R> = decode_payload(payload, header.count)?;
-                let seqs = header.first_seq..;
-                records.extend(seqs.zip(batch).filter(|(seq, _)| *seq >= from_seq));
-                Ok(())
-            })?;
-            if end.next_seq != name.last_seq + 1 {
-                return Err(Error::corrupted("a log object holds other records than its name says")
-                    .with_context("object", &path));
-            }
-            next_seq = next_seq.max(end.next_seq);
-        }
+        let (records, next_seq) = read_records(&*self.store, &self.dir, &objects, from_seq, Gap::Damage).await?;
         fence::start(&*self.store, &self.dir, &mut self.claimed, next_seq, from_seq).await?;
         let log = ObjectLog {
             store: self.store,
@@ -138,6 +114,54 @@ impl ClaimedLog {
         };
         Ok((log, records))
     }
+}
+
+/// What a gap between `from_seq` and the first object means.
+#[derive(Clone, Copy)]
+enum Gap {
+    /// The writer's own replay: records are missing.
+    Damage,
+    /// A reader behind the writer's truncation: it must read newer state first.
+    Truncated,
+}
+
+/// The records from `from_seq` on in `objects` (sorted, all counting), and
+/// the sequence number after them (`from_seq` at the earliest).
+async fn read_records<R: DeserializeOwned>(
+    store: &dyn ObjectStore,
+    dir: &Path,
+    objects: &[ObjectName],
+    from_seq: u64,
+    gap: Gap,
+) -> Result<(Vec<(u64, R)>, u64)> {
+    let mut records = Vec::new();
+    let mut next_seq = from_seq;
+    for name in objects.iter().filter(|o| o.last_seq >= from_seq) {
+        if name.first_seq > next_seq {
+            let missing = format!("records {next_seq} to {}", name.first_seq - 1);
+            return Err(match gap {
+                Gap::Damage => Error::corrupted(format!("the log is missing {missing}")),
+                Gap::Truncated => Error::conflict(format!("the log no longer holds {missing}: newer state holds them")),
+            }
+            .with_context("log", dir));
+        }
+        let path = dir.clone().join(name.file());
+        let got = store.get(&path).await.map_err(|e| store_error(&path, e))?;
+        let bytes = got.bytes().await.map_err(|e| store_error(&path, e))?;
+        let end = segment::scan(&path, &bytes, name.first_seq, false, |header, payload| {
+            let batch: Vec<R> = decode_payload(payload, header.count)?;
+            let seqs = header.first_seq..;
+            records.extend(seqs.zip(batch).filter(|(seq, _)| *seq >= from_seq));
+            Ok(())
+        })?;
+        if end.next_seq != name.last_seq + 1 {
+            return Err(
+                Error::corrupted("a log object holds other records than its name says").with_context("object", &path)
+            );
+        }
+        next_seq = next_seq.max(end.next_seq);
+    }
+    Ok((records, next_seq))
 }
 
 fn not_found_is_fine(e: object_store::Error) -> std::result::Result<(), object_store::Error> {
@@ -165,6 +189,20 @@ impl<R: Serialize + DeserializeOwned> ObjectLog<R> {
     pub async fn claim(store: Arc<dyn ObjectStore>, dir: Path) -> Result<ClaimedLog> {
         let claimed = fence::claim(&*store, &dir).await?;
         Ok(ClaimedLog { store, dir, claimed })
+    }
+
+    /// The records from `from_seq` on, read without taking the log (a
+    /// reader following its writer). Records of a commit still being checked
+    /// are included: a reader may see a write a moment before its writer
+    /// acknowledges it, or one whose writer lost the log in that moment.
+    /// `Conflict` when the writer truncated past `from_seq` (state stored
+    /// since holds those records).
+    pub async fn read_from(store: &dyn ObjectStore, dir: &Path, from_seq: u64) -> Result<Vec<(u64, R)>> {
+        let fence = fence::read(store, dir).await?.fence;
+        let mut objects: Vec<ObjectName> =
+            list(store, dir).await?.into_iter().filter(|o| fence.counts(o.epoch, o.first_seq)).collect();
+        objects.sort();
+        Ok(read_records(store, dir, &objects, from_seq, Gap::Truncated).await?.0)
     }
 
     /// Deletes every object of the log under `dir`, its writer record last.

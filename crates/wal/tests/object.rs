@@ -138,3 +138,21 @@ async fn a_damaged_or_missing_object_is_corruption_naming_it() {
     assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
     assert!(e.to_string().contains("missing records 1 to 1"), "{e}");
 }
+
+#[tokio::test]
+async fn a_reader_follows_the_writer_without_taking_the_log() {
+    let store = Arc::new(InMemory::new());
+    let (log, _) = open(&store, 1).await;
+    write(&log, &["a", "b"]).await.unwrap();
+    let dir = dir();
+    let read = |from| Log::read_from(&*store, &dir, from);
+    assert_eq!(values(&read(1).await.unwrap()), vec![(1, "a"), (2, "b")]);
+    write(&log, &["c"]).await.unwrap();
+    assert_eq!(values(&read(3).await.unwrap()), vec![(3, "c")], "the tail after what the reader has");
+    write(&log, &["d"]).await.unwrap();
+    assert_eq!(write(&log, &["e"]).await.unwrap(), 5, "reading took nothing from the writer");
+
+    log.truncate_before(4).await.unwrap();
+    let e = read(2).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "behind the truncation: newer state holds 2 and 3: {e}");
+}

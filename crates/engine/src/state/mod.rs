@@ -207,6 +207,11 @@ impl CollectionState {
         state
     }
 
+    /// The hook that builds sealed segments' indexes, if any.
+    pub fn index_builder(&self) -> Option<Arc<dyn IndexBuilder>> {
+        self.index_builder.clone()
+    }
+
     /// The collection's configuration.
     pub fn config(&self) -> &CollectionConfig {
         &self.config

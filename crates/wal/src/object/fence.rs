@@ -65,7 +65,7 @@ fn path(dir: &Path) -> Path {
     dir.clone().join(WRITER)
 }
 
-async fn read(store: &dyn ObjectStore, dir: &Path) -> Result<Claimed> {
+pub(crate) async fn read(store: &dyn ObjectStore, dir: &Path) -> Result<Claimed> {
     let path = path(dir);
     match store.get(&path).await {
         Ok(got) => {
