@@ -12,7 +12,7 @@ use proxima_engine::files::{blocking, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
 use proxima_engine::{
     Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView,
-    StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+    SharedStorage, StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
 };
 use proxima_wal::ObjectLog;
 use tokio::sync::Mutex;
@@ -95,9 +95,10 @@ impl ViperEngine {
         Ok(engine)
     }
 
-    /// A follower (`follow=true`) reads now what its writers stored: new and
-    /// dropped collections, new manifests, logged operations. Polled every
-    /// `follow_interval_ms`; call it to catch up at once.
+    /// Reads now what the writers of the collections this node follows
+    /// stored: new and dropped collections, new manifests, logged
+    /// operations. Polled every `follow_interval_ms` (`follow=true`); call
+    /// it to catch up at once.
     pub async fn refresh(&self) -> Result<()> {
         if !self.config.follow {
             return Err(proxima_core::Error::invalid("only a follower (`follow=true`) refreshes"));
@@ -105,9 +106,12 @@ impl ViperEngine {
         follow(&self.collections, &self.store, &self.index_builder).await
     }
 
-    /// Refuses a change of the collection set on a follower.
-    fn writable(&self, collection: &str) -> Result<()> {
-        if self.config.follow { Err(collection::not_the_writer(collection)) } else { Ok(()) }
+    /// Refuses to drop or replace a collection another node writes.
+    async fn writable(&self, collection: &str) -> Result<()> {
+        match self.collections.get(collection) {
+            Ok(c) if c.lock().await.following() => Err(collection::not_the_writer(collection)),
+            _ => Ok(()),
+        }
     }
 
     /// Flushes a collection's write buffer once its oldest row is
@@ -173,7 +177,6 @@ impl VectorStorage for ViperEngine {
 
     async fn create_collection(&self, config: &CollectionConfig) -> Result<()> {
         config.validate()?;
-        self.writable(&config.name)?;
         self.collections.ensure_free(&config.name)?;
         let created =
             ViperCollection::create(config.clone(), &self.config, &self.store, self.index_builder.clone()).await?;
@@ -181,7 +184,7 @@ impl VectorStorage for ViperEngine {
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {
-        self.writable(name)?;
+        self.writable(name).await?;
         let removed = self.collections.remove(name)?;
         // Wait for in-flight operations (a background flush among them) before deleting its files.
         let flush_lock = removed.lock().await.flush_lock();
@@ -332,7 +335,7 @@ impl VectorStorage for ViperEngine {
     }
 
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
-        self.writable(collection)?;
+        self.writable(collection).await?;
         let path = dir.join(CHECKPOINT_FILE);
         let name = collection.to_string();
         let checkpoint = blocking(move || Checkpoint::read_from(&path, &name)).await?;
@@ -352,6 +355,56 @@ impl VectorStorage for ViperEngine {
             .await?;
         self.collections.insert(collection, created);
         Ok(())
+    }
+
+    fn shared(&self) -> Option<&dyn SharedStorage> {
+        self.config.follow.then_some(self as &dyn SharedStorage)
+    }
+}
+
+#[async_trait]
+impl SharedStorage for ViperEngine {
+    async fn take_writer(&self, collection: &str) -> Result<()> {
+        let current = self.collection(collection)?;
+        let current = current.lock().await;
+        if !current.following() {
+            return Ok(());
+        }
+        let Some(taken) =
+            ViperCollection::open(collection, &self.config, &self.store, self.index_builder.clone()).await?
+        else {
+            return Err(proxima_core::Error::not_found(format!("no collection named `{collection}`")));
+        };
+        let taken = Arc::new(Mutex::new(taken));
+        self.collections.insert(collection, Arc::clone(&taken));
+        drop(current);
+        if taken.lock().await.unflushed_ops() > 0 {
+            self.flush_when_old(&taken);
+        }
+        Ok(())
+    }
+
+    async fn follow(&self, collection: &str) -> Result<()> {
+        let current = self.collection(collection)?;
+        let current = current.lock().await;
+        if current.following() {
+            return Ok(());
+        }
+        match ViperCollection::open_following(collection, &self.store, self.index_builder.clone()).await? {
+            Some(following) => self.collections.insert(collection, Arc::new(Mutex::new(following))),
+            None => {
+                let _ = self.collections.remove(collection);
+            }
+        }
+        Ok(())
+    }
+
+    async fn writes(&self, collection: &str) -> Result<bool> {
+        Ok(!self.collection(collection)?.lock().await.following())
+    }
+
+    async fn refresh(&self) -> Result<()> {
+        ViperEngine::refresh(self).await
     }
 }
 
@@ -380,14 +433,21 @@ async fn follow(
     let mut first_error = None;
     for name in names {
         let refreshed = match collections.get(&name) {
-            Ok(c) => c.lock().await.refresh(store).await.map(|r| {
-                if r == Refreshed::Dropped {
-                    let _ = collections.remove(&name);
+            Ok(shared) => {
+                let mut c = shared.lock().await;
+                if !c.following() {
+                    continue; // this node writes it
                 }
-            }),
+                c.refresh(store).await.map(|r| {
+                    if r == Refreshed::Dropped {
+                        let _ = collections.remove(&name);
+                    }
+                })
+            }
+            // Unless this node created or took it meanwhile.
             Err(_) => ViperCollection::open_following(&name, store, index_builder.clone()).await.map(|opened| {
                 if let Some(c) = opened {
-                    collections.insert(&name, Arc::new(Mutex::new(c)));
+                    let _ = collections.insert_new(&name, Arc::new(Mutex::new(c)));
                 }
             }),
         };

@@ -100,9 +100,8 @@ async fn a_follower_reads_what_the_writer_stored_and_changes_nothing() {
     let follower = ViperEngine::open(following, None).await.unwrap();
     assert_eq!(ids(&follower).await, ["a"], "the writer's unflushed write, from its log");
 
-    // Every change is refused, and changes nothing.
+    // Every change to a followed collection is refused, and changes nothing.
     assert_eq!(follower.write("c", upsert("b")).await.unwrap_err().kind(), ErrorKind::Unavailable);
-    assert_eq!(follower.create_collection(&config_of("x")).await.unwrap_err().kind(), ErrorKind::Unavailable);
     assert_eq!(follower.drop_collection("c").await.unwrap_err().kind(), ErrorKind::Unavailable);
     assert!(follower.flush("c").await.is_err());
     writer.write("c", upsert("b")).await.unwrap();
@@ -136,4 +135,42 @@ async fn a_follower_reads_what_the_writer_stored_and_changes_nothing() {
     assert_eq!(names(follower.list_collections().await.unwrap()), ["c"]);
     assert!(!other_disk.path().join("wal").exists(), "the follower wrote nothing to its disk");
     writer.drop_collection("c").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_hand_a_collection_over_and_follow_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(config) = s3_config(dir.path(), "&follow=true&follow_interval_ms=60000") else { return };
+    let node = |disk: &Path| ViperEngine::open(ViperConfig { wal_dir: disk.join("wal"), ..config.clone() }, None);
+    let (disk_a, disk_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(disk_a.path()).await.unwrap();
+    let b = node(disk_b.path()).await.unwrap();
+    let (shared_a, shared_b) = (a.shared().expect("a shared engine"), b.shared().expect("a shared engine"));
+
+    // The node that creates a collection writes it; the other follows.
+    a.create_collection(&config_of("c")).await.unwrap();
+    a.write("c", upsert("a")).await.unwrap();
+    shared_b.refresh().await.unwrap();
+    assert!(shared_a.writes("c").await.unwrap() && !shared_b.writes("c").await.unwrap());
+    assert_eq!(ids(&b).await, ["a"]);
+    assert_eq!(b.drop_collection("c").await.unwrap_err().kind(), ErrorKind::Unavailable);
+
+    // B takes it over: A is fenced, B writes.
+    shared_b.take_writer("c").await.unwrap();
+    assert!(shared_b.writes("c").await.unwrap());
+    assert_eq!(a.write("c", upsert("b")).await.unwrap_err().kind(), ErrorKind::Conflict);
+    b.write("c", upsert("c")).await.unwrap();
+
+    // A follows again and sees B's write, not its own refused one.
+    shared_a.follow("c").await.unwrap();
+    assert!(!shared_a.writes("c").await.unwrap());
+    shared_a.refresh().await.unwrap();
+    assert_eq!(ids(&a).await, ["a", "c"]);
+    assert_eq!(shared_a.take_writer("nope").await.unwrap_err().kind(), ErrorKind::NotFound);
+
+    b.drop_collection("c").await.unwrap();
+    shared_a.refresh().await.unwrap();
+    assert!(a.list_collections().await.unwrap().is_empty());
+    let single = ViperEngine::open(ViperConfig { follow: false, ..config.clone() }, None).await.unwrap();
+    assert!(single.shared().is_none(), "an engine one process owns has no writer roles");
 }

@@ -140,4 +140,32 @@ pub trait VectorStorage: Send + Sync + std::fmt::Debug {
 
     /// Replaces (or creates) `collection` from a copy written by `checkpoint_to`.
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()>;
+
+    /// The writer roles of an engine whose collections several nodes share
+    /// (one writes each, the others follow it); `None` for an engine one
+    /// process owns.
+    fn shared(&self) -> Option<&dyn SharedStorage> {
+        None
+    }
+}
+
+/// Collections shared by several nodes through common storage: each is
+/// written by the node that took it and followed by the others. Who may
+/// take a collection is decided outside the engine (a lease in the
+/// catalogue); the engine fences a writer that lost it.
+#[async_trait]
+pub trait SharedStorage: Send + Sync {
+    /// Makes this node the collection's writer, fencing the one before: its
+    /// later writes and flushes fail. `NotFound` if the collection does not exist.
+    async fn take_writer(&self, collection: &str) -> Result<()>;
+
+    /// Makes this node a follower of the collection: it stops writing and
+    /// reads what the writer stores.
+    async fn follow(&self, collection: &str) -> Result<()>;
+
+    /// Whether this node writes the collection.
+    async fn writes(&self, collection: &str) -> Result<bool>;
+
+    /// Reads now what the writers stored (followed collections only).
+    async fn refresh(&self) -> Result<()>;
 }
