@@ -18,8 +18,14 @@ impl ServerProcess {
     /// Starts `binary serve --bind 127.0.0.1:0 --data-dir DIR` plus `extra` args
     /// and `env` variables, and waits until it prints the address it bound.
     pub fn start(binary: &str, data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_on(binary, "127.0.0.1:0", data_dir, extra, env)
+    }
+
+    /// [`ServerProcess::start`] on `bind` (a port chosen beforehand, for a
+    /// node that must advertise its address: [`free_port`]).
+    pub fn start_on(binary: &str, bind: &str, data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary)
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--bind", bind, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("PROXIMADB_LOG", "warn")
@@ -48,6 +54,16 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// SIGSTOP: the process stays, answering nothing, until [`ServerProcess::resume`].
+    pub fn pause(&self) {
+        let _ = Command::new("kill").args(["-STOP", &self.child.id().to_string()]).status();
+    }
+
+    /// SIGCONT after [`ServerProcess::pause`].
+    pub fn resume(&self) {
+        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
+    }
+
     /// SIGKILL: no shutdown, no flush.
     pub fn kill_hard(mut self) {
         let _ = self.child.kill();
@@ -66,4 +82,39 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A port free on the loopback interface now (bound and released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// Runs `binary serve` with `args` and `env`, expecting it to refuse to
+/// start; returns what it printed on stderr.
+pub fn refused_start(binary: &str, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut child = Command::new(binary)
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run proximadb");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for proximadb") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("proximadb kept running with a configuration it must refuse");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read stderr");
+    assert!(!status.success(), "proximadb exited cleanly with a configuration it must refuse: {stderr}");
+    stderr
 }

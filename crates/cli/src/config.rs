@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use proxima::{CacheConfig, CompactionConfig, ProximaConfig, RoutingStrategy};
+use proxima::{CacheConfig, ClusterConfig, CompactionConfig, ProximaConfig, RoutingStrategy};
 use proxima_server::{ApiKey, Keys, ServerOptions};
 use serde::Deserialize;
 
@@ -52,6 +52,9 @@ struct File {
     /// How new collections (and rebalances) pick an engine (docs/operations.md).
     #[serde(default)]
     routing: Option<RoutingStrategy>,
+    /// Cluster mode: this node, sharing its collections with others (docs/operations.md).
+    #[serde(default)]
+    cluster: Option<ClusterConfig>,
 }
 
 /// Where relations and user profiles live (docs/operations.md).
@@ -218,6 +221,10 @@ impl Settings {
         {
             return Err(format!("[routing] names engine `{unknown}`, which is not in [storage] engines"));
         }
+        if let Some(cluster) = &file.cluster {
+            cluster.validate().map_err(|e| e.to_string())?;
+        }
+        database.cluster = file.cluster;
         let keys = match std::env::var("PROXIMADB_API_KEYS") {
             Ok(spec) => Keys::parse(&spec)?,
             Err(_) => Keys::new(file.auth.keys),

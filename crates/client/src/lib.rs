@@ -29,15 +29,27 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> std::io::Result<Response> {
-    let mut stream = connect(addr)?;
+    // A flush that builds a large index can take minutes.
+    request_within(addr, method, path, headers, body, Duration::from_secs(900))
+}
+
+/// [`request`], failing with `TimedOut` when the answer takes longer than `timeout`.
+pub fn request_within(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> std::io::Result<Response> {
+    let mut stream = connect(addr, timeout)?;
     write_request(&mut stream, addr, method, path, headers, body, true)?;
     read_response(&mut BufReader::new(stream)).map(|(response, _)| response)
 }
 
-fn connect(addr: &str) -> std::io::Result<TcpStream> {
+fn connect(addr: &str, timeout: Duration) -> std::io::Result<TcpStream> {
     let stream = TcpStream::connect(addr)?;
-    // A flush that builds a large index can take minutes.
-    stream.set_read_timeout(Some(Duration::from_secs(900)))?;
+    stream.set_read_timeout(Some(timeout))?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -155,7 +167,7 @@ impl Connection {
             let reused = kept.is_some();
             let mut reader = match kept {
                 Some(reader) => reader,
-                None => BufReader::new(connect(&self.addr)?),
+                None => BufReader::new(connect(&self.addr, Duration::from_secs(900))?),
             };
             let sent = write_request(reader.get_mut(), &self.addr, method, path, &headers, request.body(), false)
                 .and_then(|_| read_response(&mut reader));

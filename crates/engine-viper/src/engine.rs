@@ -180,7 +180,11 @@ impl VectorStorage for ViperEngine {
         self.collections.ensure_free(&config.name)?;
         let created =
             ViperCollection::create(config.clone(), &self.config, &self.store, self.index_builder.clone()).await?;
-        self.collections.insert_new(&config.name, Arc::new(Mutex::new(created)))
+        // Its manifest was created, not replaced, so this handle is the
+        // collection's one writer: it replaces a following handle a refresh
+        // may have opened on that manifest meanwhile.
+        self.collections.insert(&config.name, Arc::new(Mutex::new(created)));
+        Ok(())
     }
 
     async fn drop_collection(&self, name: &str) -> Result<()> {

@@ -44,6 +44,9 @@ pub struct ProximaConfig {
     /// Where relations and user profiles live: `file://<data_dir>/relations`
     /// when unset, or `postgresql://...` (feature `relations-postgres`).
     pub relations_url: Option<String>,
+    /// Cluster mode (`[cluster]`): this node shares its collections with
+    /// others through a networked catalogue and an object-store root.
+    pub cluster: Option<crate::ClusterConfig>,
 }
 
 impl Default for ProximaConfig {
@@ -56,6 +59,7 @@ impl Default for ProximaConfig {
             engine_roots: BTreeMap::new(),
             cache: crate::cache::CacheConfig::default(),
             relations_url: None,
+            cluster: None,
         }
     }
 }
@@ -100,7 +104,8 @@ pub struct Proxima {
     /// Collection configs as this process last wrote or read them from the
     /// catalogue, so routing an operation costs no catalogue round trip. Only
     /// this process changes the collections of its catalogue (the embedded one
-    /// is locked; a networked one must not be shared by two servers).
+    /// is locked; a networked one is shared only in cluster mode, which reads
+    /// the catalogue every time instead).
     configs: RwLock<HashMap<String, CollectionConfig>>,
     search: Arc<VectorSearchHandler>,
     pub(crate) data_dir: PathBuf,
@@ -110,6 +115,8 @@ pub struct Proxima {
     pub(crate) relations: Arc<dyn proxima_hybrid::RelationStore>,
     /// When each collection's figures were last written to the catalogue.
     stats_written: std::sync::Mutex<HashMap<String, Instant>>,
+    /// This node's writer leases, in cluster mode.
+    leases: Option<Arc<crate::cluster::LeaseKeeper>>,
 }
 
 /// The most searches one [`Proxima::search_batch`] call answers.
@@ -127,6 +134,10 @@ impl Proxima {
         let indexer: Arc<dyn engine::IndexBuilder> = Arc::new(proxima_index::SegmentIndexer::default());
         let cache = ResultCache::open(&config.cache, &config.data_dir).await?;
         let relations = proxima_hybrid::open(&config.relations_url()).await?;
+        let leases = match &config.cluster {
+            Some(cluster) => Some(crate::cluster::join(cluster, &config, &catalogue).await?),
+            None => None,
+        };
         let mut opened = BTreeMap::new();
         for name in &config.engines {
             let root = match config.engine_roots.get(name) {
@@ -153,11 +164,28 @@ impl Proxima {
             cache,
             relations,
             stats_written: Default::default(),
+            leases,
         };
         for (name, engine) in opened {
             proxima.register_engine(&name, engine)?;
         }
+        if let Some(keeper) = &proxima.leases {
+            crate::cluster::LeaseKeeper::spawn_renewals(keeper);
+        }
         Ok(proxima)
+    }
+
+    /// How long this node's writer leases last, in cluster mode (`[cluster]`).
+    pub fn cluster_lease(&self) -> Option<std::time::Duration> {
+        self.leases.as_ref().map(|k| k.lease())
+    }
+
+    /// This node, its writer leases and every collection's lease, in
+    /// cluster mode; `None` for a node on its own.
+    pub async fn cluster_status(&self) -> Result<Option<crate::NodeStatus>> {
+        let Some(keeper) = &self.leases else { return Ok(None) };
+        let names: Vec<String> = self.list_collections().await?.into_iter().map(|c| c.name).collect();
+        keeper.status(&names).await.map(Some)
     }
 
     /// Stops the cache's background work (its queued writes are stored first).
@@ -183,7 +211,17 @@ impl Proxima {
         if engines.contains_key(name) {
             return Err(Error::already_exists(format!("an engine named `{name}` is already registered")));
         }
-        let stacked = crate::layers::stack(engine, self.analytics.clone(), in_flight, self.cache.clone());
+        if let Some(keeper) = &self.leases {
+            if engine.shared().is_none() {
+                return Err(Error::invalid(format!(
+                    "engine `{name}` keeps its collections to one process: cluster mode needs VIPER on an s3:// \
+                     root with `log=object&follow=true`"
+                )));
+            }
+            keeper.add_engine(engine.clone());
+        }
+        let stacked =
+            crate::layers::stack(engine, self.analytics.clone(), in_flight, self.cache.clone(), self.leases.clone());
         engines.insert(name.to_string(), stacked);
         Ok(())
     }
@@ -256,8 +294,10 @@ impl Proxima {
 
     /// One collection's config; `NotFound` if absent.
     pub async fn collection(&self, name: &str) -> Result<CollectionConfig> {
-        if let Some(config) = self.configs.read().unwrap_or_else(|e| e.into_inner()).get(name) {
-            return Ok(config.clone());
+        // Other nodes change the catalogue too in cluster mode.
+        let cached = self.configs.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned();
+        if let Some(config) = cached.filter(|_| self.leases.is_none()) {
+            return Ok(config);
         }
         match self.catalogue.get(name).await? {
             Some(entry) => {

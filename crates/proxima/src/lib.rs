@@ -7,6 +7,7 @@ mod backups;
 mod batch;
 mod cache;
 mod catalogue;
+mod cluster;
 mod database;
 mod fields;
 mod hybrid;
@@ -30,6 +31,7 @@ pub use catalogue::{
     CollectionEntry, CollectionPage, CollectionPatch, CollectionQuery, EngineInfo, MAX_DESCRIPTION_LEN, MAX_TAG_LEN,
     MAX_TAGS,
 };
+pub use cluster::{ClusterConfig, HeldLease, NodeStatus, WRITER_CONTEXT};
 pub use database::Cached;
 pub use database::{MAX_BATCH_SEARCHES, Proxima, ProximaConfig};
 pub use hybrid::{

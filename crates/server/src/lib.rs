@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod extract;
+mod forward;
 mod metrics;
 mod openapi;
 mod routes;
@@ -21,6 +22,7 @@ use proxima::Proxima;
 
 pub use auth::{ApiKey, Keys, Role};
 pub use error::ApiError;
+pub use forward::{FORWARDED_HEADER, WRITER_HEADER};
 pub use metrics::Metrics;
 
 /// Largest request body accepted (a batch of ~5,000 768-d vectors as JSON).
@@ -63,11 +65,20 @@ pub fn router(db: Arc<Proxima>, options: ServerOptions) -> Router {
     };
     let (routes, document) = routes::all();
     let document = Arc::new(document);
-    routes
+    let lease = db.cluster_lease();
+    let router = routes
         .with_state(AppState { db: db.clone() })
         .merge(proxima_qdrant::router(db))
         .route("/metrics", get(render))
-        .route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
+        .route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }));
+    // Inside authentication: only a request this node accepts is sent on.
+    let router = match lease {
+        Some(lease) => {
+            router.layer(from_fn_with_state(forward::Forwarding::new(options.body_limit, lease), forward::to_writer))
+        }
+        None => router,
+    };
+    router
         .layer(from_fn_with_state(metrics, metrics::record))
         .layer(from_fn_with_state(options.keys, auth::require_key))
         .layer(DefaultBodyLimit::max(options.body_limit))

@@ -99,4 +99,8 @@ impl VectorStorage for AnalyticsLayer {
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
         self.timed(collection, "restore", self.inner.restore_from(collection, dir)).await
     }
+
+    fn shared(&self) -> Option<&dyn proxima_engine::SharedStorage> {
+        self.inner.shared()
+    }
 }

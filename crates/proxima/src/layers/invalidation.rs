@@ -9,8 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, FieldSpec, Result};
 use proxima_engine::{
-    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, ReadView, StoredRecord, VectorStorage,
-    WriteBatch, WriteReceipt,
+    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, ReadView, SharedStorage, StoredRecord,
+    VectorStorage, WriteBatch, WriteReceipt,
 };
 
 use crate::cache::ResultCache;
@@ -99,5 +99,9 @@ impl VectorStorage for InvalidationLayer {
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()> {
         let result = self.inner.restore_from(collection, dir).await;
         self.changed(collection, result).await
+    }
+
+    fn shared(&self) -> Option<&dyn SharedStorage> {
+        self.inner.shared()
     }
 }

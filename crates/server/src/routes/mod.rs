@@ -1,6 +1,7 @@
 //! The routes, one file per resource, registered with their OpenAPI entries.
 
 mod cache;
+mod cluster;
 mod collections;
 mod health;
 mod ops;
@@ -293,6 +294,10 @@ pub(crate) fn all() -> (Router<AppState>, Value) {
                 200,
                 Some(schema::<Restored>),
             ),
+        )
+        .route(
+            get(cluster::status),
+            op("get", "/v1/cluster", "Cluster mode: this node, its writer leases and every collection's lease", None, 200, None),
         )
         .route(
             get(cache::report),

@@ -1,0 +1,235 @@
+//! Cluster mode with real processes: two `proximadb` nodes over one S3
+//! prefix (moto) and one PostgreSQL catalogue, from `cargo xtask services up`.
+//! Reads are answered everywhere, writes reach the lease holder however they
+//! arrive, and when the holder dies by kill -9 the other node takes over with
+//! every acknowledged write.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use proxima_tests::http;
+use proxima_tests::server::{ServerProcess, free_port, refused_start};
+use proxima_tests::{service_url, service_var};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_proximadb");
+const LEASE_MS: u64 = 2_000;
+const CONVERGED: Duration = Duration::from_secs(5);
+
+fn unique(what: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{what}{}x{nanos}", std::process::id())
+}
+
+/// What the nodes of one cluster share.
+struct Shared {
+    viper_root: String,
+    env: Vec<(String, String)>,
+    relations: String,
+}
+
+impl Shared {
+    fn new() -> Option<Self> {
+        let postgres = service_url("POSTGRES")?;
+        let s3 = service_url("S3").expect("S3 beside PostgreSQL in the services env");
+        let bucket = service_var("PROXIMA_TEST_S3_BUCKET").expect("bucket in the services env");
+        let prefix = unique("cluster");
+        let mut env: Vec<(String, String)> = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"]
+            .iter()
+            .map(|k| (k.to_string(), service_var(k).unwrap_or_else(|| panic!("{k} in the services env"))))
+            .collect();
+        env.push(("PROXIMADB_METADATA_URL".into(), format!("{postgres}?table_prefix={prefix}_")));
+        Some(Self {
+            viper_root: format!("s3://{bucket}/{prefix}?endpoint={s3}&log=object&follow=true&follow_interval_ms=100"),
+            relations: format!("{postgres}?table_prefix={prefix}_rel_"),
+            env,
+        })
+    }
+
+    fn config(&self, dir: &Path, cluster: &str) -> String {
+        let path = dir.join("proximadb.toml");
+        let text = format!(
+            "[storage.roots]\nviper = \"{}&wal_dir={}\"\n[cache]\nenabled = false\n[relations]\nurl = \"{}\"\n{cluster}",
+            self.viper_root,
+            dir.join("wal").display(),
+            self.relations
+        );
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    /// Node `id` on `port`, its own data directory (which holds nothing the other needs).
+    fn start(&self, id: &str, port: u16, dir: &Path) -> ServerProcess {
+        let cluster =
+            format!("[cluster]\nnode_id = \"{id}\"\nadvertise = \"http://127.0.0.1:{port}\"\nlease_ms = {LEASE_MS}\n");
+        let config = self.config(dir, &cluster);
+        ServerProcess::start_on(BIN, &format!("127.0.0.1:{port}"), dir, &["--config", &config], &self.env())
+    }
+}
+
+fn upsert(addr: &str, ids: &[&str]) -> http::Response {
+    let vectors: Vec<Value> =
+        ids.iter().enumerate().map(|(i, id)| json!({"id": id, "vector": [1.0, i as f32, 0.5]})).collect();
+    http::json(addr, "POST", "/v1/collections/shared/vectors", Some(&json!({"vectors": vectors})))
+}
+
+/// The ids of `wanted` the node at `addr` has.
+fn present(addr: &str, wanted: &[&str]) -> Vec<String> {
+    wanted
+        .iter()
+        .filter(|id| http::json(addr, "GET", &format!("/v1/collections/shared/vectors/{id}"), None).status == 200)
+        .map(|id| id.to_string())
+        .collect()
+}
+
+/// Waits until the node at `addr` has every one of `wanted`.
+fn converges(addr: &str, wanted: &[&str], within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let have = present(addr, wanted);
+        if have.len() == wanted.len() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{addr} has {have:?} of {wanted:?} after {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_nodes_share_collections_and_survive_the_writer_dying() {
+    let Some(shared) = Shared::new() else { return };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let a = shared.start("a", port_a, dir_a.path());
+    let b = shared.start("b", port_b, dir_b.path());
+
+    // A creates the collection, so A writes it.
+    let config = json!({"name": "shared", "dimension": 3, "index": {"type": "flat"}});
+    let r = http::json(&a.addr, "POST", "/v1/collections", Some(&config));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(upsert(&a.addr, &["a1", "a2"]).status, 200);
+    let status = http::json(&b.addr, "GET", "/v1/cluster", None);
+    assert_eq!(status.status, 200, "{}", status.body);
+    let lease = &status.json()["leases"][0];
+    assert_eq!(
+        (lease["collection"].as_str(), lease["holder"].as_str()),
+        (Some("shared"), Some("a")),
+        "{}",
+        status.body
+    );
+
+    // B answers reads (the collection's config from the shared catalogue).
+    // The target is a second after the acknowledgement (a follower polls
+    // every 100 ms here); the bound is wider for a loaded machine.
+    converges(&b.addr, &["a1", "a2"], CONVERGED);
+    let search = json!({"vector": [1.0, 0.0, 0.5], "k": 1});
+    let found = http::json(&b.addr, "POST", "/v1/collections/shared/search", Some(&search));
+    assert_eq!(found.json()["hits"][0]["id"], "a1", "{}", found.body);
+
+    // A write to B is sent to A: one answer, and A has it at once.
+    let r = upsert(&b.addr, &["b1"]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(present(&a.addr, &["b1"]), ["b1"]);
+    converges(&b.addr, &["b1"], CONVERGED);
+    // A refused write, forwarded, is refused by the writer, with its 400.
+    let bad = http::json(
+        &b.addr,
+        "POST",
+        "/v1/collections/shared/vectors",
+        Some(&json!({"vectors": [{"id": "x", "vector": [1.0]}]})),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
+    // A dies with acknowledged writes only in its log objects (never flushed).
+    assert_eq!(upsert(&a.addr, &["a3"]).status, 200);
+    a.kill_hard();
+    // B takes over once A's lease lapses; until then a write gets a 503.
+    let deadline = Instant::now() + Duration::from_millis(LEASE_MS * 5);
+    let taken = loop {
+        let r = upsert(&b.addr, &["b2"]);
+        if r.status == 200 || Instant::now() > deadline {
+            break r;
+        }
+        assert_eq!(r.status, 503, "{}", r.body);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(taken.status, 200, "B never took the collection over: {}", taken.body);
+    assert_eq!(present(&b.addr, &["a1", "a2", "b1", "a3", "b2"]).len(), 5, "an acknowledged write was lost");
+    let status = http::json(&b.addr, "GET", "/v1/cluster", None).json();
+    assert_eq!(status["held"][0]["collection"], "shared", "{status}");
+    assert!(status["held"][0]["epoch"].as_u64() >= Some(2), "{status}");
+
+    // A comes back as a follower; its writes now go to B.
+    let a = shared.start("a", port_a, dir_a.path());
+    converges(&a.addr, &["a1", "a2", "b1", "a3", "b2"], CONVERGED);
+    assert_eq!(upsert(&a.addr, &["a4"]).status, 200);
+    assert_eq!(present(&b.addr, &["a4"]), ["a4"], "B, the writer, took it");
+    assert_eq!(http::json(&a.addr, "DELETE", "/v1/collections/shared", None).status, 204);
+    b.kill_hard();
+    a.kill_hard();
+}
+
+#[test]
+fn cluster_mode_refuses_what_cannot_be_shared() {
+    let Some(shared) = Shared::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = "[cluster]\nnode_id = \"a\"\nadvertise = \"http://127.0.0.1:1\"\n";
+    let env = shared.env();
+
+    // The embedded catalogue keeps no leases.
+    let config = shared.config(dir.path(), cluster);
+    let alone: Vec<(&str, &str)> = env.iter().copied().filter(|(k, _)| *k != "PROXIMADB_METADATA_URL").collect();
+    let said = refused_start(BIN, dir.path(), &["--config", &config], &alone);
+    assert!(said.contains("cannot keep writer leases"), "{said}");
+
+    // A VIPER whose log stays on this node's disk.
+    let local = dir.path().join("local.toml");
+    std::fs::write(&local, format!("[cache]\nenabled = false\n[relations]\nurl = \"{}\"\n{cluster}", shared.relations))
+        .unwrap();
+    let said = refused_start(BIN, dir.path(), &["--config", &local.display().to_string()], &env);
+    assert!(said.contains("log=object&follow=true"), "{said}");
+
+    // A bad [cluster] section.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[cluster]\nnode_id = \"a\"\nadvertise = \"127.0.0.1:1\"\n").unwrap();
+    let said = refused_start(BIN, dir.path(), &["--config", &bad.display().to_string()], &env);
+    assert!(said.contains("advertise"), "{said}");
+}
+
+#[test]
+fn a_paused_writer_is_deposed_and_its_writes_go_to_the_next() {
+    let Some(shared) = Shared::new() else { return };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let a = shared.start("a", port_a, dir_a.path());
+    let b = shared.start("b", port_b, dir_b.path());
+    let config = json!({"name": "shared", "dimension": 3, "index": {"type": "flat"}});
+    assert_eq!(http::json(&a.addr, "POST", "/v1/collections", Some(&config)).status, 201);
+    assert_eq!(upsert(&a.addr, &["a1"]).status, 200);
+
+    // A stops (SIGSTOP) past its lease; B takes the collection over.
+    a.pause();
+    std::thread::sleep(Duration::from_millis(LEASE_MS + 500));
+    let r = upsert(&b.addr, &["b1"]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let status = http::json(&b.addr, "GET", "/v1/cluster", None).json();
+    assert_eq!(status["held"][0]["collection"], "shared", "{status}");
+
+    // A write that reached A while it was stopped is answered when it
+    // resumes: A finds its lease gone and sends the write to B.
+    let addr_a = a.addr.clone();
+    let queued = std::thread::spawn(move || upsert(&addr_a, &["queued"]));
+    std::thread::sleep(Duration::from_millis(300));
+    a.resume();
+    let r = queued.join().unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(present(&b.addr, &["a1", "b1", "queued"]).len(), 3, "B, the writer, has every acknowledged write");
+    converges(&a.addr, &["a1", "b1", "queued"], CONVERGED);
+    let status = http::json(&a.addr, "GET", "/v1/cluster", None).json();
+    assert_eq!(status["held"], json!([]), "A gave its lease up: {status}");
+    assert_eq!(http::json(&b.addr, "DELETE", "/v1/collections/shared", None).status, 204);
+}
