@@ -236,6 +236,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Cluster mode: the node's config, the writer leases it holds and every
+    /// collection's lease (GET /v1/cluster).
+    Cluster {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 /// Where the server is.
@@ -616,6 +622,10 @@ fn remote_command(command: Command) -> Result<(), String> {
                     eprintln!("deleted `{name}`");
                 }
             }
+            Ok(())
+        }
+        Command::Cluster { server } => {
+            print(&server.remote()?.call("GET", "/v1/cluster", None)?);
             Ok(())
         }
         Command::Backup { server, collection, name } => {

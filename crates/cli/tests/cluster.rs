@@ -71,6 +71,29 @@ impl Shared {
     }
 }
 
+/// Nodes `a` and `b` of one cluster, and collection `shared`, which `a`
+/// created and so writes.
+struct Nodes {
+    a: ServerProcess,
+    b: ServerProcess,
+    dir_a: tempfile::TempDir,
+    port_a: u16,
+    dir_b: tempfile::TempDir,
+}
+
+impl Nodes {
+    fn start(shared: &Shared) -> Self {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (port_a, port_b) = (free_port(), free_port());
+        let a = shared.start("a", port_a, dir_a.path());
+        let b = shared.start("b", port_b, dir_b.path());
+        let config = json!({"name": "shared", "dimension": 3, "index": {"type": "flat"}});
+        let r = http::json(&a.addr, "POST", "/v1/collections", Some(&config));
+        assert_eq!(r.status, 201, "{}", r.body);
+        Self { a, b, dir_a, port_a, dir_b }
+    }
+}
+
 fn upsert(addr: &str, ids: &[&str]) -> http::Response {
     let vectors: Vec<Value> =
         ids.iter().enumerate().map(|(i, id)| json!({"id": id, "vector": [1.0, i as f32, 0.5]})).collect();
@@ -102,15 +125,7 @@ fn converges(addr: &str, wanted: &[&str], within: Duration) {
 #[test]
 fn two_nodes_share_collections_and_survive_the_writer_dying() {
     let Some(shared) = Shared::new() else { return };
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (port_a, port_b) = (free_port(), free_port());
-    let a = shared.start("a", port_a, dir_a.path());
-    let b = shared.start("b", port_b, dir_b.path());
-
-    // A creates the collection, so A writes it.
-    let config = json!({"name": "shared", "dimension": 3, "index": {"type": "flat"}});
-    let r = http::json(&a.addr, "POST", "/v1/collections", Some(&config));
-    assert_eq!(r.status, 201, "{}", r.body);
+    let Nodes { a, b, dir_a, port_a, dir_b: _dir_b } = Nodes::start(&shared);
     assert_eq!(upsert(&a.addr, &["a1", "a2"]).status, 200);
     let status = http::json(&b.addr, "GET", "/v1/cluster", None);
     assert_eq!(status.status, 200, "{}", status.body);
@@ -162,6 +177,12 @@ fn two_nodes_share_collections_and_survive_the_writer_dying() {
     let status = http::json(&b.addr, "GET", "/v1/cluster", None).json();
     assert_eq!(status["held"][0]["collection"], "shared", "{status}");
     assert!(status["held"][0]["epoch"].as_u64() >= Some(2), "{status}");
+    let cli = std::process::Command::new(BIN)
+        .args(["cluster", "--url", &format!("http://{}", b.addr)])
+        .output()
+        .expect("run proximadb cluster");
+    let printed: Value = serde_json::from_slice(&cli.stdout).expect("the CLI prints the status as JSON");
+    assert_eq!(printed["node"]["node_id"], "b", "{printed}");
 
     // A comes back as a follower; its writes now go to B.
     let a = shared.start("a", port_a, dir_a.path());
@@ -203,12 +224,7 @@ fn cluster_mode_refuses_what_cannot_be_shared() {
 #[test]
 fn a_paused_writer_is_deposed_and_its_writes_go_to_the_next() {
     let Some(shared) = Shared::new() else { return };
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (port_a, port_b) = (free_port(), free_port());
-    let a = shared.start("a", port_a, dir_a.path());
-    let b = shared.start("b", port_b, dir_b.path());
-    let config = json!({"name": "shared", "dimension": 3, "index": {"type": "flat"}});
-    assert_eq!(http::json(&a.addr, "POST", "/v1/collections", Some(&config)).status, 201);
+    let Nodes { a, b, dir_a: _dir_a, port_a: _, dir_b: _dir_b } = Nodes::start(&shared);
     assert_eq!(upsert(&a.addr, &["a1"]).status, 200);
 
     // A stops (SIGSTOP) past its lease; B takes the collection over.
