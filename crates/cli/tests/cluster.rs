@@ -26,10 +26,17 @@ struct Shared {
     viper_root: String,
     env: Vec<(String, String)>,
     relations: String,
+    /// Extra settings every node gets (a `[cache]` section).
+    extra: String,
 }
 
 impl Shared {
+    /// Followers polling every 100 ms, the answer cache in memory.
     fn new() -> Option<Self> {
+        Self::polling_every(100, String::new())
+    }
+
+    fn polling_every(follow_interval_ms: u64, extra: String) -> Option<Self> {
         let postgres = service_url("POSTGRES")?;
         let s3 = service_url("S3").expect("S3 beside PostgreSQL in the services env");
         let bucket = service_var("PROXIMA_TEST_S3_BUCKET").expect("bucket in the services env");
@@ -40,19 +47,23 @@ impl Shared {
             .collect();
         env.push(("PROXIMADB_METADATA_URL".into(), format!("{postgres}?table_prefix={prefix}_")));
         Some(Self {
-            viper_root: format!("s3://{bucket}/{prefix}?endpoint={s3}&log=object&follow=true&follow_interval_ms=100"),
+            viper_root: format!(
+                "s3://{bucket}/{prefix}?endpoint={s3}&log=object&follow=true&follow_interval_ms={follow_interval_ms}"
+            ),
             relations: format!("{postgres}?table_prefix={prefix}_rel_"),
             env,
+            extra,
         })
     }
 
     fn config(&self, dir: &Path, cluster: &str) -> String {
         let path = dir.join("proximadb.toml");
         let text = format!(
-            "[storage.roots]\nviper = \"{}&wal_dir={}\"\n[cache]\nenabled = false\n[relations]\nurl = \"{}\"\n{cluster}",
+            "[storage.roots]\nviper = \"{}&wal_dir={}\"\n[relations]\nurl = \"{}\"\n{}\n{cluster}",
             self.viper_root,
             dir.join("wal").display(),
-            self.relations
+            self.relations,
+            self.extra,
         );
         std::fs::write(&path, text).unwrap();
         path.display().to_string()
@@ -145,6 +156,12 @@ fn two_nodes_share_collections_and_survive_the_writer_dying() {
     let found = http::json(&b.addr, "POST", "/v1/collections/shared/search", Some(&search));
     assert_eq!(found.json()["hits"][0]["id"], "a1", "{}", found.body);
 
+    // Both nodes report where they are in the collection.
+    let position = |addr: &str| http::json(addr, "GET", "/v1/cluster", None).json()["positions"][0].clone();
+    let (at_a, at_b) = (position(&a.addr), position(&b.addr));
+    assert_eq!((at_a["writes"].as_bool(), at_b["writes"].as_bool()), (Some(true), Some(false)), "{at_a} {at_b}");
+    assert_eq!(at_a["applied_seq"], at_b["applied_seq"], "B applied what A wrote: {at_a} {at_b}");
+
     // A write to B is sent to A: one answer, and A has it at once.
     let r = upsert(&b.addr, &["b1"]);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -209,8 +226,7 @@ fn cluster_mode_refuses_what_cannot_be_shared() {
 
     // A VIPER whose log stays on this node's disk.
     let local = dir.path().join("local.toml");
-    std::fs::write(&local, format!("[cache]\nenabled = false\n[relations]\nurl = \"{}\"\n{cluster}", shared.relations))
-        .unwrap();
+    std::fs::write(&local, format!("[relations]\nurl = \"{}\"\n{cluster}", shared.relations)).unwrap();
     let said = refused_start(BIN, dir.path(), &["--config", &local.display().to_string()], &env);
     assert!(said.contains("log=object&follow=true"), "{said}");
 
@@ -248,4 +264,30 @@ fn a_paused_writer_is_deposed_and_its_writes_go_to_the_next() {
     let status = http::json(&a.addr, "GET", "/v1/cluster", None).json();
     assert_eq!(status["held"], json!([]), "A gave its lease up: {status}");
     assert_eq!(http::json(&b.addr, "DELETE", "/v1/collections/shared", None).status, 204);
+}
+
+#[test]
+fn followers_hear_of_writes_on_the_backplane_without_polling() {
+    let Some(redis) = service_url("REDIS") else { return };
+    let cache = format!("[cache]\nredis_url = \"{redis}\"\nbackplane = true\n");
+    // Followers would poll once a minute: only the backplane can tell them in time.
+    let Some(shared) = Shared::polling_every(60_000, cache) else { return };
+    let Nodes { a, b, dir_a: _dir_a, port_a: _, dir_b: _dir_b } = Nodes::start(&shared);
+    // B opened before the collection existed: the backplane tells it of the creation too.
+    assert_eq!(upsert(&a.addr, &["a1", "a2"]).status, 200);
+    converges(&b.addr, &["a1", "a2"], CONVERGED);
+    // Cached on B, then changed on A: B's cached answer goes with B's refresh.
+    let seq_at = |addr: &str| {
+        let r = http::request(addr, "GET", "/v1/collections/shared/vectors/a1", &[], None).unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["seq"].as_u64().expect("a sequence number")
+    };
+    let before = seq_at(&b.addr);
+    assert_eq!(seq_at(&b.addr), before, "the second read, from B's cache");
+    assert_eq!(upsert(&b.addr, &["a1"]).status, 200, "an overwrite, sent on to A");
+    let deadline = Instant::now() + CONVERGED;
+    while seq_at(&b.addr) == before {
+        assert!(Instant::now() < deadline, "B still answers a1 as of sequence {before}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

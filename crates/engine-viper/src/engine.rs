@@ -11,8 +11,8 @@ use proxima_engine::WriteOp;
 use proxima_engine::files::{blocking, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
 use proxima_engine::{
-    Capabilities, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, ReadView,
-    SharedStorage, StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+    Capabilities, ChangeListener, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder,
+    ReadView, SharedPosition, SharedStorage, StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
 };
 use proxima_wal::ObjectLog;
 use tokio::sync::Mutex;
@@ -35,6 +35,18 @@ pub struct ViperEngine {
     store: Store,
     index_builder: Option<Arc<dyn IndexBuilder>>,
     collections: Arc<CollectionMap<Mutex<ViperCollection>>>,
+    /// Told of each collection a refresh changed (`SharedStorage::on_change`).
+    listeners: Listeners,
+}
+
+/// The callbacks `SharedStorage::on_change` registered.
+type Listeners = Arc<std::sync::Mutex<Vec<ChangeListener>>>;
+
+fn tell(listeners: &Listeners, collection: &str) {
+    let listeners = listeners.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for listener in listeners {
+        listener(collection);
+    }
 }
 
 impl std::fmt::Debug for ViperEngine {
@@ -61,7 +73,13 @@ impl ViperEngine {
                 None => store.delete_dir(&name).await?,
             }
         }
-        let engine = Self { config, store, index_builder, collections: Arc::new(collections.into()) };
+        let engine = Self {
+            config,
+            store,
+            index_builder,
+            collections: Arc::new(collections.into()),
+            listeners: Default::default(),
+        };
         // What the log replayed is a buffer like any other.
         for c in engine.collections.all() {
             if c.lock().await.unflushed_ops() > 0 {
@@ -78,16 +96,21 @@ impl ViperEngine {
         store: Store,
         index_builder: Option<Arc<dyn IndexBuilder>>,
     ) -> Result<Self> {
-        let engine = Self { config, store, index_builder, collections: Default::default() };
+        let engine =
+            Self { config, store, index_builder, collections: Default::default(), listeners: Default::default() };
         engine.refresh().await?;
-        let (collections, store, builder) =
-            (Arc::downgrade(&engine.collections), engine.store.clone(), engine.index_builder.clone());
+        let (collections, store, builder, listeners) = (
+            Arc::downgrade(&engine.collections),
+            engine.store.clone(),
+            engine.index_builder.clone(),
+            Arc::clone(&engine.listeners),
+        );
         let every = Duration::from_millis(engine.config.follow_interval_ms);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(collections) = collections.upgrade() else { return };
-                if let Err(e) = follow(&collections, &store, &builder).await {
+                if let Err(e) = follow(&collections, &store, &builder, &listeners).await {
                     tracing::warn!(error = %e, "a follower's refresh failed; the next one retries");
                 }
             }
@@ -103,7 +126,7 @@ impl ViperEngine {
         if !self.config.follow {
             return Err(proxima_core::Error::invalid("only a follower (`follow=true`) refreshes"));
         }
-        follow(&self.collections, &self.store, &self.index_builder).await
+        follow(&self.collections, &self.store, &self.index_builder, &self.listeners).await
     }
 
     /// Refuses to drop or replace a collection another node writes.
@@ -382,6 +405,7 @@ impl SharedStorage for ViperEngine {
         let taken = Arc::new(Mutex::new(taken));
         self.collections.insert(collection, Arc::clone(&taken));
         drop(current);
+        tell(&self.listeners, collection);
         if taken.lock().await.unflushed_ops() > 0 {
             self.flush_when_old(&taken);
         }
@@ -400,6 +424,8 @@ impl SharedStorage for ViperEngine {
                 let _ = self.collections.remove(collection);
             }
         }
+        drop(current);
+        tell(&self.listeners, collection);
         Ok(())
     }
 
@@ -409,6 +435,18 @@ impl SharedStorage for ViperEngine {
 
     async fn refresh(&self) -> Result<()> {
         ViperEngine::refresh(self).await
+    }
+
+    fn on_change(&self, changed: ChangeListener) {
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push(changed);
+    }
+
+    async fn positions(&self) -> Result<Vec<SharedPosition>> {
+        let mut positions = Vec::new();
+        for c in self.collections.all() {
+            positions.push(c.lock().await.position());
+        }
+        Ok(positions)
     }
 }
 
@@ -428,6 +466,7 @@ async fn follow(
     collections: &CollectionMap<Mutex<ViperCollection>>,
     store: &Store,
     index_builder: &Option<Arc<dyn IndexBuilder>>,
+    listeners: &Listeners,
 ) -> Result<()> {
     let mut names = collection_names(store).await?;
     names.extend(collections.names());
@@ -442,16 +481,23 @@ async fn follow(
                 if !c.following() {
                     continue; // this node writes it
                 }
-                c.refresh(store).await.map(|r| {
+                let refreshed = c.refresh(store).await;
+                drop(c);
+                refreshed.map(|r| {
                     if r == Refreshed::Dropped {
                         let _ = collections.remove(&name);
+                    }
+                    if r != (Refreshed::Current { changed: false }) {
+                        tell(listeners, &name);
                     }
                 })
             }
             // Unless this node created or took it meanwhile.
             Err(_) => ViperCollection::open_following(&name, store, index_builder.clone()).await.map(|opened| {
-                if let Some(c) = opened {
-                    let _ = collections.insert_new(&name, Arc::new(Mutex::new(c)));
+                if let Some(c) = opened
+                    && collections.insert_new(&name, Arc::new(Mutex::new(c))).is_ok()
+                {
+                    tell(listeners, &name);
                 }
             }),
         };

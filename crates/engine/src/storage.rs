@@ -168,4 +168,31 @@ pub trait SharedStorage: Send + Sync {
 
     /// Reads now what the writers stored (followed collections only).
     async fn refresh(&self) -> Result<()>;
+
+    /// Calls `changed` with a collection's name each time this node applies
+    /// what its writer stored (and when a followed collection appears or
+    /// goes), after the change is visible to reads: what a cache of answers
+    /// must drop.
+    fn on_change(&self, changed: ChangeListener);
+
+    /// Where this node is in each collection: whether it writes it, the
+    /// manifest version it has loaded and the last operation it applied.
+    async fn positions(&self) -> Result<Vec<SharedPosition>>;
+}
+
+/// Told the name of each collection a follower changed (see [`SharedStorage::on_change`]).
+pub type ChangeListener = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A node's place in one shared collection.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SharedPosition {
+    /// The collection.
+    pub collection: String,
+    /// Whether this node writes it (else it follows).
+    pub writes: bool,
+    /// The version of the collection's manifest this node has loaded.
+    pub manifest_version: u64,
+    /// The sequence number of the last operation this node applied.
+    pub applied_seq: u64,
 }

@@ -186,6 +186,20 @@ pub(crate) struct ResultCache {
     incarnation: u64,
     #[cfg(feature = "cache-redis")]
     backplane: Option<Arc<proxima_cache::Backplane>>,
+    /// Told the collection of each invalidation another instance published.
+    #[cfg_attr(not(feature = "cache-redis"), allow(dead_code))]
+    remote_changes: Listeners,
+}
+
+/// Callbacks told a collection's name.
+#[derive(Default)]
+struct Listeners(Mutex<Vec<proxima_engine::ChangeListener>>);
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.0.lock().unwrap_or_else(|e| e.into_inner()).len();
+        f.debug_tuple("Listeners").field(&count).finish()
+    }
 }
 
 impl ResultCache {
@@ -206,6 +220,7 @@ impl ResultCache {
             incarnation,
             #[cfg(feature = "cache-redis")]
             backplane: None,
+            remote_changes: Listeners::default(),
         }
     }
 
@@ -276,7 +291,13 @@ impl ResultCache {
     #[cfg(feature = "cache-redis")]
     fn invalidated_elsewhere(&self, invalidation: proxima_cache::Invalidation) {
         match invalidation {
-            proxima_cache::Invalidation::Tag(collection) => self.bump(&collection),
+            proxima_cache::Invalidation::Tag(collection) => {
+                self.bump(&collection);
+                let listeners = self.remote_changes.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                for listener in listeners {
+                    listener(&collection);
+                }
+            }
             proxima_cache::Invalidation::All => {
                 self.epoch.fetch_add(1, Ordering::SeqCst);
             }
@@ -328,6 +349,28 @@ impl ResultCache {
         if !self.enabled {
             return;
         }
+        self.forget(collection);
+        #[cfg(feature = "cache-redis")]
+        if let Some(backplane) = &self.backplane
+            && let Err(e) = backplane.publish(&proxima_cache::Invalidation::Tag(collection.to_string())).await
+        {
+            tracing::warn!(collection, error = %e, "could not publish a cache invalidation");
+        }
+    }
+
+    /// Calls `listener` with the collection of each invalidation another
+    /// instance publishes on the backplane (a change it made there).
+    pub(crate) fn on_remote_change(&self, listener: proxima_engine::ChangeListener) {
+        self.remote_changes.0.lock().unwrap_or_else(|e| e.into_inner()).push(listener);
+    }
+
+    /// Makes every cached answer of `collection` unreachable here only: a
+    /// change every instance sees for itself (a cluster node applying what
+    /// the collection's writer stored).
+    pub(crate) fn forget(&self, collection: &str) {
+        if !self.enabled {
+            return;
+        }
         // The new generation is what makes the old answers unreachable, at once.
         self.bump(collection);
         // Removing them from the layers only frees their room: it runs beside
@@ -338,12 +381,6 @@ impl ResultCache {
                 tracing::debug!(collection = %tag, error = %e, "cache cleanup reached not every layer");
             }
         });
-        #[cfg(feature = "cache-redis")]
-        if let Some(backplane) = &self.backplane
-            && let Err(e) = backplane.publish(&proxima_cache::Invalidation::Tag(collection.to_string())).await
-        {
-            tracing::warn!(collection, error = %e, "could not publish a cache invalidation");
-        }
     }
 
     /// Each layer's health and statistics.

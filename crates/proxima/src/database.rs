@@ -219,6 +219,16 @@ impl Proxima {
                 )));
             }
             keeper.add_engine(engine.clone());
+            // What this node applies of another node's writes must not be
+            // answered from before it.
+            let cache = self.cache.clone();
+            if let Some(shared) = engine.shared() {
+                shared.on_change(Arc::new(move |collection: &str| cache.forget(collection)));
+            }
+            // Another node's change, announced on the backplane: read it now
+            // rather than at the next poll.
+            let refresh = crate::cluster::refresher(&engine);
+            self.cache.on_remote_change(Arc::new(move |_: &str| refresh.notify_one()));
         }
         let stacked =
             crate::layers::stack(engine, self.analytics.clone(), in_flight, self.cache.clone(), self.leases.clone());

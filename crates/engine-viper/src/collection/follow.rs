@@ -16,8 +16,9 @@ use crate::store::Store;
 /// What a refresh found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refreshed {
-    /// The collection is there; this many operations were applied.
-    Current(usize),
+    /// The collection is there; `changed` when a new manifest was loaded or
+    /// operations applied (reads may answer differently).
+    Current { changed: bool },
     /// Its manifest is gone: the writer dropped it.
     Dropped,
 }
@@ -56,7 +57,7 @@ impl ViperCollection {
     /// (segments already decoded are kept), then the log since.
     pub(crate) async fn refresh(&mut self, store: &Store) -> Result<Refreshed> {
         let path = format!("{}/{MANIFEST}", self.name);
-        let mut attempts = 0;
+        let (mut attempts, mut reloaded) = (0, false);
         loop {
             let Some((bytes, version)) = store.get_manifest(&path).await? else { return Ok(Refreshed::Dropped) };
             if version != self.manifest_version {
@@ -75,12 +76,13 @@ impl ViperCollection {
                 self.state = state_from_files(&self.name, &manifest, store, builder, loaded).await?;
                 self.manifest = manifest;
                 self.manifest_version = version;
+                reloaded = true;
             }
             attempts += 1;
             match self.catch_up(store).await {
                 // The writer flushed and truncated between the two reads: its new manifest holds the rest.
                 Err(e) if e.kind() == ErrorKind::Conflict && attempts < 3 => continue,
-                applied => return applied.map(Refreshed::Current),
+                applied => return applied.map(|n| Refreshed::Current { changed: reloaded || n > 0 }),
             }
         }
     }
@@ -93,6 +95,19 @@ impl ViperCollection {
             self.state.apply(WriteBatch { ops: vec![op] }, seq);
         }
         Ok(applied)
+    }
+}
+
+impl ViperCollection {
+    /// Where this handle is: whether it writes, the manifest version it
+    /// has, the last operation applied.
+    pub(crate) fn position(&self) -> proxima_engine::SharedPosition {
+        proxima_engine::SharedPosition {
+            collection: self.name.clone(),
+            writes: !self.following(),
+            manifest_version: self.manifest.version,
+            applied_seq: self.state.next_seq() - 1,
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use proxima_core::{Error, ErrorKind, Result};
-use proxima_engine::VectorStorage;
+use proxima_engine::{SharedPosition, VectorStorage};
 use proxima_meta::{Lease, LeaseClaim, MetadataBackend};
 use serde::Serialize;
 
@@ -32,6 +32,9 @@ pub struct NodeStatus {
     pub held: Vec<HeldLease>,
     /// Every collection's lease as the catalogue has it (live or expired).
     pub leases: Vec<Lease>,
+    /// Where this node is in each collection: writer or follower, the
+    /// manifest version loaded, the last operation applied.
+    pub positions: Vec<SharedPosition>,
 }
 
 fn now_ms() -> u64 {
@@ -205,7 +208,13 @@ impl LeaseKeeper {
         for collection in collections {
             leases.extend(self.catalogue.lease(collection).await?);
         }
-        Ok(NodeStatus { node: self.config.clone(), held, leases })
+        let mut positions = Vec::new();
+        let engines = self.engines.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for shared in engines.iter().filter_map(|e| e.shared()) {
+            positions.extend(shared.positions().await?);
+        }
+        positions.sort_by(|a, b| a.collection.cmp(&b.collection));
+        Ok(NodeStatus { node: self.config.clone(), held, leases, positions })
     }
 
     /// Renews every third of a lease while `keeper` lives.

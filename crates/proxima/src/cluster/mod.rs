@@ -83,12 +83,6 @@ pub(crate) async fn join(
             catalogue.scheme()
         ));
     }
-    if config.cache.enabled {
-        return refuse(
-            "the answer cache would serve answers older than the writes other nodes take; set [cache] enabled = false"
-                .to_string(),
-        );
-    }
     if !config.relations_url().starts_with("postgresql://") {
         return refuse(format!(
             "relations at `{}` would be this node's alone: set [relations] url to a postgresql:// database",
@@ -96,6 +90,25 @@ pub(crate) async fn join(
         ));
     }
     Ok(Arc::new(LeaseKeeper::new(cluster.clone(), Arc::clone(catalogue))))
+}
+
+/// A task that refreshes `engine`'s followed collections each time the
+/// returned signal is given; signals given during a refresh make one more.
+pub(crate) fn refresher(engine: &Arc<dyn proxima_engine::VectorStorage>) -> Arc<tokio::sync::Notify> {
+    let (signal, engine) = (Arc::new(tokio::sync::Notify::new()), Arc::downgrade(engine));
+    let waiting = Arc::clone(&signal);
+    tokio::spawn(async move {
+        loop {
+            waiting.notified().await;
+            let Some(engine) = engine.upgrade() else { return };
+            if let Some(shared) = engine.shared()
+                && let Err(e) = shared.refresh().await
+            {
+                tracing::warn!(error = %e, "refreshing after another node's change failed; the poll retries");
+            }
+        }
+    });
+    signal
 }
 
 #[cfg(test)]
