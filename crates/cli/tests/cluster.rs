@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use proxima_tests::http;
 use proxima_tests::server::{ServerProcess, free_port, refused_start};
-use proxima_tests::{service_url, service_var};
+use proxima_tests::{Proxy, host_port, service_url, service_var};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_proximadb");
@@ -75,10 +75,62 @@ impl Shared {
 
     /// Node `id` on `port`, its own data directory (which holds nothing the other needs).
     fn start(&self, id: &str, port: u16, dir: &Path) -> ServerProcess {
+        self.start_reaching_the_catalogue_at(id, port, dir, None)
+    }
+
+    /// [`Shared::start`], the node reaching the catalogue at `catalogue`
+    /// (`host:port`, a proxy) instead of directly.
+    fn start_reaching_the_catalogue_at(
+        &self,
+        id: &str,
+        port: u16,
+        dir: &Path,
+        catalogue: Option<&str>,
+    ) -> ServerProcess {
         let cluster =
             format!("[cluster]\nnode_id = \"{id}\"\nadvertise = \"http://127.0.0.1:{port}\"\nlease_ms = {LEASE_MS}\n");
         let config = self.config(dir, &cluster);
-        ServerProcess::start_on(BIN, &format!("127.0.0.1:{port}"), dir, &["--config", &config], &self.env())
+        let mut env = self.env.clone();
+        if let Some(catalogue) = catalogue {
+            let (_, url) = env.iter_mut().find(|(k, _)| k == "PROXIMADB_METADATA_URL").expect("a catalogue URL");
+            *url = url.replacen(&host_port(url), catalogue, 1);
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        ServerProcess::start_on(BIN, &format!("127.0.0.1:{port}"), dir, &["--config", &config], &env)
+    }
+}
+
+/// A node of its own: the process, its data directory, its port.
+struct Node {
+    process: ServerProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(shared: &Shared, id: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self { process: shared.start(id, free_port(), dir.path()), _dir: dir }
+    }
+
+    fn addr(&self) -> &str {
+        &self.process.addr
+    }
+}
+
+/// Writes `ids` one request each through `addr`, retrying a 503 (no writer
+/// reachable yet) for up to five leases; every write must end acknowledged.
+fn write_until_acknowledged(addr: &str, ids: &[String]) {
+    for id in ids {
+        let deadline = Instant::now() + Duration::from_millis(LEASE_MS * 5);
+        loop {
+            let r = upsert(addr, &[id.as_str()]);
+            if r.status == 200 {
+                break;
+            }
+            assert_eq!(r.status, 503, "{}", r.body);
+            assert!(Instant::now() < deadline, "{id} was never acknowledged through {addr}: {}", r.body);
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -290,4 +342,62 @@ fn followers_hear_of_writes_on_the_backplane_without_polling() {
         assert!(Instant::now() < deadline, "B still answers a1 as of sequence {before}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn of_three_nodes_one_takes_over_and_the_other_sends_it_its_writes() {
+    let Some(shared) = Shared::new() else { return };
+    let a = Node::start(&shared, "a");
+    let (b, c) = (Node::start(&shared, "b"), Node::start(&shared, "c"));
+    let config = json!({"name": "shared", "dimension": 3, "index": {"type": "flat"}});
+    assert_eq!(http::json(a.addr(), "POST", "/v1/collections", Some(&config)).status, 201);
+    assert_eq!(upsert(a.addr(), &["a1"]).status, 200);
+    a.process.kill_hard();
+
+    // Writes arrive at B and C at once; one of them takes the lease, the
+    // other sends its writes there.
+    let ids = |node: &str| (0..10).map(|i| format!("{node}{i}")).collect::<Vec<_>>();
+    let (addr_b, addr_c) = (b.addr().to_string(), c.addr().to_string());
+    let to_b = std::thread::spawn(move || write_until_acknowledged(&addr_b, &ids("b")));
+    let to_c = std::thread::spawn(move || write_until_acknowledged(&addr_c, &ids("c")));
+    to_b.join().unwrap();
+    to_c.join().unwrap();
+
+    let holders: Vec<bool> =
+        [&b, &c].iter().map(|n| http::json(n.addr(), "GET", "/v1/cluster", None).json()["held"] != json!([])).collect();
+    assert_eq!(holders.iter().filter(|h| **h).count(), 1, "exactly one node holds the lease: {holders:?}");
+    let mut all: Vec<String> = ids("b").into_iter().chain(ids("c")).collect();
+    all.push("a1".into());
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    converges(b.addr(), &all, CONVERGED);
+    converges(c.addr(), &all, CONVERGED);
+}
+
+#[test]
+fn a_writer_cut_off_from_the_catalogue_stops_and_another_takes_over() {
+    let Some(shared) = Shared::new() else { return };
+    let postgres = service_url("POSTGRES").expect("PostgreSQL in the services env");
+    let mut link = Proxy::start(&host_port(&postgres));
+    let (dir_a, port_a) = (tempfile::tempdir().unwrap(), free_port());
+    let a = shared.start_reaching_the_catalogue_at("a", port_a, dir_a.path(), Some(&link.addr()));
+    let b = Node::start(&shared, "b");
+    let config = json!({"name": "shared", "dimension": 3, "index": {"type": "flat"}});
+    assert_eq!(http::json(&a.addr, "POST", "/v1/collections", Some(&config)).status, 201);
+    assert_eq!(upsert(&a.addr, &["a1", "a2"]).status, 200);
+
+    // A loses the catalogue (S3 and the other node it still reaches). It
+    // can renew nothing and answers nothing that needs the catalogue; once
+    // its lease lapses, B takes the collection, with A's acknowledged writes.
+    link.stop();
+    let refused = upsert(&a.addr, &["lost"]);
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    write_until_acknowledged(b.addr(), &["b1".to_string()]);
+    assert_eq!(present(b.addr(), &["a1", "a2", "b1", "lost"]), ["a1", "a2", "b1"]);
+
+    // Back in touch, A follows B and sends it its writes.
+    link.resume();
+    write_until_acknowledged(&a.addr, &["a3".to_string()]);
+    assert_eq!(present(b.addr(), &["a3"]), ["a3"]);
+    let status = http::json(&a.addr, "GET", "/v1/cluster", None).json();
+    assert_eq!(status["held"], json!([]), "A gave its lease up: {status}");
 }
