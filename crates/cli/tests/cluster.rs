@@ -31,9 +31,19 @@ struct Shared {
 }
 
 impl Shared {
-    /// Followers polling every 100 ms, the answer cache in memory.
+    /// Followers polling every 100 ms, the answer cache in memory, the
+    /// catalogue on PostgreSQL.
     fn new() -> Option<Self> {
         Self::polling_every(100, String::new())
+    }
+
+    /// [`Shared::new`] with the catalogue on DynamoDB.
+    fn on_dynamodb() -> Option<Self> {
+        let endpoint = service_url("DYNAMODB")?;
+        let mut shared = Self::new()?;
+        let (_, url) = shared.env.iter_mut().find(|(k, _)| k == "PROXIMADB_METADATA_URL").expect("a catalogue URL");
+        *url = format!("dynamodb://us-east-1/{}?endpoint={endpoint}", unique("cluster-"));
+        Some(shared)
     }
 
     fn polling_every(follow_interval_ms: u64, extra: String) -> Option<Self> {
@@ -188,7 +198,17 @@ fn converges(addr: &str, wanted: &[&str], within: Duration) {
 #[test]
 fn two_nodes_share_collections_and_survive_the_writer_dying() {
     let Some(shared) = Shared::new() else { return };
-    let Nodes { a, b, dir_a, port_a, dir_b: _dir_b } = Nodes::start(&shared);
+    two_nodes_share_collections_and_survive_the_writer_dying_on(&shared);
+}
+
+#[test]
+fn two_nodes_over_a_dynamodb_catalogue_share_collections_and_survive_the_writer_dying() {
+    let Some(shared) = Shared::on_dynamodb() else { return };
+    two_nodes_share_collections_and_survive_the_writer_dying_on(&shared);
+}
+
+fn two_nodes_share_collections_and_survive_the_writer_dying_on(shared: &Shared) {
+    let Nodes { a, b, dir_a, port_a, dir_b: _dir_b } = Nodes::start(shared);
     assert_eq!(upsert(&a.addr, &["a1", "a2"]).status, 200);
     let status = http::json(&b.addr, "GET", "/v1/cluster", None);
     assert_eq!(status.status, 200, "{}", status.body);
@@ -201,9 +221,9 @@ fn two_nodes_share_collections_and_survive_the_writer_dying() {
     );
 
     // B answers reads (the collection's config from the shared catalogue).
-    // The target is a second after the acknowledgement (a follower polls
-    // every 100 ms here); the bound is wider for a loaded machine.
-    converges(&b.addr, &["a1", "a2"], CONVERGED);
+    // Ready means caught up: B has what A acknowledged as soon as /readyz answers.
+    assert_eq!(http::json(&b.addr, "GET", "/readyz", None).status, 200);
+    assert_eq!(present(&b.addr, &["a1", "a2"]), ["a1", "a2"]);
     let search = json!({"vector": [1.0, 0.0, 0.5], "k": 1});
     let found = http::json(&b.addr, "POST", "/v1/collections/shared/search", Some(&search));
     assert_eq!(found.json()["hits"][0]["id"], "a1", "{}", found.body);
@@ -214,7 +234,10 @@ fn two_nodes_share_collections_and_survive_the_writer_dying() {
     assert_eq!((at_a["writes"].as_bool(), at_b["writes"].as_bool()), (Some(true), Some(false)), "{at_a} {at_b}");
     assert_eq!(at_a["applied_seq"], at_b["applied_seq"], "B applied what A wrote: {at_a} {at_b}");
 
-    // A write to B is sent to A: one answer, and A has it at once.
+    // A write to B is sent to A: one answer, and A has it at once. B sees
+    // it by its next poll: the target is a second after the
+    // acknowledgement (a follower polls every 100 ms here); the bound is
+    // wider for a loaded machine.
     let r = upsert(&b.addr, &["b1"]);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(present(&a.addr, &["b1"]), ["b1"]);
@@ -282,6 +305,29 @@ fn cluster_mode_refuses_what_cannot_be_shared() {
     let said = refused_start(BIN, dir.path(), &["--config", &local.display().to_string()], &env);
     assert!(said.contains("log=object&follow=true"), "{said}");
 
+    // A bucket that is not there.
+    let missing = dir.path().join("missing.toml");
+    let root = shared.viper_root.replacen("s3://", "s3://no-such-bucket-", 1);
+    std::fs::write(
+        &missing,
+        format!("[storage.roots]\nviper = \"{root}\"\n[relations]\nurl = \"{}\"\n{cluster}", shared.relations),
+    )
+    .unwrap();
+    let said = refused_start(BIN, dir.path(), &["--config", &missing.display().to_string()], &env);
+    assert!(said.contains("no-such-bucket"), "{said}");
+
+    // Two nodes with one id.
+    let port = free_port();
+    let first = shared.start("twin", port, dir.path());
+    let other_dir = tempfile::tempdir().unwrap();
+    let twin = shared.config(
+        other_dir.path(),
+        &format!("[cluster]\nnode_id = \"twin\"\nadvertise = \"http://127.0.0.1:{}\"\n", free_port()),
+    );
+    let said = refused_start(BIN, other_dir.path(), &["--config", &twin], &env);
+    assert!(said.contains("node id `twin` is in use"), "{said}");
+    drop(first);
+
     // A bad [cluster] section.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[cluster]\nnode_id = \"a\"\nadvertise = \"127.0.0.1:1\"\n").unwrap();
@@ -347,8 +393,18 @@ fn followers_hear_of_writes_on_the_backplane_without_polling() {
 #[test]
 fn of_three_nodes_one_takes_over_and_the_other_sends_it_its_writes() {
     let Some(shared) = Shared::new() else { return };
-    let a = Node::start(&shared, "a");
-    let (b, c) = (Node::start(&shared, "b"), Node::start(&shared, "c"));
+    three_nodes_take_over_once_on(&shared);
+}
+
+#[test]
+fn of_three_nodes_over_a_dynamodb_catalogue_one_takes_over() {
+    let Some(shared) = Shared::on_dynamodb() else { return };
+    three_nodes_take_over_once_on(&shared);
+}
+
+fn three_nodes_take_over_once_on(shared: &Shared) {
+    let a = Node::start(shared, "a");
+    let (b, c) = (Node::start(shared, "b"), Node::start(shared, "c"));
     let config = json!({"name": "shared", "dimension": 3, "index": {"type": "flat"}});
     assert_eq!(http::json(a.addr(), "POST", "/v1/collections", Some(&config)).status, 201);
     assert_eq!(upsert(a.addr(), &["a1"]).status, 200);

@@ -170,6 +170,7 @@ impl Proxima {
             proxima.register_engine(&name, engine)?;
         }
         if let Some(keeper) = &proxima.leases {
+            keeper.register_node().await?;
             crate::cluster::LeaseKeeper::spawn_renewals(keeper);
         }
         Ok(proxima)
@@ -178,6 +179,21 @@ impl Proxima {
     /// How long this node's writer leases last, in cluster mode (`[cluster]`).
     pub fn cluster_lease(&self) -> Option<std::time::Duration> {
         self.leases.as_ref().map(|k| k.lease())
+    }
+
+    /// In cluster mode, reads now what the writers of the collections this
+    /// node follows stored (their current manifests and log); nothing on a
+    /// node on its own.
+    pub async fn catch_up(&self) -> Result<()> {
+        if self.leases.is_none() {
+            return Ok(());
+        }
+        for engine in self.engines().values() {
+            if let Some(shared) = engine.shared() {
+                shared.refresh().await?;
+            }
+        }
+        Ok(())
     }
 
     /// This node, its writer leases and every collection's lease, in

@@ -41,6 +41,9 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The prefix of the leases that say which nodes are alive (`_node:<id>`).
+const NODE_LEASE: &str = "_node:";
+
 /// The error a node gets for a write to a collection another node writes.
 fn written_by(lease: &Lease) -> Error {
     Error::unavailable(format!(
@@ -144,6 +147,23 @@ impl LeaseKeeper {
         Ok(())
     }
 
+    /// Takes this node's own lease (`_node:<node_id>`), kept like the
+    /// others: a node whose id a live node at another address holds is
+    /// refused, so two nodes never share an id.
+    pub(crate) async fn register_node(&self) -> Result<()> {
+        let name = format!("{NODE_LEASE}{}", self.config.node_id);
+        if let Some(lease) = self.catalogue.lease(&name).await?
+            && lease.address != self.config.advertise
+            && lease.expires_at_ms > now_ms()
+        {
+            return Err(Error::invalid(format!(
+                "cluster mode: node id `{}` is in use by the node at {} (its lease lasts until {} ms): give each node its own",
+                self.config.node_id, lease.address, lease.expires_at_ms
+            )));
+        }
+        self.take(&name).await.map(|_| ())
+    }
+
     /// Takes the lease of a collection this node is about to create.
     pub(crate) async fn ensure_creator(&self, collection: &str) -> Result<()> {
         let _one = self.claiming.lock().await;
@@ -201,6 +221,7 @@ impl LeaseKeeper {
         let mut held: Vec<HeldLease> = self
             .lock()
             .values()
+            .filter(|l| !l.collection.starts_with(NODE_LEASE))
             .map(|l| HeldLease { collection: l.collection.clone(), epoch: l.epoch, expires_at_ms: l.expires_at_ms })
             .collect();
         held.sort_by(|a, b| a.collection.cmp(&b.collection));

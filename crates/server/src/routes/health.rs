@@ -14,8 +14,13 @@ pub(super) async fn healthz() -> Json<Value> {
 /// The catalogue answers, so requests can be served. A degraded cache layer
 /// (Redis away, the backplane lost) is reported without failing: requests are
 /// answered without it.
+///
+/// In cluster mode, the node first reads what the writers of the collections
+/// it follows stored: it is ready once it has loaded the current manifests
+/// (and not while the object store is out of reach).
 pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let health = state.db.catalogue().health().await?;
+    state.db.catch_up().await?;
     let cache: Vec<Value> = state
         .db
         .cache_report()
