@@ -46,6 +46,13 @@ impl Shared {
         Some(shared)
     }
 
+    /// [`Shared::new`] with VIPER flushing every `flush_rows` rows.
+    fn flushing_every(flush_rows: usize) -> Option<Self> {
+        let mut shared = Self::new()?;
+        shared.viper_root.push_str(&format!("&flush_rows={flush_rows}"));
+        Some(shared)
+    }
+
     fn polling_every(follow_interval_ms: u64, extra: String) -> Option<Self> {
         let postgres = service_url("POSTGRES")?;
         let s3 = service_url("S3").expect("S3 beside PostgreSQL in the services env");
@@ -168,9 +175,13 @@ impl Nodes {
 }
 
 fn upsert(addr: &str, ids: &[&str]) -> http::Response {
-    let vectors: Vec<Value> =
-        ids.iter().enumerate().map(|(i, id)| json!({"id": id, "vector": [1.0, i as f32, 0.5]})).collect();
-    http::json(addr, "POST", "/v1/collections/shared/vectors", Some(&json!({"vectors": vectors})))
+    try_upsert(addr, ids).expect("the node answers")
+}
+
+/// An upsert of `ids` into `shared`; `Err` when the node does not answer.
+fn try_upsert(addr: &str, ids: &[&str]) -> std::io::Result<http::Response> {
+    let json = [("Content-Type", "application/json")];
+    http::request(addr, "POST", "/v1/collections/shared/vectors", &json, Some(&body(ids)))
 }
 
 /// The ids of `wanted` the node at `addr` has.
@@ -456,4 +467,62 @@ fn a_writer_cut_off_from_the_catalogue_stops_and_another_takes_over() {
     assert_eq!(present(b.addr(), &["a3"]), ["a3"]);
     let status = http::json(&a.addr, "GET", "/v1/cluster", None).json();
     assert_eq!(status["held"], json!([]), "A gave its lease up: {status}");
+}
+
+#[test]
+fn writers_killed_again_and_again_during_ingest_lose_no_acknowledged_write() {
+    // Flushes every 60 rows: kills land in group commits, flushes and manifest updates.
+    let Some(shared) = Shared::flushing_every(60) else { return };
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let ports = [free_port(), free_port()];
+    let start = |i: usize| shared.start(["a", "b"][i], ports[i], dirs[i].path());
+    let mut nodes = [Some(start(0)), Some(start(1))];
+    let config = json!({"name": "shared", "dimension": 3, "index": {"type": "flat"}});
+    let created = http::json(&nodes[0].as_ref().unwrap().addr, "POST", "/v1/collections", Some(&config));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let mut acknowledged: Vec<String> = Vec::new();
+    let mut rng = proxima_tests::crash::Rng(proxima_tests::crash::seed());
+    let mut writer = 0;
+    for round in 0..4 {
+        // Batches of 20 straight to the writer until it dies.
+        let addr = nodes[writer].as_ref().unwrap().addr.clone();
+        let ingest = std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            for batch in 0.. {
+                let ids: Vec<String> = (0..20).map(|i| format!("r{round}-{batch}-{i}")).collect();
+                let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                match try_upsert(&addr, &refs) {
+                    Ok(r) if r.status == 200 => acked.extend(ids),
+                    _ => return acked,
+                }
+            }
+            acked
+        });
+        std::thread::sleep(Duration::from_millis(200 + rng.below(1_000)));
+        nodes[writer].take().unwrap().kill_hard();
+        let acked = ingest.join().unwrap();
+        assert!(!acked.is_empty(), "round {round}: nothing was acknowledged before the kill");
+        acknowledged.extend(acked);
+
+        // The survivor takes over and has every acknowledged write.
+        let survivor = 1 - writer;
+        let addr = nodes[survivor].as_ref().unwrap().addr.clone();
+        write_until_acknowledged(&addr, &[format!("taken-{round}")]);
+        acknowledged.push(format!("taken-{round}"));
+        let wanted: Vec<&str> = acknowledged.iter().map(String::as_str).collect();
+        let missing: Vec<&str> = wanted.iter().copied().filter(|id| present(&addr, &[id]).is_empty()).take(5).collect();
+        assert!(missing.is_empty(), "round {round}: acknowledged but gone: {missing:?}");
+        nodes[writer] = Some(start(writer));
+        writer = survivor;
+    }
+    let last = nodes[1 - writer].as_ref().unwrap().addr.clone();
+    assert_eq!(http::json(&last, "GET", "/readyz", None).status, 200);
+    let wanted: Vec<&str> = acknowledged.iter().map(String::as_str).collect();
+    assert_eq!(present(&last, &wanted).len(), wanted.len(), "the restarted node has every acknowledged write");
+}
+
+fn body(ids: &[&str]) -> Vec<u8> {
+    let vectors: Vec<Value> =
+        ids.iter().enumerate().map(|(i, id)| json!({"id": id, "vector": [1.0, i as f32, 0.5]})).collect();
+    serde_json::to_vec(&json!({"vectors": vectors})).unwrap()
 }

@@ -668,9 +668,29 @@ impl Proxima {
     /// Flushes every collection (used at shutdown, so restarts replay little).
     pub async fn flush_all(&self) -> Result<()> {
         for config in self.list_collections().await? {
-            self.flush(&config.name).await?;
+            // In a cluster, a collection's writer flushes it.
+            if !self.written_elsewhere(&config.name).await {
+                self.flush(&config.name).await?;
+            }
         }
         Ok(())
+    }
+
+    /// In cluster mode, whether another node writes `collection` (this one
+    /// follows it on every engine holding it); never on a node on its own.
+    pub(crate) async fn written_elsewhere(&self, collection: &str) -> bool {
+        if self.leases.is_none() {
+            return false;
+        }
+        let Ok((holders, _)) = self.holders(collection).await else { return false };
+        for (_, engine) in holders {
+            match engine.shared() {
+                Some(shared) if shared.writes(collection).await.unwrap_or(false) => return false,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+        true
     }
 
     /// Per-collection and per-engine latency, throughput and success rates,

@@ -127,6 +127,10 @@ impl Proxima {
                 ticks.tick().await;
                 let Ok(collections) = db.list_collections().await else { continue };
                 for c in collections {
+                    // In a cluster, a collection's writer maintains it.
+                    if db.written_elsewhere(&c.name).await {
+                        continue;
+                    }
                     match db.maybe_compact(&c.name, &config).await {
                         Ok(result) if result.triggered => {
                             tracing::info!(collection = %c.name, removed = result.removed_count, reason = %result.reason, "compacted");
