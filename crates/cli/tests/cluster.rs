@@ -13,7 +13,7 @@ use proxima_tests::{Proxy, host_port, service_url, service_var};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_proximadb");
-const LEASE_MS: u64 = 2_000;
+const LEASE_MS: u64 = 3_000;
 const CONVERGED: Duration = Duration::from_secs(5);
 
 fn unique(what: &str) -> String {
@@ -193,13 +193,14 @@ fn present(addr: &str, wanted: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Waits until the node at `addr` has every one of `wanted`.
-fn converges(addr: &str, wanted: &[&str], within: Duration) {
-    let deadline = Instant::now() + within;
+/// Waits until the node at `addr` has every one of `wanted`; returns how long that took.
+fn converges(addr: &str, wanted: &[&str], within: Duration) -> Duration {
+    let started = Instant::now();
+    let deadline = started + within;
     loop {
         let have = present(addr, wanted);
         if have.len() == wanted.len() {
-            return;
+            return started.elapsed();
         }
         assert!(Instant::now() < deadline, "{addr} has {have:?} of {wanted:?} after {within:?}");
         std::thread::sleep(Duration::from_millis(50));
@@ -223,6 +224,11 @@ fn two_nodes_share_collections_and_survive_the_writer_dying_on(shared: &Shared) 
     assert_eq!(upsert(&a.addr, &["a1", "a2"]).status, 200);
     let status = http::json(&b.addr, "GET", "/v1/cluster", None);
     assert_eq!(status.status, 200, "{}", status.body);
+    let nodes: Vec<Value> = status.json()["nodes"].as_array().expect("nodes").clone();
+    let ids: Vec<&str> = nodes.iter().filter_map(|n| n["holder"].as_str()).collect();
+    assert_eq!(ids, ["a", "b"], "both nodes registered: {}", status.body);
+    let a_says = &nodes[0]["positions"][0];
+    assert_eq!((a_says["collection"].as_str(), a_says["writes"].as_bool()), (Some("shared"), Some(true)), "{status:?}");
     let lease = &status.json()["leases"][0];
     assert_eq!(
         (lease["collection"].as_str(), lease["holder"].as_str()),
@@ -252,7 +258,8 @@ fn two_nodes_share_collections_and_survive_the_writer_dying_on(shared: &Shared) 
     let r = upsert(&b.addr, &["b1"]);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(present(&a.addr, &["b1"]), ["b1"]);
-    converges(&b.addr, &["b1"], CONVERGED);
+    let took = converges(&b.addr, &["b1"], CONVERGED);
+    eprintln!("B answered with b1 {took:?} after its acknowledgement (polling every 100 ms)");
     // A refused write, forwarded, is refused by the writer, with its 400.
     let bad = http::json(
         &b.addr,

@@ -674,6 +674,21 @@ impl MetadataBackend for DynamoBackend {
         with_retries(|| lease::release(&self.client, &self.config.table, held)).await
     }
 
+    async fn list_leases(&self, prefix: &str) -> Result<Vec<Lease>> {
+        let wanted = format!("{}{prefix}", lease::LEASE_PREFIX);
+        let items = with_retries(|| self.scan_all()).await?;
+        let mut leases: Vec<Lease> = items
+            .iter()
+            .filter_map(|item| {
+                let (pk, _) = item_key(item);
+                let collection = pk.strip_prefix(lease::LEASE_PREFIX)?.to_string();
+                pk.starts_with(&wanted).then(|| lease::from_item(&collection, item))
+            })
+            .collect::<Result<_>>()?;
+        leases.sort_by(|a, b| a.collection.cmp(&b.collection));
+        Ok(leases)
+    }
+
     async fn import(&self, entries: Vec<CollectionMetadata>) -> Result<()> {
         let names: Vec<&str> = entries.iter().map(|m| m.name.as_str()).collect();
         let ids: Vec<&str> = entries.iter().map(|m| m.id.as_str()).collect();

@@ -100,7 +100,7 @@ fn to_item(lease: &Lease) -> Item {
     item
 }
 
-fn from_item(collection: &str, item: &Item) -> Result<Lease> {
+pub(crate) fn from_item(collection: &str, item: &Item) -> Result<Lease> {
     let number = |k: &str| {
         item.get(k)
             .and_then(|v| v.as_n().ok())

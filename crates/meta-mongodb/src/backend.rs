@@ -319,6 +319,10 @@ impl MetadataBackend for MongoBackend {
         with_retries(|| lease::release(&self.leases, held)).await
     }
 
+    async fn list_leases(&self, prefix: &str) -> Result<Vec<Lease>> {
+        with_retries(|| lease::list(&self.leases, prefix)).await
+    }
+
     async fn delete(&self, name: &str, expected_version: Option<u64>) -> Result<()> {
         let step = Step::Op(BatchOp::Delete { name: name.to_string(), expected_version });
         self.in_transaction("delete", &[step]).await.map(|_| ())

@@ -68,6 +68,21 @@ fn to_document(lease: &Lease) -> Document {
     }
 }
 
+/// Every stored lease whose collection starts with `prefix`, by name (all
+/// are read: a cluster keeps one per collection and node).
+pub(crate) async fn list(leases: &Collection<Document>, prefix: &str) -> Result<Vec<Lease>> {
+    let mut found = leases.find(doc! {}).await.map_err(db_error)?;
+    let mut out = Vec::new();
+    while found.advance().await.map_err(db_error)? {
+        let lease = from_document(&found.deserialize_current().map_err(db_error)?)?;
+        if lease.collection.starts_with(prefix) {
+            out.push(lease);
+        }
+    }
+    out.sort_by(|a, b| a.collection.cmp(&b.collection));
+    Ok(out)
+}
+
 fn from_document(d: &Document) -> Result<Lease> {
     let bad = |field: &str| Error::corrupted(format!("a stored lease has no valid `{field}`"));
     let text = |field: &str| d.get_str(field).map(str::to_string).map_err(|_| bad(field));

@@ -256,6 +256,11 @@ impl MetadataBackend for PostgresBackend {
         with_retries(|| bounded(async { lease::get(&**self.client(false).await?, &table, collection).await })).await
     }
 
+    async fn list_leases(&self, prefix: &str) -> Result<Vec<Lease>> {
+        let table = self.leases_table();
+        with_retries(|| bounded(async { lease::list(&**self.client(false).await?, &table, prefix).await })).await
+    }
+
     async fn release_lease(&self, held: &Lease) -> Result<()> {
         let table = self.leases_table();
         with_retries(|| bounded(async { lease::release(&**self.client(false).await?, &table, held).await })).await

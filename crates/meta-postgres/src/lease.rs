@@ -47,6 +47,16 @@ pub(crate) async fn get<C: GenericClient>(c: &C, table: &str, collection: &str) 
     Ok(c.query_opt(&sql, &[&collection]).await.map_err(db_error)?.as_ref().map(from_row))
 }
 
+/// Every stored lease whose collection starts with `prefix`, by name.
+pub(crate) async fn list<C: GenericClient>(c: &C, table: &str, prefix: &str) -> Result<Vec<Lease>> {
+    // `left` rather than LIKE: a prefix may hold LIKE's wildcards (`_`).
+    let sql = format!(
+        "SELECT collection, holder, address, epoch, expires_at_ms FROM {table} \
+         WHERE left(collection, char_length($1)) = $1 ORDER BY collection"
+    );
+    Ok(c.query(&sql, &[&prefix]).await.map_err(db_error)?.iter().map(from_row).collect())
+}
+
 /// Expires `lease` now if it is still held so; its epoch stays.
 pub(crate) async fn release<C: GenericClient>(c: &C, table: &str, lease: &Lease) -> Result<()> {
     let sql = format!("UPDATE {table} SET expires_at_ms = 0 WHERE collection = $1 AND holder = $2 AND epoch = $3");

@@ -105,6 +105,13 @@ pub trait MetadataBackend: Send + Sync + std::fmt::Debug {
         Err(no_leases(self.scheme(), collection))
     }
 
+    /// Every stored lease (live or expired) of a name starting with
+    /// `prefix`, by name: how a cluster finds its nodes, which hold
+    /// `_node:<id>` leases.
+    async fn list_leases(&self, prefix: &str) -> Result<Vec<Lease>> {
+        Err(no_leases(self.scheme(), prefix))
+    }
+
     /// Lets another node take the lease at once, if `lease` (holder and
     /// epoch) still holds it; the epoch stays, so fencing still holds.
     async fn release_lease(&self, lease: &Lease) -> Result<()> {

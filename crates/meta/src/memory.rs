@@ -121,6 +121,14 @@ impl MetadataBackend for MemoryBackend {
         Ok(self.leases.lock().unwrap_or_else(|p| p.into_inner()).get(collection).cloned())
     }
 
+    async fn list_leases(&self, prefix: &str) -> Result<Vec<Lease>> {
+        let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        let mut listed: Vec<Lease> =
+            leases.iter().filter(|(name, _)| name.starts_with(prefix)).map(|(_, l)| l.clone()).collect();
+        listed.sort_by(|a, b| a.collection.cmp(&b.collection));
+        Ok(listed)
+    }
+
     async fn release_lease(&self, lease: &Lease) -> Result<()> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
         match leases.get_mut(&lease.collection) {

@@ -6,7 +6,7 @@
 use proxima_core::ErrorKind;
 
 use super::{CaseResult, MetaHarness, ensure, expect_kind};
-use crate::{LeaseClaim, now_millis};
+use crate::{Lease, LeaseClaim, now_millis};
 
 fn claim(collection: &str, holder: &str, now_ms: u64, renewing: Option<u64>) -> LeaseClaim {
     LeaseClaim {
@@ -60,5 +60,15 @@ pub async fn leases_conform(harness: &dyn MetaHarness) -> CaseResult {
         results.iter().filter_map(|r| r.as_ref().err()).all(|e| e.kind() == ErrorKind::Conflict),
         "a losing claim failed otherwise than Conflict: {results:?}"
     );
+
+    // Listing by prefix: exactly the leases whose names start with it (`_`
+    // and `%` are plain characters), expired ones included, by name.
+    b.claim_lease(claim("_node:x", "x", now, None)).await?;
+    b.claim_lease(claim("_nodes", "y", now, None)).await?;
+    b.claim_lease(claim("xnode:z", "z", now, None)).await?;
+    let names = |leases: Vec<Lease>| leases.into_iter().map(|l| l.collection).collect::<Vec<_>>();
+    ensure!(names(b.list_leases("lease-").await?) == ["lease-a", "lease-b"], "listing `lease-`");
+    ensure!(names(b.list_leases("_node:").await?) == ["_node:x"], "listing `_node:`");
+    ensure!(b.list_leases("%").await?.is_empty(), "`%` matched something");
     Ok(())
 }

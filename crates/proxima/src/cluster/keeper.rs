@@ -30,6 +30,9 @@ pub struct NodeStatus {
     pub node: ClusterConfig,
     /// The leases it holds, by collection.
     pub held: Vec<HeldLease>,
+    /// The nodes that registered: each node's own lease (`_node:<id>`),
+    /// renewed while it lives; an expired one is a node gone.
+    pub nodes: Vec<Lease>,
     /// Every collection's lease as the catalogue has it (live or expired).
     pub leases: Vec<Lease>,
     /// Where this node is in each collection: writer or follower, the
@@ -235,7 +238,8 @@ impl LeaseKeeper {
             positions.extend(shared.positions().await?);
         }
         positions.sort_by(|a, b| a.collection.cmp(&b.collection));
-        Ok(NodeStatus { node: self.config.clone(), held, leases, positions })
+        let nodes = self.catalogue.list_leases(NODE_LEASE).await?;
+        Ok(NodeStatus { node: self.config.clone(), held, nodes, leases, positions })
     }
 
     /// Renews every third of a lease while `keeper` lives.
