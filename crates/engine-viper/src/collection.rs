@@ -68,9 +68,9 @@ impl ViperCollection {
         index_builder: Option<Arc<dyn IndexBuilder>>,
     ) -> Result<Self> {
         let name = config.name.clone();
-        let manifest = Manifest::new(config.clone());
+        let mut manifest = Manifest::new(config.clone());
         let bytes = Bytes::from(manifest.encode()?);
-        let version =
+        let mut version =
             store.put_manifest(&format!("{name}/{MANIFEST}"), bytes, &ManifestVersion::Absent).await.map_err(|e| {
                 if e.kind() == ErrorKind::Conflict {
                     Error::already_exists(format!("collection `{name}` already exists"))
@@ -92,7 +92,11 @@ impl ViperCollection {
             LogPlacement::Object => {
                 let (objects, dir) = store.log_location(&name)?;
                 ObjectLog::<WriteOp>::destroy(&*objects, &dir).await?;
-                CollectionLog::Object(ObjectLog::<WriteOp>::claim(objects, dir).await?.recover(1).await?.0)
+                let log = ObjectLog::<WriteOp>::claim(objects, dir).await?.recover(1).await?.0;
+                // Only once the manifest exists is the log this collection's to take.
+                manifest.writer_epoch = log.epoch();
+                version = store_manifest(&format!("{name}/{MANIFEST}"), &mut manifest, &version, store).await?;
+                CollectionLog::Object(log)
             }
         };
         let mut state = CollectionState::new(config, index_builder);
@@ -139,12 +143,12 @@ impl ViperCollection {
         let (manifest, manifest_version) = loop {
             let Some((bytes, version)) = store.get_manifest(&manifest_path).await? else { return Ok(None) };
             let mut manifest = Manifest::decode(&bytes, &store.describe(&manifest_path))?;
-            if let TakenLog::Local(_) = taken {
-                break (manifest, version);
-            }
-            // A new manifest version: an earlier writer's flush, whose log
-            // commits fail already, cannot store a manifest after this one.
-            // One that stored its manifest just before is read again.
+            let TakenLog::Object(claimed) = &taken else { break (manifest, version) };
+            // A new manifest version, under this writer's epoch: an earlier
+            // writer's flush, whose log commits fail already, cannot store a
+            // manifest after this one. One that stored its manifest just
+            // before is read again.
+            manifest.writer_epoch = claimed.epoch();
             attempts += 1;
             match store_manifest(&manifest_path, &mut manifest, &version, store).await {
                 Ok(version) => break (manifest, version),

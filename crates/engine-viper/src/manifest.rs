@@ -36,6 +36,11 @@ pub(crate) struct Manifest {
     pub(crate) deleted: Vec<Tombstone>,
     /// Ids soft-deleted as of `flushed_seq`.
     pub(crate) soft_deleted: Vec<Tombstone>,
+    /// The epoch of the log's writer that stored this manifest (0 with a
+    /// local log): the writer that takes a collection over stores the
+    /// manifest under its epoch before anything else.
+    #[serde(default)]
+    pub(crate) writer_epoch: u64,
 }
 
 impl Manifest {
@@ -48,6 +53,7 @@ impl Manifest {
             segments: Vec::new(),
             deleted: Vec::new(),
             soft_deleted: Vec::new(),
+            writer_epoch: 0,
         }
     }
 

@@ -155,9 +155,13 @@ async fn nodes_hand_a_collection_over_and_follow_the_writer() {
     assert_eq!(ids(&b).await, ["a"]);
     assert_eq!(b.drop_collection("c").await.unwrap_err().kind(), ErrorKind::Unavailable);
 
-    // B takes it over: A is fenced, B writes.
+    // B takes it over: A is fenced, B writes; the manifest B stored carries B's epoch.
+    let epoch_of = |positions: Vec<proxima_engine::SharedPosition>| positions[0].writer_epoch;
+    let before = epoch_of(shared_a.positions().await.unwrap());
+    assert!(before >= 1, "the creator's manifest names its epoch");
     shared_b.take_writer("c").await.unwrap();
     assert!(shared_b.writes("c").await.unwrap());
+    assert!(epoch_of(shared_b.positions().await.unwrap()) > before, "the new writer's manifest names its epoch");
     assert_eq!(a.write("c", upsert("b")).await.unwrap_err().kind(), ErrorKind::Conflict);
     b.write("c", upsert("c")).await.unwrap();
 

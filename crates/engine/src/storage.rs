@@ -193,6 +193,8 @@ pub struct SharedPosition {
     pub writes: bool,
     /// The version of the collection's manifest this node has loaded.
     pub manifest_version: u64,
+    /// The epoch of the writer that stored that manifest.
+    pub writer_epoch: u64,
     /// The sequence number of the last operation this node applied.
     pub applied_seq: u64,
 }

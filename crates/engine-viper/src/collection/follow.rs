@@ -106,6 +106,7 @@ impl ViperCollection {
             collection: self.name.clone(),
             writes: !self.following(),
             manifest_version: self.manifest.version,
+            writer_epoch: self.manifest.writer_epoch,
             applied_seq: self.state.next_seq() - 1,
         }
     }
