@@ -136,7 +136,9 @@ impl Node {
 
 /// Writes `ids` one request each through `addr`, retrying a 503 (no writer
 /// reachable yet) for up to five leases; every write must end acknowledged.
-fn write_until_acknowledged(addr: &str, ids: &[String]) {
+/// Returns how long that took.
+fn write_until_acknowledged(addr: &str, ids: &[String]) -> Duration {
+    let started = Instant::now();
     for id in ids {
         let deadline = Instant::now() + Duration::from_millis(LEASE_MS * 5);
         loop {
@@ -149,6 +151,7 @@ fn write_until_acknowledged(addr: &str, ids: &[String]) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+    started.elapsed()
 }
 
 /// Nodes `a` and `b` of one cluster, and collection `shared`, which `a`
@@ -514,7 +517,8 @@ fn writers_killed_again_and_again_during_ingest_lose_no_acknowledged_write() {
         // The survivor takes over and has every acknowledged write.
         let survivor = 1 - writer;
         let addr = nodes[survivor].as_ref().unwrap().addr.clone();
-        write_until_acknowledged(&addr, &[format!("taken-{round}")]);
+        let took = write_until_acknowledged(&addr, &[format!("taken-{round}")]);
+        eprintln!("round {round}: a write was acknowledged again {took:?} after the kill ({LEASE_MS} ms leases)");
         acknowledged.push(format!("taken-{round}"));
         let wanted: Vec<&str> = acknowledged.iter().map(String::as_str).collect();
         let missing: Vec<&str> = wanted.iter().copied().filter(|id| present(&addr, &[id]).is_empty()).take(5).collect();
