@@ -263,6 +263,13 @@ fn two_nodes_share_collections_and_survive_the_writer_dying_on(shared: &Shared) 
     assert_eq!(present(&a.addr, &["b1"]), ["b1"]);
     let took = converges(&b.addr, &["b1"], CONVERGED);
     eprintln!("B answered with b1 {took:?} after its acknowledgement (polling every 100 ms)");
+    // The Qdrant-compatible API's writes are sent on too.
+    let point = json!({"points": [{"id": 7, "vector": [0.5, 0.5, 0.5], "payload": {"via": "qdrant"}}]});
+    let r = http::json(&b.addr, "PUT", "/collections/shared/points?wait=true", Some(&point));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let counted = http::json(&a.addr, "POST", "/collections/shared/points/count", Some(&json!({"exact": true})));
+    assert_eq!(counted.json()["result"]["count"], 4, "A, the writer, took the point: {}", counted.body);
+
     // A refused write, forwarded, is refused by the writer, with its 400.
     let bad = http::json(
         &b.addr,

@@ -31,7 +31,7 @@ pub use catalogue::{
     CollectionEntry, CollectionPage, CollectionPatch, CollectionQuery, EngineInfo, MAX_DESCRIPTION_LEN, MAX_TAG_LEN,
     MAX_TAGS,
 };
-pub use cluster::{ClusterConfig, HeldLease, NodeStatus, WRITER_CONTEXT};
+pub use cluster::{ClusterConfig, HeldLease, NodeStatus, WRITER_CONTEXT, WRITER_HEADER};
 pub use database::Cached;
 pub use database::{MAX_BATCH_SEARCHES, Proxima, ProximaConfig};
 pub use hybrid::{

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use proxima::core::{Error, ErrorKind};
 use serde::Serialize;
@@ -37,17 +37,19 @@ impl<T: Serialize> IntoResponse for Answer<T> {
 pub(crate) struct Failure {
     status: StatusCode,
     message: String,
+    /// In cluster mode, the node that writes the collection this write was for.
+    writer: Option<String>,
 }
 
 impl Failure {
     /// A 400 naming what is wrong or not supported.
     pub(crate) fn bad(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, message: message.into() }
+        Self { status: StatusCode::BAD_REQUEST, message: message.into(), writer: None }
     }
 
     /// A 404.
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, message: message.into() }
+        Self { status: StatusCode::NOT_FOUND, message: message.into(), writer: None }
     }
 
     /// The message, as the client will see it.
@@ -76,13 +78,19 @@ impl From<Error> for Failure {
             StatusCode::NOT_FOUND => "Not found: ",
             _ => "",
         };
-        Self { status, message: format!("{prefix}{e}") }
+        let writer = e.context(proxima::WRITER_CONTEXT).map(str::to_string);
+        Self { status, message: format!("{prefix}{e}"), writer }
     }
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"status": {"error": self.message}, "time": 0.0}))).into_response()
+        let mut response = (self.status, Json(json!({"status": {"error": self.message}, "time": 0.0}))).into_response();
+        // In a cluster, the server sends the request on to this node.
+        if let Some(writer) = self.writer.and_then(|w| HeaderValue::from_str(&w).ok()) {
+            response.headers_mut().insert(proxima::WRITER_HEADER, writer);
+        }
+        response
     }
 }
 

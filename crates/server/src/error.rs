@@ -52,7 +52,7 @@ impl IntoResponse for ApiError {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         let mut response = (self.status, Json(body)).into_response();
         if let Some(writer) = self.writer.and_then(|w| HeaderValue::from_str(&w).ok()) {
-            response.headers_mut().insert(crate::forward::WRITER_HEADER, writer);
+            response.headers_mut().insert(proxima::WRITER_HEADER, writer);
         }
         response
     }

@@ -18,8 +18,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::ApiError;
 
-/// The header naming the writer on a refused write (`http://host:port`).
-pub const WRITER_HEADER: &str = "x-proxima-writer";
+pub use proxima::WRITER_HEADER;
 /// The header marking a request one node sent another.
 pub const FORWARDED_HEADER: &str = "x-proxima-forwarded";
 

@@ -38,6 +38,10 @@ fn default_lease_ms() -> u64 {
 /// write to any other node gets (the server forwards the request there).
 pub const WRITER_CONTEXT: &str = "writer";
 
+/// The HTTP header that carries [`WRITER_CONTEXT`] on such an error's
+/// response (`http://host:port`), for the server's forwarding layer.
+pub const WRITER_HEADER: &str = "x-proxima-writer";
+
 impl ClusterConfig {
     /// Refuses a config no cluster can run with.
     pub fn validate(&self) -> Result<()> {
