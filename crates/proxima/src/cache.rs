@@ -171,7 +171,15 @@ fn is_zero(n: &u64) -> bool {
 #[derive(Debug)]
 pub(crate) struct Ticket {
     key: String,
-    collection: String,
+    /// The collection and the generation the answer belongs to ([`entries_of`]).
+    tag: String,
+}
+
+/// The tag of a collection's entries of one generation: a cleanup after an
+/// invalidation removes the older generations' entries, never an answer
+/// stored meanwhile under the new one.
+fn entries_of(collection: &str, generation: u64) -> String {
+    format!("{collection}\u{1f}{generation}")
 }
 
 /// The cache of answers, shared by `Proxima` and its invalidation layer.
@@ -181,6 +189,8 @@ pub(crate) struct ResultCache {
     enabled: bool,
     /// Each collection's generation; a missing one is 0.
     generations: Mutex<HashMap<String, u64>>,
+    /// Each collection's oldest generation whose entries no cleanup removed yet.
+    uncleaned: Mutex<HashMap<String, u64>>,
     /// Moves on when every collection's answers are dropped at once.
     epoch: AtomicU64,
     incarnation: u64,
@@ -216,6 +226,7 @@ impl ResultCache {
             pipeline,
             enabled,
             generations: Mutex::default(),
+            uncleaned: Mutex::default(),
             epoch: AtomicU64::new(0),
             incarnation,
             #[cfg(feature = "cache-redis")]
@@ -284,8 +295,12 @@ impl ResultCache {
         self.generations.lock().unwrap_or_else(|e| e.into_inner()).get(collection).copied().unwrap_or(0)
     }
 
-    fn bump(&self, collection: &str) {
-        *self.generations.lock().unwrap_or_else(|e| e.into_inner()).entry(collection.to_string()).or_default() += 1;
+    /// Moves `collection` to its next generation; returns it.
+    fn bump(&self, collection: &str) -> u64 {
+        let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = generations.entry(collection.to_string()).or_default();
+        *generation += 1;
+        *generation
     }
 
     #[cfg(feature = "cache-redis")]
@@ -320,11 +335,11 @@ impl ResultCache {
         let body = serde_json::to_string(request).map_err(|_| None)?;
         // The generation is read before the answer is computed: a change after
         // this point moves it on, and the answer is stored where no one looks.
+        let generation = self.generation(collection);
         let key = format!(
-            "{collection}\u{1f}{:x}.{}.{}\u{1f}{kind}\u{1f}{body}",
+            "{collection}\u{1f}{:x}.{}.{generation}\u{1f}{kind}\u{1f}{body}",
             self.incarnation,
             self.epoch.load(Ordering::SeqCst),
-            self.generation(collection)
         );
         let mut ctx = CacheContext::new().with_tag(collection);
         let found = self.pipeline.get(&key, &mut ctx).await;
@@ -332,13 +347,13 @@ impl ResultCache {
         outcome.missed = ctx.missed().into_iter().map(String::from).collect();
         match found {
             Some(entry) => Ok(Some(entry.value)),
-            None => Err(Some(Ticket { key, collection: collection.to_string() })),
+            None => Err(Some(Ticket { key, tag: entries_of(collection, generation) })),
         }
     }
 
     /// Stores a computed answer, valid until unix milliseconds `expires_at_ms`.
     pub(crate) async fn store(&self, ticket: Ticket, value: Bytes, expires_at_ms: Option<u64>) {
-        let mut entry = CacheEntry::new(ticket.key, value).with_tag(ticket.collection);
+        let mut entry = CacheEntry::new(ticket.key, value).with_tag(ticket.tag);
         entry.expires_at_ms = expires_at_ms;
         self.pipeline.set(entry).await;
     }
@@ -372,13 +387,19 @@ impl ResultCache {
             return;
         }
         // The new generation is what makes the old answers unreachable, at once.
-        self.bump(collection);
+        let now = self.bump(collection);
+        let older = {
+            let mut uncleaned = self.uncleaned.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(uncleaned.entry(collection.to_string()).or_default(), now)
+        };
         // Removing them from the layers only frees their room: it runs beside
         // the write (L2 is a network round trip), not in front of its answer.
-        let (pipeline, tag) = (self.pipeline.clone(), collection.to_string());
+        let (pipeline, collection) = (self.pipeline.clone(), collection.to_string());
         tokio::spawn(async move {
-            if let Err(e) = pipeline.remove_tag(&tag).await {
-                tracing::debug!(collection = %tag, error = %e, "cache cleanup reached not every layer");
+            for generation in older..now {
+                if let Err(e) = pipeline.remove_tag(&entries_of(&collection, generation)).await {
+                    tracing::debug!(%collection, error = %e, "cache cleanup reached not every layer");
+                }
             }
         });
     }
