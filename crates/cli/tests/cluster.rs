@@ -196,18 +196,21 @@ fn present(addr: &str, wanted: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Waits until the node at `addr` has every one of `wanted`; returns how long that took.
-fn converges(addr: &str, wanted: &[&str], within: Duration) -> Duration {
+/// Waits until `done` says so, failing with `still()` after `within`;
+/// returns how long it took.
+fn eventually(within: Duration, mut done: impl FnMut() -> bool, still: impl Fn() -> String) -> Duration {
     let started = Instant::now();
-    let deadline = started + within;
-    loop {
-        let have = present(addr, wanted);
-        if have.len() == wanted.len() {
-            return started.elapsed();
-        }
-        assert!(Instant::now() < deadline, "{addr} has {have:?} of {wanted:?} after {within:?}");
+    while !done() {
+        assert!(started.elapsed() < within, "after {within:?}: {}", still());
         std::thread::sleep(Duration::from_millis(50));
     }
+    started.elapsed()
+}
+
+/// Waits until the node at `addr` has every one of `wanted`; returns how long that took.
+fn converges(addr: &str, wanted: &[&str], within: Duration) -> Duration {
+    let has_all = || present(addr, wanted).len() == wanted.len();
+    eventually(within, has_all, || format!("{addr} has {:?} of {wanted:?}", present(addr, wanted)))
 }
 
 #[test]
@@ -411,11 +414,7 @@ fn followers_hear_of_writes_on_the_backplane_without_polling() {
     let before = seq_at(&b.addr);
     assert_eq!(seq_at(&b.addr), before, "the second read, from B's cache");
     assert_eq!(upsert(&b.addr, &["a1"]).status, 200, "an overwrite, sent on to A");
-    let deadline = Instant::now() + CONVERGED;
-    while seq_at(&b.addr) == before {
-        assert!(Instant::now() < deadline, "B still answers a1 as of sequence {before}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(CONVERGED, || seq_at(&b.addr) != before, || format!("B still answers a1 as of sequence {before}"));
 }
 
 #[test]

@@ -242,7 +242,7 @@ impl ViperCollection {
 
     /// Whether another node writes this collection.
     pub(crate) fn following(&self) -> bool {
-        matches!(*self.log, CollectionLog::Following { .. })
+        matches!(*self.log, CollectionLog::Following)
     }
 
     /// Whether this handle may change the collection.

@@ -11,10 +11,9 @@ use proxima_wal::{ObjectLog, SeqRange, SyncPoint, Wal};
 pub(crate) enum CollectionLog {
     Local(Arc<Wal<WriteOp>>),
     Object(ObjectLog<WriteOp>),
-    /// Another node writes the collection: nothing is appended here.
-    Following {
-        collection: String,
-    },
+    /// Another node writes the collection: nothing is appended here (the
+    /// collection refuses every change before it reaches its log).
+    Following,
 }
 
 impl CollectionLog {
@@ -24,7 +23,7 @@ impl CollectionLog {
         match self {
             Self::Local(wal) => wal.append_unsynced(ops),
             Self::Object(log) => log.append_unsynced(ops),
-            Self::Following { collection } => Err(crate::collection::not_the_writer(collection)),
+            Self::Following => Err(followed()),
         }
     }
 
@@ -32,7 +31,7 @@ impl CollectionLog {
         match self {
             Self::Local(wal) => wal.is_durable(point),
             Self::Object(log) => log.is_durable(point),
-            Self::Following { .. } => true,
+            Self::Following => true,
         }
     }
 
@@ -51,7 +50,7 @@ impl CollectionLog {
                 }
             },
             Self::Object(log) => log.make_durable(point).await,
-            Self::Following { .. } => Ok(()),
+            Self::Following => Ok(()),
         }
     }
 
@@ -67,7 +66,11 @@ impl CollectionLog {
                 log.truncate_before(below).await?;
                 log.advance_to(below)
             }
-            Self::Following { collection } => Err(crate::collection::not_the_writer(collection)),
+            Self::Following => Err(followed()),
         }
     }
+}
+
+fn followed() -> proxima_core::Error {
+    proxima_core::Error::internal("a followed collection has no log of its own")
 }

@@ -41,8 +41,8 @@ impl ViperCollection {
         let Some((bytes, manifest_version)) = store.get_manifest(&path).await? else { return Ok(None) };
         let manifest = Manifest::decode(&bytes, &store.describe(&path))?;
         let state = state_from_files(name, &manifest, store, index_builder, |_| None).await?;
-        let log = CollectionLog::Following { collection: name.to_string() };
-        let mut collection = Self::assemble(name.to_string(), state, log, manifest, manifest_version);
+        let mut collection =
+            Self::assemble(name.to_string(), state, CollectionLog::Following, manifest, manifest_version);
         match collection.catch_up(store).await {
             // The writer flushed meanwhile: the next refresh reads its manifest.
             Err(e) if e.kind() == ErrorKind::Conflict => {}

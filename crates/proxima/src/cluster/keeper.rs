@@ -40,8 +40,9 @@ pub struct NodeStatus {
     pub positions: Vec<SharedPosition>,
 }
 
+/// The catalogue's clock, as leases count it.
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    u64::try_from(proxima_meta::now_millis()).unwrap_or(0)
 }
 
 /// The prefix of the leases that say which nodes are alive (`_node:<id>`).
