@@ -15,18 +15,13 @@ import os
 import sys
 import time
 
-import hnswlib
 import numpy as np
+
+from texmex import hnswlib_index, read_vecs
 
 K = 10
 QUERIES = 300
 EFS = [10, 20, 40, 80, 160, 320, 640, 1280, 2560]
-
-
-def read_vecs(path, dtype):
-    raw = np.fromfile(path, dtype=np.int32)
-    dim = raw[0]
-    return raw.reshape(-1, dim + 1)[:, 1:].view(dtype).copy()
 
 
 def main():
@@ -34,15 +29,7 @@ def main():
     base = read_vecs(os.path.join(data, "base.fvecs"), np.float32)
     queries = read_vecs(os.path.join(data, "query.fvecs"), np.float32)[:QUERIES]
     rows, dim = base.shape
-    index = hnswlib.Index(space="ip", dim=dim)
-    saved = os.path.join(data, "hnswlib-m16-ef200.bin")
-    if os.path.exists(saved):
-        index.load_index(saved, max_elements=rows)
-    else:
-        index.init_index(max_elements=rows, M=16, ef_construction=200, random_seed=100)
-        index.set_num_threads(2)
-        index.add_items(base, np.arange(rows))
-        index.save_index(saved)
+    index = hnswlib_index(data, base)
     index.set_num_threads(1)
     i = np.arange(rows)
     filters = {

@@ -7,7 +7,9 @@ mod flat_batch;
 mod hnsw;
 mod ivf;
 mod kernels;
+mod prefetch;
 mod segment;
+mod sq8;
 mod topk;
 mod visited;
 
@@ -16,5 +18,6 @@ pub use flat_batch::{BatchQueries, flat_search_batch};
 pub use hnsw::{Hnsw, HnswBuilder, HnswParams, MAX_M, SearchStats};
 pub use ivf::{Ivf, IvfParams};
 pub use kernels::{Distance, Isa, Kernels, score_of};
-pub use segment::{IndexParts, IndexSummary, SegmentIndex, SegmentIndexer};
+pub use segment::{IndexParts, IndexSummary, SegmentIndex};
+pub use sq8::{Sq8, Sq8Query};
 pub use topk::{Neighbor, TopK};

@@ -1,15 +1,13 @@
-//! Indexes attached to sealed segments: the `IndexBuilder` hook engines call,
-//! and loading the bytes they store back into a searchable index.
+//! The bytes stored beside a sealed segment, loaded back into a searchable
+//! index (`proxima-search` builds them when an engine seals a segment).
 //!
 //! A segment of a collection that declares fields stores a bundle: its vector
 //! index (if any) and its payload index (`proxima-payload`), so engines keep
 //! one opaque blob per segment whatever it holds.
 
-use proxima_core::{CollectionConfig, Error, IndexConfig, Result};
-use proxima_engine::{IndexBuilder, Segment};
-use proxima_payload::PayloadIndex;
+use proxima_core::{Error, Result};
 
-use crate::{Hnsw, HnswParams, Ivf, IvfParams};
+use crate::{Hnsw, Ivf};
 
 /// A loaded segment index.
 #[derive(Debug)]
@@ -25,7 +23,7 @@ impl SegmentIndex {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bytes = IndexParts::of(bytes)?.vector.ok_or_else(|| Error::corrupted("segment index: no vector index"))?;
         match bytes.get(..8) {
-            Some(b"PXHNSW01") => Hnsw::from_bytes(bytes).map(SegmentIndex::Hnsw),
+            Some(b"PXHNSW01" | b"PXHNSW02") => Hnsw::from_bytes(bytes).map(SegmentIndex::Hnsw),
             Some(b"PXIVF001") => Ivf::from_bytes(bytes).map(SegmentIndex::Ivf),
             _ => Err(Error::corrupted("segment index: unknown format")),
         }
@@ -86,58 +84,10 @@ impl IndexSummary {
         let bytes = IndexParts::of(bytes).ok()?.vector?;
         let word = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4")) as usize);
         match bytes.get(..8)? {
-            b"PXHNSW01" => Some(IndexSummary::Hnsw { len: word(16)?, m: word(20)? }),
+            b"PXHNSW01" | b"PXHNSW02" => Some(IndexSummary::Hnsw { len: word(16)?, m: word(20)? }),
             b"PXIVF001" => Some(IndexSummary::Ivf { nlist: word(16)?, len: word(20)? }),
             _ => None,
         }
-    }
-}
-
-/// The `IndexBuilder` engines are opened with: builds the collection's
-/// configured index for each sealed segment big enough to need one.
-#[derive(Debug, Clone)]
-pub struct SegmentIndexer {
-    /// Segments with fewer rows are left to exact scans, which are faster at that size.
-    pub min_rows: usize,
-    /// Build threads.
-    pub threads: usize,
-}
-
-impl Default for SegmentIndexer {
-    fn default() -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self { min_rows: 2_000, threads }
-    }
-}
-
-impl IndexBuilder for SegmentIndexer {
-    fn build(&self, config: &CollectionConfig, segment: &dyn Segment) -> Result<Option<Vec<u8>>> {
-        let vector = self.vector_index(config, segment)?.map(|index| index.to_bytes());
-        if config.fields.is_empty() {
-            return Ok(vector);
-        }
-        let payload = PayloadIndex::build(&config.fields, (0..segment.len()).map(|row| segment.metadata(row)));
-        Ok(Some(IndexParts::bundle(vector.as_deref(), &payload.to_bytes())))
-    }
-}
-
-impl SegmentIndexer {
-    fn vector_index(&self, config: &CollectionConfig, segment: &dyn Segment) -> Result<Option<SegmentIndex>> {
-        if segment.len() < self.min_rows {
-            return Ok(None);
-        }
-        let dimension = config.dimension as usize;
-        Ok(Some(match config.index {
-            IndexConfig::Flat => return Ok(None),
-            IndexConfig::Hnsw { m, ef_construction } => {
-                let params = HnswParams::new(m as usize, ef_construction as usize);
-                SegmentIndex::Hnsw(Hnsw::build(params, config.metric, dimension, segment.vectors(), self.threads)?)
-            }
-            IndexConfig::Ivf { nlist } => {
-                let params = IvfParams::new(nlist as usize);
-                SegmentIndex::Ivf(Ivf::train(params, config.metric, dimension, segment.vectors())?)
-            }
-        }))
     }
 }
 

@@ -37,6 +37,26 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn code_kernels_agree_with_portable(
+        pair in (0usize..300).prop_flat_map(|n| (
+            prop::collection::vec(-100.0f32..100.0, n),
+            prop::collection::vec(any::<u8>(), n),
+        ))
+    ) {
+        let (weights, codes) = pair;
+        let exact: f64 = weights.iter().zip(&codes).map(|(w, c)| *w as f64 * *c as f64).sum();
+        let scale: f64 = weights.iter().zip(&codes).map(|(w, c)| (*w as f64 * *c as f64).abs()).sum();
+        let scale = 0.1 * scale as f32;
+        let portable = Kernels::portable().dot_u8(&weights, &codes);
+        prop_assert!(within(portable, exact as f32, scale));
+        for k in Kernels::available() {
+            prop_assert!(within(k.dot_u8(&weights, &codes), portable, scale), "{:?} dot_u8", k.isa);
+        }
+    }
+}
+
 #[test]
 fn the_best_kernels_use_simd_where_the_cpu_has_it() {
     #[cfg(target_arch = "x86_64")]

@@ -127,11 +127,11 @@ const STATS_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Proxima {
     /// Opens the catalogue and every configured engine (indexes built by
-    /// [`proxima_index::SegmentIndexer`] as segments seal).
+    /// [`proxima_search::SegmentIndexer`] as segments seal).
     pub async fn open(config: ProximaConfig) -> Result<Self> {
         crate::install_defaults();
         let catalogue = meta::MetadataBackendFactory::global().open(&config.metadata_url()).await?;
-        let indexer: Arc<dyn engine::IndexBuilder> = Arc::new(proxima_index::SegmentIndexer::default());
+        let indexer: Arc<dyn engine::IndexBuilder> = Arc::new(proxima_search::SegmentIndexer::default());
         let cache = ResultCache::open(&config.cache, &config.data_dir).await?;
         let relations = proxima_hybrid::open(&config.relations_url()).await?;
         let leases = match &config.cluster {

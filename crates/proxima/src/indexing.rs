@@ -2,7 +2,8 @@
 //! client waiting for an index before it measures) asks after an ingest.
 
 use proxima_core::{IndexConfig, Result};
-use proxima_index::{IndexParts, SegmentIndexer};
+use proxima_index::IndexParts;
+use proxima_search::SegmentIndexer;
 use serde::Serialize;
 
 use crate::Proxima;

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use proxima_core::testkit::seeded_vector;
 use proxima_core::{CollectionConfig, DistanceMetric, ErrorKind, Filter, IndexConfig, SearchRequest, VectorRecord};
 use proxima_engine::{MemoryEngine, VectorStorage, WriteBatch};
-use proxima_index::SegmentIndexer;
-use proxima_search::{Method, SearchContext, VectorSearchHandler};
+use proxima_search::{Method, SearchContext, SegmentIndexer, VectorSearchHandler};
 use serde_json::json;
 
 const DIM: usize = 12;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use proxima_core::testkit::seeded_vector;
 use proxima_core::{CollectionConfig, DistanceMetric, FieldType, Filter, IndexConfig, SearchRequest, VectorRecord};
 use proxima_engine::{IndexBuilder, MemoryEngine, Segment, VectorStorage, WriteBatch};
-use proxima_index::{IndexParts, SegmentIndexer};
-use proxima_search::{FilterSource, Method, SearchContext, VectorSearchHandler};
+use proxima_index::IndexParts;
+use proxima_search::{FilterSource, Method, SearchContext, SegmentIndexer, VectorSearchHandler};
 use serde_json::json;
 
 const DIM: usize = 16;

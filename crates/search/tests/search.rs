@@ -9,8 +9,7 @@ use proxima_core::{
     CollectionConfig, DistanceMetric, ErrorKind, FieldType, Filter, IndexConfig, SearchRequest, VectorRecord,
 };
 use proxima_engine::{MemoryEngine, VectorStorage, WriteBatch};
-use proxima_index::SegmentIndexer;
-use proxima_search::{Method, SearchContext, VectorSearchHandler};
+use proxima_search::{Method, SearchContext, SegmentIndexer, VectorSearchHandler};
 use serde_json::json;
 
 const DIM: usize = 16;

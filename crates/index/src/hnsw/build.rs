@@ -7,10 +7,10 @@ use std::sync::{Mutex, RwLock};
 
 use proxima_core::{DistanceMetric, Error, Result};
 
-use super::layer::{self, Links, Probe};
+use super::layer::{self, Links, Probe, Scorer};
 use super::{Hnsw, HnswParams, MAX_M};
 use crate::visited::VisitedPool;
-use crate::{Distance, Neighbor};
+use crate::{Distance, Neighbor, Sq8};
 
 /// A graph under construction.
 #[derive(Debug)]
@@ -29,6 +29,10 @@ pub struct HnswBuilder {
     visited: VisitedPool,
     /// Inserted nodes (others have no links yet).
     inserted: AtomicUsize,
+    /// Codes of every row to insert: when present, an insertion's beam walks
+    /// on them (as searches do) and only the candidates it returns are
+    /// measured exactly, for the neighbour selection.
+    codes: Option<Box<Sq8>>,
 }
 
 impl Links for HnswBuilder {
@@ -72,11 +76,17 @@ impl HnswBuilder {
             entry: RwLock::new(None),
             visited: VisitedPool::default(),
             inserted: AtomicUsize::new(0),
+            codes: None,
         })
     }
 
+    /// Walks on `codes` while inserting; they must cover every row inserted later.
+    pub fn walk_on(&mut self, codes: Sq8) {
+        self.codes = Some(Box::new(codes));
+    }
+
     /// A builder holding a copy of a frozen graph, to insert more rows.
-    pub(super) fn thaw(graph: &Hnsw) -> Self {
+    pub(super) fn thaw(graph: &Hnsw, codes: Option<Box<Sq8>>) -> Self {
         let upper = (0..graph.len())
             .map(|n| {
                 let (from, to) = (graph.upper_offsets[n] as usize, graph.upper_offsets[n + 1] as usize);
@@ -94,6 +104,7 @@ impl HnswBuilder {
             entry: RwLock::new(graph.entry),
             visited: VisitedPool::default(),
             inserted: AtomicUsize::new(graph.len()),
+            codes,
         }
     }
 
@@ -104,6 +115,9 @@ impl HnswBuilder {
         }
         if vectors.len() < rows.end as usize * self.dimension {
             return Err(Error::invalid("hnsw insert: fewer vectors than rows"));
+        }
+        if self.codes.as_ref().is_some_and(|c| c.len() < rows.end as usize) {
+            return Err(Error::invalid("hnsw insert: fewer codes than rows"));
         }
         self.grow(rows.end as usize);
         let this: &Self = self;
@@ -157,8 +171,12 @@ impl HnswBuilder {
             drop(guard);
             return self.insert(vectors, node);
         };
-        let mut probe =
-            Probe { distance: &self.distance, vectors, dimension: self.dimension, query, computations: 0, expanded: 0 };
+        let mut probe = match &self.codes {
+            Some(codes) => {
+                Probe { scorer: Scorer::Codes { codes, query: codes.query(query) }, computations: 0, expanded: 0 }
+            }
+            None => Probe::exact(&self.distance, vectors, self.dimension, query, None),
+        };
         let mut best = Neighbor { row: entry, distance: probe.distance_to(entry) };
         for l in ((level as usize + 1)..=top as usize).rev() {
             best = layer::greedy(self, &mut probe, best, l);
@@ -166,14 +184,21 @@ impl HnswBuilder {
         let mut visited = self.visited.take(self.levels.len());
         for l in (0..=level.min(top) as usize).rev() {
             visited.clear(self.levels.len());
-            let found = layer::beam(self, &mut probe, best, self.params.ef_construction, l, &mut visited, &|_| true);
+            let mut found =
+                layer::beam(self, &mut probe, best, self.params.ef_construction, l, &mut visited, &|_| true);
+            if let Some(closest) = found.first() {
+                best = *closest;
+            }
+            if self.codes.is_some() {
+                for n in &mut found {
+                    n.distance = self.distance.distance(query, self.row(vectors, n.row));
+                }
+                found.sort();
+            }
             let chosen = self.select(vectors, &found, self.params.m);
             self.set_links(node, l, &chosen);
             for n in &chosen {
                 self.link_back(vectors, n.row, node, n.distance, l);
-            }
-            if let Some(closest) = found.first() {
-                best = *closest;
             }
         }
         self.visited.give_back(visited);
@@ -292,6 +317,8 @@ impl HnswBuilder {
             upper_offsets,
             upper,
             entry: self.entry.into_inner().unwrap_or_else(|e| e.into_inner()),
+            codes: self.codes,
+            rows: None,
             visited: VisitedPool::default(),
         }
     }

@@ -1,15 +1,22 @@
-//! The HNSW file: magic `PXHNSW01`, a header of u32s, the level bytes, the
-//! layer-0 array, the upper-layer offsets and lists, and a crc32c. Arrays are
-//! 4-byte aligned, so the layout can be mapped as it is.
+//! The HNSW file: magic `PXHNSW02`, a header of u32s, the level bytes, the
+//! layer-0 array, the upper-layer offsets and lists, the codes if the graph
+//! keeps them (a flag, then [`Sq8`]'s ranges, codes and norms), the row of
+//! each node if it was renumbered (a flag, then the rows), and a crc32c.
+//! Arrays are 4-byte aligned, so the layout can be mapped as it is. Files of
+//! the first version (`PXHNSW01`, no codes section) still load, walking on the rows.
 
 use proxima_core::Result;
 
 use super::{Hnsw, HnswParams, MAX_M};
 use crate::Distance;
+use crate::Sq8;
 use crate::bytes::{Reader, Writer};
 use crate::visited::VisitedPool;
 
-const MAGIC: &[u8; 8] = b"PXHNSW01";
+/// The current format.
+pub(crate) const MAGIC: &[u8; 8] = b"PXHNSW02";
+/// The format before codes: read, never written.
+pub(crate) const MAGIC_V1: &[u8; 8] = b"PXHNSW01";
 const NO_ENTRY: u32 = u32::MAX;
 
 impl Hnsw {
@@ -30,13 +37,22 @@ impl Hnsw {
         w.u32s(&self.level0);
         w.u32s(&self.upper_offsets);
         w.u32s(&self.upper);
+        w.u32(self.codes.is_some().into());
+        if let Some(codes) = &self.codes {
+            codes.write(&mut w);
+        }
+        w.u32(self.rows.is_some().into());
+        if let Some(rows) = &self.rows {
+            w.u32s(rows);
+        }
         w.finish()
     }
 
     /// Loads a graph written by [`Hnsw::to_bytes`], checking its checksum and
     /// every id and count, so a damaged file gives `Corrupted` and never a panic later.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let mut r = Reader::open(bytes, MAGIC, "hnsw index")?;
+        let version1 = bytes.get(..8) == Some(&MAGIC_V1[..]);
+        let mut r = Reader::open(bytes, if version1 { MAGIC_V1 } else { MAGIC }, "hnsw index")?;
         let metric = r.metric()?;
         let dimension = r.u32()? as usize;
         let len = r.u32()? as usize;
@@ -71,6 +87,24 @@ impl Hnsw {
         if !offsets_ok || !lists_ok(&level0, 2 * m + 1) || !lists_ok(&upper, m + 1) {
             return Err(r.corrupt("neighbour lists out of range"));
         }
+        let codes = match if version1 { 0 } else { r.u32()? } {
+            0 => None,
+            1 => Some(Box::new(Sq8::read(&mut r, metric, dimension, len)?)),
+            _ => return Err(r.corrupt("bad codes flag")),
+        };
+        let rows = match if version1 { 0 } else { r.u32()? } {
+            0 => None,
+            1 => Some(r.u32s(len)?),
+            _ => return Err(r.corrupt("bad renumbering flag")),
+        };
+        if let Some(rows) = &rows {
+            let mut seen = vec![false; len];
+            let permutation =
+                rows.iter().all(|&row| (row as usize) < len && !std::mem::replace(&mut seen[row as usize], true));
+            if !permutation {
+                return Err(r.corrupt("node rows are not a permutation"));
+            }
+        }
         r.finish()?;
         Ok(Hnsw {
             params: HnswParams { m, ef_construction, seed },
@@ -82,6 +116,8 @@ impl Hnsw {
             upper_offsets,
             upper,
             entry,
+            codes,
+            rows,
             visited: VisitedPool::default(),
         })
     }

@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 
 use super::MAX_M;
 use crate::visited::VisitedSet;
-use crate::{Distance, Neighbor};
+use crate::{Distance, Neighbor, Sq8, Sq8Query};
 
 /// Read access to neighbour lists, frozen or under construction.
 pub(super) trait Links {
@@ -16,55 +16,59 @@ pub(super) trait Links {
     fn prefetch_links(&self, _node: u32) {}
 }
 
-/// Asks the CPU to start loading `bytes` bytes from `at` (a hint: never faults).
-#[inline]
-pub(super) fn prefetch_bytes<T>(at: &[T], bytes: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let start = at.as_ptr().cast::<i8>();
-        for offset in (0..bytes.min(std::mem::size_of_val(at))).step_by(64) {
-            // SAFETY: prefetching is a hint and never faults; the address is inside `at`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (at, bytes);
+/// How a walk measures a node: exactly on the rows, or on their codes.
+pub(super) enum Scorer<'a> {
+    /// The segment's rows, `dimension` floats each; node `i` is row `rows[i]` when renumbered.
+    Exact { distance: &'a Distance, vectors: &'a [f32], dimension: usize, query: &'a [f32], rows: Option<&'a [u32]> },
+    /// The graph's 8-bit codes, with the query prepared for them.
+    Codes { codes: &'a Sq8, query: Sq8Query },
 }
 
-/// The query side of a layer search: vectors, distance, and counters.
+/// The query side of a layer search: how nodes are scored, and counters.
 pub(super) struct Probe<'a> {
-    pub(super) distance: &'a Distance,
-    pub(super) vectors: &'a [f32],
-    pub(super) dimension: usize,
-    pub(super) query: &'a [f32],
+    pub(super) scorer: Scorer<'a>,
     /// Distance computations made so far.
     pub(super) computations: u64,
     /// Nodes whose neighbour lists were walked.
     pub(super) expanded: u64,
 }
 
-impl Probe<'_> {
+impl<'a> Probe<'a> {
+    /// A probe scoring exactly on `vectors`, where node `i` is row `rows[i]` (or `i`).
+    pub(super) fn exact(
+        distance: &'a Distance,
+        vectors: &'a [f32],
+        dimension: usize,
+        query: &'a [f32],
+        rows: Option<&'a [u32]>,
+    ) -> Self {
+        Probe { scorer: Scorer::Exact { distance, vectors, dimension, query, rows }, computations: 0, expanded: 0 }
+    }
+
     #[inline]
     pub(super) fn distance_to(&mut self, node: u32) -> f32 {
         self.computations += 1;
-        let at = node as usize * self.dimension;
-        self.distance.distance(self.query, &self.vectors[at..at + self.dimension])
+        match &self.scorer {
+            Scorer::Exact { distance, vectors, dimension, query, rows } => {
+                let row = rows.map_or(node, |rows| rows[node as usize]);
+                let at = row as usize * dimension;
+                distance.distance(query, &vectors[at..at + dimension])
+            }
+            Scorer::Codes { codes, query } => codes.distance(query, node),
+        }
     }
 
     #[inline]
     fn prefetch(&self, node: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let at = node as usize * self.dimension;
-            if let Some(v) = self.vectors.get(at) {
-                // SAFETY: prefetching is a hint and never faults; the address is inside `vectors`.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>((v as *const f32).cast()) };
+        match &self.scorer {
+            Scorer::Exact { vectors, dimension, rows, .. } => {
+                let row = rows.map_or(node, |rows| rows[node as usize]);
+                if let Some(row) = vectors.get(row as usize * dimension..) {
+                    crate::prefetch::bytes(row, 4);
+                }
             }
+            Scorer::Codes { codes, .. } => codes.prefetch(node),
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = node;
     }
 }
 
@@ -166,20 +170,22 @@ pub(super) fn beam<L: Links>(
 
 /// Beam search for selective filters: the beam of width `ef` holds every node
 /// reached, so the walk costs about what an unfiltered one does, while the
-/// accepted nodes met on the way are kept apart in a top-`k`. Until `k` are
+/// `keep` closest accepted nodes met on the way are kept apart. Until `k` are
 /// found the walk does not stop, so it returns `k` whenever `k` are reachable.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn beam_selective<L: Links>(
     links: &L,
     probe: &mut Probe<'_>,
     entry: Neighbor,
     ef: usize,
     k: usize,
+    keep: usize,
     visited: &mut VisitedSet,
     accept: &dyn Fn(u32) -> bool,
 ) -> Vec<Neighbor> {
     let mut frontier: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
     let mut beam: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
-    let mut found = crate::TopK::new(k);
+    let mut found = crate::TopK::new(keep.max(k));
     visited.check_and_mark(entry.row);
     frontier.push(Reverse(entry));
     beam.push(entry);

@@ -3,19 +3,23 @@
 //! Layer 0 keeps every node's neighbour list in one flat array with a fixed
 //! stride (`count, ids…`), so a search touches one cache line run per node.
 //! The few nodes on upper layers keep theirs in a second flat array addressed
-//! by per-node offsets. Vectors are not stored: searches read the segment's rows.
+//! by per-node offsets. Vectors are not stored: searches read the segment's
+//! rows. A graph built here also keeps 8-bit codes of its rows ([`Sq8`]): the
+//! walk runs on them, a quarter of the memory traffic of the floats, and the
+//! final beam is re-ranked on the exact rows.
 
 mod build;
 mod codec;
 mod layer;
+mod order;
 
 use proxima_core::{DistanceMetric, Error, Result};
 
 pub use build::HnswBuilder;
-use layer::{Links, Probe};
+use layer::{Links, Probe, Scorer};
 
 use crate::visited::VisitedPool;
-use crate::{Distance, Neighbor};
+use crate::{Distance, Neighbor, Sq8};
 
 /// The largest `m` accepted (layer 0 holds `2m` neighbours per node).
 pub const MAX_M: usize = *proxima_core::HNSW_M.end() as usize;
@@ -73,6 +77,10 @@ pub struct Hnsw {
     /// Per node, for layers 1..=level: count, then `m` ids.
     upper: Vec<u32>,
     entry: Option<(u32, u8)>,
+    /// Codes of the rows the walk scores on, in node order; `None` walks on the rows themselves.
+    codes: Option<Box<Sq8>>,
+    /// The row each node stands for, once renumbered ([`Hnsw::reorder`]); `None`: node `i` is row `i`.
+    rows: Option<Vec<u32>>,
     visited: VisitedPool,
 }
 
@@ -96,7 +104,7 @@ impl Links for Hnsw {
     fn prefetch_links(&self, node: u32) {
         let stride = self.params.m0() + 1;
         if let Some(list) = self.level0.get(node as usize * stride..(node as usize + 1) * stride) {
-            layer::prefetch_bytes(list, stride * 4);
+            crate::prefetch::bytes(list, stride * 4);
         }
     }
 }
@@ -111,8 +119,30 @@ impl Hnsw {
         threads: usize,
     ) -> Result<Self> {
         let mut builder = HnswBuilder::new(params, metric, dimension)?;
+        builder.walk_on(Sq8::train(metric, dimension, vectors));
         builder.insert_rows(vectors, 0..(vectors.len() / dimension.max(1)) as u32, threads)?;
         Ok(builder.freeze())
+    }
+
+    /// Trains and keeps 8-bit codes of `vectors`, the rows the graph was built
+    /// on, so later searches walk on the codes and re-rank exactly.
+    pub fn quantise(&mut self, vectors: &[f32]) {
+        let was_reordered = self.is_reordered();
+        self.restore_row_order();
+        self.codes = Some(Box::new(Sq8::train(self.metric, self.dimension, &vectors[..self.len() * self.dimension])));
+        if was_reordered {
+            self.reorder();
+        }
+    }
+
+    /// Drops the codes: searches walk on the rows themselves.
+    pub fn drop_codes(&mut self) {
+        self.codes = None;
+    }
+
+    /// The codes the walk scores on, if the graph keeps them.
+    pub fn codes(&self) -> Option<&Sq8> {
+        self.codes.as_deref()
     }
 
     /// Inserts rows appended to `vectors` since the graph was built (rows
@@ -123,9 +153,19 @@ impl Hnsw {
         if total < from {
             return Err(Error::invalid(format!("the graph has {from} nodes but only {total} rows were given")));
         }
-        let mut builder = HnswBuilder::thaw(self);
+        // The builder works in row order; a renumbered graph is renumbered again after.
+        let was_reordered = self.is_reordered();
+        self.restore_row_order();
+        let mut codes = self.codes.take();
+        if let Some(codes) = &mut codes {
+            codes.extend(vectors);
+        }
+        let mut builder = HnswBuilder::thaw(self, codes);
         builder.insert_rows(vectors, from..total, threads)?;
         *self = builder.freeze();
+        if was_reordered {
+            self.reorder();
+        }
         Ok(())
     }
 
@@ -154,9 +194,11 @@ impl Hnsw {
         self.params
     }
 
-    /// Bytes of the graph in memory (not counting vectors).
+    /// Bytes of the graph in memory, its codes included (not counting the rows).
     pub fn memory_bytes(&self) -> usize {
-        self.levels.len() + 4 * (self.level0.len() + self.upper_offsets.len() + self.upper.len())
+        let codes = self.codes.as_deref().map_or(0, Sq8::memory_bytes);
+        let rows = self.rows.as_ref().map_or(0, Vec::len);
+        self.levels.len() + 4 * (self.level0.len() + self.upper_offsets.len() + self.upper.len() + rows) + codes
     }
 
     /// Like [`Hnsw::search`], for filters that reject most rows: the beam holds
@@ -172,8 +214,10 @@ impl Hnsw {
         ef: usize,
         accept: &dyn Fn(u32) -> bool,
     ) -> (Vec<Neighbor>, SearchStats) {
-        self.walk(vectors, query, |probe, entry, visited| {
-            layer::beam_selective(self, probe, entry, ef.max(k), k, visited, accept)
+        let pool = self.rerank_pool(k, ef);
+        let accept = |node: u32| accept(self.row_of(node));
+        self.walk(vectors, query, k, |probe, entry, visited| {
+            layer::beam_selective(self, probe, entry, ef.max(k), k, pool, visited, &accept)
         })
     }
 
@@ -189,33 +233,66 @@ impl Hnsw {
         ef: usize,
         accept: &dyn Fn(u32) -> bool,
     ) -> (Vec<Neighbor>, SearchStats) {
-        self.walk(vectors, query, |probe, entry, visited| {
-            let mut found = layer::beam(self, probe, entry, ef.max(k), 0, visited, accept);
-            found.truncate(k);
+        let pool = self.rerank_pool(k, ef);
+        let accept = |node: u32| accept(self.row_of(node));
+        self.walk(vectors, query, k, |probe, entry, visited| {
+            let mut found = layer::beam(self, probe, entry, ef.max(k), 0, visited, &accept);
+            found.truncate(pool);
             found
         })
     }
 
-    /// Descends the upper layers greedily, then runs `layer0` from the closest node found.
+    /// How many of the walk's closest nodes are re-ranked exactly when it
+    /// scored codes, whose order is approximate.
+    fn rerank_pool(&self, k: usize, ef: usize) -> usize {
+        // Four times k kept the recall of re-ranking the whole beam on GloVe-50
+        // at every ef up to 400 (docs/perf-journal.md).
+        if self.codes.is_some() { ef.min(4 * k).max(k) } else { k }
+    }
+
+    /// Descends the upper layers greedily, runs `layer0` from the closest node
+    /// found, and returns its `k` closest (re-ranked on the rows when the walk scored codes).
     fn walk(
         &self,
         vectors: &[f32],
         query: &[f32],
+        k: usize,
         layer0: impl FnOnce(&mut Probe<'_>, Neighbor, &mut crate::visited::VisitedSet) -> Vec<Neighbor>,
     ) -> (Vec<Neighbor>, SearchStats) {
         let Some((entry, top)) = self.entry else {
             return (Vec::new(), SearchStats::default());
         };
-        let mut probe =
-            Probe { distance: &self.distance, vectors, dimension: self.dimension, query, computations: 0, expanded: 0 };
+        let mut probe = match &self.codes {
+            Some(codes) => {
+                Probe { scorer: Scorer::Codes { codes, query: codes.query(query) }, computations: 0, expanded: 0 }
+            }
+            None => Probe::exact(&self.distance, vectors, self.dimension, query, self.rows.as_deref()),
+        };
         let mut best = Neighbor { row: entry, distance: probe.distance_to(entry) };
         for level in (1..=top as usize).rev() {
             best = layer::greedy(self, &mut probe, best, level);
         }
         let mut visited = self.visited.take(self.len());
-        let found = layer0(&mut probe, best, &mut visited);
+        let mut found = layer0(&mut probe, best, &mut visited);
         self.visited.give_back(visited);
-        (found, SearchStats { distance_computations: probe.computations, nodes_visited: probe.expanded })
+        let mut computations = probe.computations;
+        for n in &mut found {
+            n.row = self.row_of(n.row);
+        }
+        if self.codes.is_some() {
+            let dimension = self.dimension;
+            for n in &found {
+                crate::prefetch::bytes(&vectors[n.row as usize * dimension..], dimension * 4);
+            }
+            for n in &mut found {
+                let at = n.row as usize * dimension;
+                n.distance = self.distance.distance(query, &vectors[at..at + dimension]);
+            }
+            computations += found.len() as u64;
+            found.sort();
+        }
+        found.truncate(k);
+        (found, SearchStats { distance_computations: computations, nodes_visited: probe.expanded })
     }
 }
 

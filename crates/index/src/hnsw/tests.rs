@@ -132,3 +132,116 @@ fn bad_parameters_are_invalid_argument() {
         assert_eq!(err.kind(), proxima_core::ErrorKind::InvalidArgument);
     }
 }
+
+#[test]
+fn the_walk_on_codes_keeps_the_recall_of_the_walk_on_rows() {
+    let dim = 32;
+    for metric in [DistanceMetric::Cosine, DistanceMetric::Euclidean] {
+        let vectors = prepared(metric, clustered(6_000, dim, 17), dim);
+        let queries = prepared(metric, clustered(200, dim, 171), dim);
+        // One build thread: the graph is reproducible, so only the walk differs.
+        let quantised = Hnsw::build(HnswParams::new(16, 100), metric, dim, &vectors, 1).unwrap();
+        assert_eq!(quantised.codes().map(Sq8::len), Some(6_000));
+        let mut on_rows = Hnsw::from_bytes(&quantised.to_bytes()).unwrap();
+        on_rows.drop_codes();
+        for ef in [64, 128] {
+            let (codes, rows) =
+                (recall(&quantised, &vectors, &queries, dim, ef), recall(&on_rows, &vectors, &queries, dim, ef));
+            assert!(codes >= rows - 0.005, "{metric:?} ef {ef}: codes {codes} against rows {rows}");
+        }
+        // Answers carry exact distances, re-ranked from the rows.
+        let q = &queries[..dim];
+        let (found, _) = quantised.search(&vectors, q, 10, 64, &|_| true);
+        let exact = Distance::new(metric);
+        for n in &found {
+            let row = &vectors[n.row as usize * dim..(n.row as usize + 1) * dim];
+            assert_eq!(n.distance, exact.distance(q, row));
+        }
+        assert!(found.windows(2).all(|w| w[0].distance <= w[1].distance));
+    }
+}
+
+#[test]
+fn codes_are_serialised_and_damaged_codes_are_corrupted() {
+    let dim = 12;
+    let vectors = clustered(2_500, dim, 5);
+    let graph = Hnsw::build(HnswParams::new(8, 64), DistanceMetric::Euclidean, dim, &vectors, 1).unwrap();
+    let bytes = graph.to_bytes();
+    assert_eq!(&bytes[..8], b"PXHNSW02");
+    let loaded = Hnsw::from_bytes(&bytes).unwrap();
+    assert_eq!(loaded.memory_bytes(), graph.memory_bytes());
+    assert!(loaded.codes().is_some(), "loaded without rebuilding");
+    for q in clustered(20, dim, 8).chunks_exact(dim) {
+        assert_eq!(graph.search(&vectors, q, 5, 32, &|_| true).0, loaded.search(&vectors, q, 5, 32, &|_| true).0);
+    }
+    // A byte inside the codes (near the end, before the norms and checksum).
+    let mut damaged = bytes.clone();
+    damaged[bytes.len() - 4 * 2_500 - 40] ^= 0x10;
+    assert_eq!(Hnsw::from_bytes(&damaged).unwrap_err().kind(), proxima_core::ErrorKind::Corrupted);
+    // Without codes the graph still serialises, as the first format did.
+    let mut plain = Hnsw::from_bytes(&bytes).unwrap();
+    plain.drop_codes();
+    let plain = Hnsw::from_bytes(&plain.to_bytes()).unwrap();
+    assert!(plain.codes().is_none());
+    assert!(plain.memory_bytes() < graph.memory_bytes());
+}
+
+#[test]
+fn incremental_inserts_extend_the_codes() {
+    let dim = 8;
+    let vectors = clustered(2_400, dim, 9);
+    let mut graph =
+        Hnsw::build(HnswParams::new(8, 64), DistanceMetric::Euclidean, dim, &vectors[..1_200 * dim], 1).unwrap();
+    graph.reorder();
+    graph.insert_new_rows(&vectors, 1).unwrap();
+    assert_eq!(graph.codes().map(Sq8::len), Some(2_400));
+    assert!(graph.is_reordered(), "renumbered again after the insert");
+    for row in (1_200..2_400u32).step_by(53) {
+        let q = &vectors[row as usize * dim..(row as usize + 1) * dim];
+        assert_eq!(graph.search(&vectors, q, 1, 32, &|_| true).0[0].row, row);
+    }
+}
+
+#[test]
+fn renumbered_graphs_answer_exactly_as_before() {
+    let dim = 16;
+    for metric in [DistanceMetric::Cosine, DistanceMetric::Euclidean] {
+        let vectors = prepared(metric, clustered(5_000, dim, 23), dim);
+        let in_row_order = Hnsw::build(HnswParams::new(12, 80), metric, dim, &vectors, 1).unwrap();
+        let mut reordered = Hnsw::from_bytes(&in_row_order.to_bytes()).unwrap();
+        reordered.reorder();
+        assert!(reordered.is_reordered() && !in_row_order.is_reordered());
+        let reordered = Hnsw::from_bytes(&reordered.to_bytes()).unwrap();
+        assert!(reordered.is_reordered(), "the renumbering is serialised");
+        let mut rows_walk =
+            [Hnsw::from_bytes(&reordered.to_bytes()).unwrap(), Hnsw::from_bytes(&in_row_order.to_bytes()).unwrap()];
+        rows_walk.iter_mut().for_each(Hnsw::drop_codes);
+        let odd = |row: u32| row % 2 == 1;
+        for q in prepared(metric, clustered(50, dim, 31), dim).chunks_exact(dim) {
+            for (a, b) in [(&reordered, &in_row_order), (&rows_walk[0], &rows_walk[1])] {
+                assert_eq!(a.search(&vectors, q, 10, 40, &|_| true), b.search(&vectors, q, 10, 40, &|_| true));
+                assert_eq!(a.search(&vectors, q, 10, 40, &odd), b.search(&vectors, q, 10, 40, &odd));
+                assert_eq!(a.search_selective(&vectors, q, 5, 60, &odd), b.search_selective(&vectors, q, 5, 60, &odd));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_damaged_renumbering_is_corrupted() {
+    let dim = 4;
+    let vectors = clustered(500, dim, 3);
+    let mut graph = Hnsw::build(HnswParams::new(4, 16), DistanceMetric::Dot, dim, &vectors, 1).unwrap();
+    graph.reorder();
+    let mut bytes = graph.to_bytes();
+    // The last row number, just before the checksum: make it repeat the first.
+    let (last, first) = (bytes.len() - 8, bytes.len() - 4 - 4 * 500);
+    let first_row: [u8; 4] = bytes[first..first + 4].try_into().unwrap();
+    bytes[last..last + 4].copy_from_slice(&first_row);
+    let body = bytes.len() - 4;
+    let crc = crc32c::crc32c(&bytes[..body]);
+    bytes[body..].copy_from_slice(&crc.to_le_bytes());
+    let err = Hnsw::from_bytes(&bytes).unwrap_err();
+    assert_eq!(err.kind(), proxima_core::ErrorKind::Corrupted);
+    assert!(err.to_string().contains("permutation"), "{err}");
+}

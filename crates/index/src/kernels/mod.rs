@@ -16,6 +16,8 @@ use proxima_core::DistanceMetric;
 type RawKernel = unsafe fn(&[f32], &[f32]) -> f32;
 /// A kernel over many rows: the query, rows back to back, the dimension, one output per row.
 type RawBatchKernel = unsafe fn(&[f32], &[f32], usize, &mut [f32]);
+/// A kernel between float weights and 8-bit codes of the same length.
+type RawCodeKernel = unsafe fn(&[f32], &[u8]) -> f32;
 
 /// The instruction set a kernel pair uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,7 @@ pub struct Kernels {
     l2sq: RawKernel,
     dot_batch: RawBatchKernel,
     l2sq_batch: RawBatchKernel,
+    dot_u8: RawCodeKernel,
 }
 
 impl Kernels {
@@ -59,6 +62,14 @@ impl Kernels {
         unsafe { (self.l2sq)(a, b) }
     }
 
+    /// `Σ weights[i] · codes[i]`: the code side of a quantised distance
+    /// (`crate::Sq8`), the codes widened to floats in registers.
+    #[inline]
+    pub fn dot_u8(&self, weights: &[f32], codes: &[u8]) -> f32 {
+        // SAFETY: as in `dot`.
+        unsafe { (self.dot_u8)(weights, codes) }
+    }
+
     /// The portable kernels.
     pub fn portable() -> Self {
         Self {
@@ -67,6 +78,7 @@ impl Kernels {
             l2sq: portable::l2sq,
             dot_batch: portable::dot_batch,
             l2sq_batch: portable::l2sq_batch,
+            dot_u8: portable::dot_u8,
         }
     }
 

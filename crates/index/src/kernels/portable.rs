@@ -32,6 +32,20 @@ pub(super) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+pub(super) fn dot_u8(weights: &[f32], codes: &[u8]) -> f32 {
+    let n = weights.len().min(codes.len());
+    let (w, c) = (&weights[..n], &codes[..n]);
+    let mut acc = [0.0f32; LANES];
+    let (wc, cc) = (w.chunks_exact(LANES), c.chunks_exact(LANES));
+    let tail: f32 = wc.remainder().iter().zip(cc.remainder()).map(|(x, &y)| x * f32::from(y)).sum();
+    for (x, y) in wc.zip(cc) {
+        for i in 0..LANES {
+            acc[i] += x[i] * f32::from(y[i]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 pub(super) fn dot_batch(query: &[f32], rows: &[f32], dimension: usize, out: &mut [f32]) {
     for (o, row) in out.iter_mut().zip(rows.chunks_exact(dimension)) {
         *o = dot(query, row);

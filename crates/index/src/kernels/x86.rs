@@ -15,6 +15,7 @@ pub(super) fn available() -> Vec<Kernels> {
             l2sq: l2sq_avx2,
             dot_batch: dot_batch_avx2,
             l2sq_batch: l2sq_batch_avx2,
+            dot_u8: dot_u8_avx2,
         });
     }
     if is_x86_feature_detected!("avx512f") {
@@ -24,6 +25,7 @@ pub(super) fn available() -> Vec<Kernels> {
             l2sq: l2sq_avx512,
             dot_batch: dot_batch_avx512,
             l2sq_batch: l2sq_batch_avx512,
+            dot_u8: dot_u8_avx512,
         });
     }
     sets
@@ -132,6 +134,57 @@ unsafe fn l2sq_avx512(a: &[f32], b: &[f32]) -> f32 {
             let mask: __mmask16 = (1u16 << (n - i)) - 1;
             let d = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, pa.add(i)), _mm512_maskz_loadu_ps(mask, pb.add(i)));
             acc = _mm512_fmadd_ps(d, d, acc);
+        }
+    }
+    _mm512_reduce_add_ps(acc)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_u8_avx2(w: &[f32], c: &[u8]) -> f32 {
+    let n = w.len().min(c.len());
+    let (pw, pc) = (w.as_ptr(), c.as_ptr());
+    let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    // SAFETY: each step reads 8 codes (one 64-bit load) and 8 weights at i + 8 <= n.
+    unsafe {
+        let widen = |at: usize| _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(pc.add(at).cast())));
+        while i + 16 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pw.add(i)), widen(i), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pw.add(i + 8)), widen(i + 8), acc1);
+            i += 16;
+        }
+        if i + 8 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pw.add(i)), widen(i), acc0);
+            i += 8;
+        }
+    }
+    let mut sum = hsum256(_mm256_add_ps(acc0, acc1));
+    for j in i..n {
+        sum += w[j] * f32::from(c[j]);
+    }
+    sum
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_u8_avx512(w: &[f32], c: &[u8]) -> f32 {
+    let n = w.len().min(c.len());
+    let (pw, pc) = (w.as_ptr(), c.as_ptr());
+    let mut acc = _mm512_setzero_ps();
+    let mut i = 0;
+    // SAFETY: full steps read 16 codes and 16 weights below n; the tail reads a local copy and masked weights.
+    unsafe {
+        while i + 16 <= n {
+            let codes = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(pc.add(i).cast())));
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(pw.add(i)), codes, acc);
+            i += 16;
+        }
+        if i < n {
+            // Masked byte loads need AVX-512BW: copy the tail's codes out instead.
+            let mut tail = [0u8; 16];
+            tail[..n - i].copy_from_slice(&c[i..n]);
+            let mask: __mmask16 = (1u16 << (n - i)) - 1;
+            let codes = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(tail.as_ptr().cast())));
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, pw.add(i)), codes, acc);
         }
     }
     _mm512_reduce_add_ps(acc)

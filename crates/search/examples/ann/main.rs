@@ -9,12 +9,14 @@
 //! sweeps again with the filter evaluated on each row's metadata; then runs
 //! filters of every selectivity through the search handler with payload
 //! indexes (`filtered.rs`); `--payload-filters-only` runs just those, on a
-//! graph loaded with `--graph`. Every run also times batched exact search
+//! graph loaded with `--graph`; `--walks-only` just the unfiltered sweeps on
+//! codes and on rows; `--build-threads N` times only that build. Every run also times batched exact search
 //! (`flat_search_batch`) over all the queries in one call, with one and with
 //! two threads, as FAISS's `IndexFlatIP` is timed batched; `--batch-only`
 //! runs just that.
 
 mod filtered;
+mod walks;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -26,7 +28,7 @@ use proxima_index::{
 };
 use serde_json::{Value, json};
 
-const EFS: [usize; 7] = [10, 20, 40, 80, 120, 200, 400];
+pub(crate) const EFS: [usize; 7] = [10, 20, 40, 80, 120, 200, 400];
 pub(crate) const K: usize = 10;
 
 struct Args {
@@ -37,6 +39,10 @@ struct Args {
     payload_only: bool,
     /// Only batched exact search (no graph).
     batch_only: bool,
+    /// Only the unfiltered sweeps, on codes and on rows (quick side-by-side runs).
+    walks_only: bool,
+    /// Time only builds with this many threads (default: 1 and 2).
+    build_threads: Option<usize>,
     /// While iterating: load the graph from this file if present (no build
     /// timings then), else build as usual and save it there.
     graph: Option<PathBuf>,
@@ -44,8 +50,9 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut data, mut out, mut filtered, mut graph, mut payload_only, mut batch_only) =
-        (None, None, false, None, false, false);
+    let (mut data, mut out, mut filtered, mut graph, mut payload_only, mut batch_only, mut walks_only) =
+        (None, None, false, None, false, false, false);
+    let mut build_threads = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--data" => data = args.next().map(PathBuf::from),
@@ -53,13 +60,24 @@ fn parse_args() -> Result<Args, String> {
             "--filtered" => filtered = true,
             "--payload-filters-only" => payload_only = true,
             "--batch-only" => batch_only = true,
+            "--walks-only" => walks_only = true,
+            "--build-threads" => build_threads = args.next().and_then(|n| n.parse().ok()),
             "--graph" => graph = args.next().map(PathBuf::from),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    let usage =
-        "usage: ann --data DIR [--filtered] [--graph FILE [--payload-filters-only]] [--batch-only] --out FILE.json";
-    Ok(Args { data: data.ok_or(usage)?, out: out.ok_or(usage)?, filtered, graph, payload_only, batch_only })
+    let usage = "usage: ann --data DIR [--filtered] [--graph FILE [--payload-filters-only | --walks-only]] \
+                 [--batch-only] [--build-threads N] --out FILE.json";
+    Ok(Args {
+        data: data.ok_or(usage)?,
+        out: out.ok_or(usage)?,
+        filtered,
+        graph,
+        payload_only,
+        batch_only,
+        walks_only,
+        build_threads,
+    })
 }
 
 /// Rows of a TEXMEX `.fvecs`/`.ivecs` file: per row a little-endian i32 length, then the values.
@@ -130,8 +148,12 @@ fn main() -> Result<(), String> {
     let mut build_s = serde_json::Map::new();
     let saved = args.graph.as_ref().and_then(|p| std::fs::read(p).ok());
     let mut graph = saved.map(|bytes| Hnsw::from_bytes(&bytes)).transpose().map_err(|e| e.to_string())?;
-    let threads_to_time: &[usize] = if graph.is_some() { &[] } else { &[1, 2] };
-    for &threads in threads_to_time {
+    let threads_to_time = match (&graph, args.build_threads) {
+        (Some(_), _) => vec![],
+        (None, Some(n)) => vec![n],
+        (None, None) => vec![1, 2],
+    };
+    for threads in threads_to_time {
         let started = Instant::now();
         let built = Hnsw::build(params, metric, dim, &base, threads).map_err(|e| e.to_string())?;
         let secs = started.elapsed().as_secs_f64();
@@ -140,7 +162,14 @@ fn main() -> Result<(), String> {
         // Queries run on the single-threaded build, as the peers' harness does.
         graph.get_or_insert(built);
     }
-    let graph = graph.expect("built");
+    let mut graph = graph.expect("built");
+    if graph.codes().is_none() {
+        // A graph saved before codes existed: train them now, as a build would.
+        graph.quantise(&base);
+    }
+    if args.walks_only {
+        return write(&args.out, &walks::compare(&graph, &base, dim, &queries, &truth));
+    }
     if let Some(path) = args.graph.as_ref().filter(|p| !p.exists()) {
         std::fs::write(path, graph.to_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     }
@@ -151,26 +180,44 @@ fn main() -> Result<(), String> {
         );
     }
     let graph_bytes = graph.memory_bytes();
+    let codes_bytes = graph.codes().map_or(0, |c| c.memory_bytes());
     let vector_bytes = base.len() * 4;
+    let mut on_rows = Hnsw::from_bytes(&graph.to_bytes()).map_err(|e| e.to_string())?;
+    on_rows.drop_codes();
 
-    let sweep = |accept: &dyn Fn(u32) -> bool, truth: &[Vec<u32>], selective: bool, efs: &[usize]| -> Vec<Value> {
+    let sweep_graph = |graph: &Hnsw,
+                       accept: &dyn Fn(u32) -> bool,
+                       truth: &[Vec<u32>],
+                       selective: bool,
+                       efs: &[usize]|
+     -> Vec<Value> {
         efs.iter()
             .map(|&ef| {
+                let computations = std::cell::Cell::new(0u64);
                 let (qps, results) = timed(&queries, dim, |q| {
-                    let found = if selective {
-                        graph.search_selective(&base, q, K, ef, accept).0
+                    let (found, stats) = if selective {
+                        graph.search_selective(&base, q, K, ef, accept)
                     } else {
-                        graph.search(&base, q, K, ef, accept).0
+                        graph.search(&base, q, K, ef, accept)
                     };
+                    computations.set(computations.get() + stats.distance_computations);
                     found.iter().map(|n| n.row).collect()
                 });
                 let r = recall(&results, truth);
-                eprintln!("ann: ef {ef:4} recall@10 {r:.4} qps {qps:.0}");
-                json!({"ef": ef, "recall10": r, "qps": qps})
+                // Four passes ran (the warm-up's 1,000 queries too).
+                let per_query = computations.get() as f64 / (3 * truth.len() + 1_000.min(truth.len())) as f64;
+                eprintln!("ann: ef {ef:4} recall@10 {r:.4} qps {qps:.0} distances/query {per_query:.0}");
+                json!({"ef": ef, "recall10": r, "qps": qps, "distances_per_query": per_query})
             })
             .collect()
     };
+    let sweep = |accept: &dyn Fn(u32) -> bool, truth: &[Vec<u32>], selective: bool, efs: &[usize]| {
+        sweep_graph(&graph, accept, truth, selective, efs)
+    };
+    eprintln!("ann: the walk on 8-bit codes, re-ranked on the rows");
     let points = sweep(&|_| true, &truth, false, &EFS);
+    eprintln!("ann: the walk on the f32 rows");
+    let points_rows = sweep_graph(&on_rows, &|_| true, &truth, false, &EFS);
 
     let distance = Distance::new(metric);
     let (flat_qps, flat_results) = timed(&queries[..1_000 * dim], dim, |q| {
@@ -190,8 +237,10 @@ fn main() -> Result<(), String> {
         "index_bytes": graph_bytes + vector_bytes,
         "index_mb": (graph_bytes + vector_bytes) as f64 / (1 << 20) as f64,
         "graph_bytes": graph_bytes,
+        "codes_bytes": codes_bytes,
         "flat_qps": flat_qps,
         "points": points,
+        "points_walk_on_rows": points_rows,
         "batch": batch,
     });
 
