@@ -167,11 +167,13 @@ fn main() -> Result<(), String> {
         // A graph saved before codes existed: train them now, as a build would.
         graph.quantise(&base);
     }
-    if args.walks_only {
-        return write(&args.out, &walks::compare(&graph, &base, dim, &queries, &truth));
-    }
     if let Some(path) = args.graph.as_ref().filter(|p| !p.exists()) {
         std::fs::write(path, graph.to_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if args.walks_only {
+        let mut out = walks::compare(&graph, &base, dim, &queries, &truth);
+        out["build_s"] = json!(build_s);
+        return write(&args.out, &out);
     }
     if args.payload_only {
         return write(
