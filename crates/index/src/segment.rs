@@ -68,6 +68,8 @@ pub enum IndexSummary {
         len: usize,
         /// Neighbours per node on upper layers.
         m: usize,
+        /// Bytes of 8-bit codes the graph walks on (0 for a graph walking on the rows).
+        code_bytes: usize,
     },
     /// An inverted file over `len` rows in `nlist` lists.
     Ivf {
@@ -84,7 +86,14 @@ impl IndexSummary {
         let bytes = IndexParts::of(bytes).ok()?.vector?;
         let word = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4")) as usize);
         match bytes.get(..8)? {
-            b"PXHNSW01" | b"PXHNSW02" => Some(IndexSummary::Hnsw { len: word(16)?, m: word(20)? }),
+            b"PXHNSW01" => Some(IndexSummary::Hnsw { len: word(16)?, m: word(20)?, code_bytes: 0 }),
+            b"PXHNSW02" => {
+                let (dimension, len, m, upper_len) = (word(12)?, word(16)?, word(20)?, word(44)?);
+                // The codes flag follows the arrays, whose lengths the header gives.
+                let arrays = len.next_multiple_of(4) + 4 * (len * (2 * m + 1) + (len + 1) + upper_len);
+                let has_codes = word(48 + arrays)? == 1;
+                Some(IndexSummary::Hnsw { len, m, code_bytes: if has_codes { len * dimension } else { 0 } })
+            }
             b"PXIVF001" => Some(IndexSummary::Ivf { nlist: word(16)?, len: word(20)? }),
             _ => None,
         }

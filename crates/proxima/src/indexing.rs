@@ -2,7 +2,7 @@
 //! client waiting for an index before it measures) asks after an ingest.
 
 use proxima_core::{IndexConfig, Result};
-use proxima_index::IndexParts;
+use proxima_index::{IndexParts, IndexSummary};
 use proxima_search::SegmentIndexer;
 use serde::Serialize;
 
@@ -20,6 +20,11 @@ pub struct IndexStatus {
     /// Whether a segment large enough to be indexed has no index yet: one is
     /// being built, or the write buffer is waiting for its flush.
     pub building: bool,
+    /// Bytes of the segments' stored indexes (vector and payload), what they
+    /// take in memory once loaded.
+    pub index_bytes: u64,
+    /// The part of `index_bytes` that is 8-bit codes the graphs walk on.
+    pub code_bytes: u64,
 }
 
 impl Proxima {
@@ -32,8 +37,12 @@ impl Proxima {
             let view = engine.read_view(collection).await?;
             for segment in view.segments() {
                 let live = segment.live().count_ones() as u64;
-                let indexed =
-                    segment.index_bytes().and_then(|b| IndexParts::of(b).ok()).is_some_and(|p| p.vector.is_some());
+                let stored = segment.index_bytes().unwrap_or_default();
+                status.index_bytes += stored.len() as u64;
+                if let Some(IndexSummary::Hnsw { code_bytes, .. }) = IndexSummary::peek(stored) {
+                    status.code_bytes += code_bytes as u64;
+                }
+                let indexed = !stored.is_empty() && IndexParts::of(stored).ok().is_some_and(|p| p.vector.is_some());
                 if indexed {
                     status.indexed_rows += live;
                 } else {

@@ -192,6 +192,8 @@ async fn index_status_follows_the_build() {
         let status = db.index_status("c").await.unwrap();
         if !status.building {
             assert_eq!((status.indexed_rows, status.unindexed_rows), (3_000, 0));
+            assert_eq!(status.code_bytes, 3_000 * 8, "one byte of codes per value");
+            assert!(status.index_bytes > status.code_bytes, "{status:?}");
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the graph was never built: {status:?}");

@@ -245,3 +245,15 @@ fn a_damaged_renumbering_is_corrupted() {
     assert_eq!(err.kind(), proxima_core::ErrorKind::Corrupted);
     assert!(err.to_string().contains("permutation"), "{err}");
 }
+
+#[test]
+fn the_summary_reads_the_codes_size_from_the_header() {
+    let dim = 6;
+    let vectors = clustered(700, dim, 4);
+    let mut graph = Hnsw::build(HnswParams::new(6, 24), DistanceMetric::Euclidean, dim, &vectors, 1).unwrap();
+    let summary = crate::IndexSummary::peek(&graph.to_bytes());
+    assert_eq!(summary, Some(crate::IndexSummary::Hnsw { len: 700, m: 6, code_bytes: 700 * dim }));
+    graph.drop_codes();
+    let summary = crate::IndexSummary::peek(&graph.to_bytes());
+    assert_eq!(summary, Some(crate::IndexSummary::Hnsw { len: 700, m: 6, code_bytes: 0 }));
+}
