@@ -2,7 +2,7 @@
 """hnswlib's unfiltered ef sweep on a saved index, to set beside ProximaDB's
 figures in the same sitting without rebuilding either graph.
 
-usage: hnswlib_sweep.py DATA_DIR OUT.json [--build-threads N]
+usage: hnswlib_sweep.py DATA_DIR OUT.json [--build-threads N] [--queries N]
 
 DATA_DIR is made by ../shared/bench/glove50.sh; the index is the one
 `filtered_hnswlib.py` caches beside the data (M 16, ef_construction 200), or
@@ -10,7 +10,7 @@ built here if missing. The procedure is peers.sh's: one query thread, k 10, a
 warm-up over 1,000 queries, then the median of three timed passes. Run it with
 the peers' virtualenv (`$HOME/.cache/proximadb-bench/venv/bin/python`).
 `--build-threads N` first times a build with N threads (not saved), to set
-beside `ann --build-threads N`.
+beside `ann --build-threads N`; `--queries N` keeps the first N queries.
 """
 import json
 import os
@@ -31,6 +31,9 @@ def main():
     base = read_vecs(os.path.join(data, "base.fvecs"), np.float32)
     queries = read_vecs(os.path.join(data, "query.fvecs"), np.float32)
     truth = read_vecs(os.path.join(data, "gt.ivecs"), np.int32)[:, :K]
+    if "--queries" in sys.argv:
+        n = int(sys.argv[sys.argv.index("--queries") + 1])
+        queries, truth = queries[:n], truth[:n]
     rows, dim = base.shape
     result = {"engine": "hnswlib", "version": "0.8"}
     if "--build-threads" in sys.argv:

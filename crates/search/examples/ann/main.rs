@@ -10,7 +10,8 @@
 //! filters of every selectivity through the search handler with payload
 //! indexes (`filtered.rs`); `--payload-filters-only` runs just those, on a
 //! graph loaded with `--graph`; `--walks-only` just the unfiltered sweeps on
-//! codes and on rows; `--build-threads N` times only that build. Every run also times batched exact search
+//! codes and on rows; `--build-threads N` times only that build; `--queries N`
+//! keeps the first N queries. Every run also times batched exact search
 //! (`flat_search_batch`) over all the queries in one call, with one and with
 //! two threads, as FAISS's `IndexFlatIP` is timed batched; `--batch-only`
 //! runs just that.
@@ -43,6 +44,8 @@ struct Args {
     walks_only: bool,
     /// Time only builds with this many threads (default: 1 and 2).
     build_threads: Option<usize>,
+    /// Use only the first N queries (default: all).
+    queries: Option<usize>,
     /// While iterating: load the graph from this file if present (no build
     /// timings then), else build as usual and save it there.
     graph: Option<PathBuf>,
@@ -52,7 +55,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut data, mut out, mut filtered, mut graph, mut payload_only, mut batch_only, mut walks_only) =
         (None, None, false, None, false, false, false);
-    let mut build_threads = None;
+    let (mut build_threads, mut queries) = (None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--data" => data = args.next().map(PathBuf::from),
@@ -62,12 +65,13 @@ fn parse_args() -> Result<Args, String> {
             "--batch-only" => batch_only = true,
             "--walks-only" => walks_only = true,
             "--build-threads" => build_threads = args.next().and_then(|n| n.parse().ok()),
+            "--queries" => queries = args.next().and_then(|n| n.parse().ok()),
             "--graph" => graph = args.next().map(PathBuf::from),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
     let usage = "usage: ann --data DIR [--filtered] [--graph FILE [--payload-filters-only | --walks-only]] \
-                 [--batch-only] [--build-threads N] --out FILE.json";
+                 [--batch-only] [--build-threads N] [--queries N] --out FILE.json";
     Ok(Args {
         data: data.ok_or(usage)?,
         out: out.ok_or(usage)?,
@@ -77,6 +81,7 @@ fn parse_args() -> Result<Args, String> {
         batch_only,
         walks_only,
         build_threads,
+        queries,
     })
 }
 
@@ -131,12 +136,15 @@ fn tagged(row: usize) -> bool {
 fn main() -> Result<(), String> {
     let args = parse_args()?;
     let (base, dim) = read_vecs(&args.data.join("base.fvecs"), f32::from_le_bytes)?;
-    let (queries, qdim) = read_vecs(&args.data.join("query.fvecs"), f32::from_le_bytes)?;
+    let (mut queries, qdim) = read_vecs(&args.data.join("query.fvecs"), f32::from_le_bytes)?;
+    if let Some(n) = args.queries {
+        queries.truncate(n * qdim);
+    }
     let (gt, gt_width) = read_vecs(&args.data.join("gt.ivecs"), |b| i32::from_le_bytes(b) as u32)?;
     if qdim != dim {
         return Err(format!("queries are {qdim}-d, base is {dim}-d"));
     }
-    let truth: Vec<Vec<u32>> = gt.chunks_exact(gt_width).map(|r| r.to_vec()).collect();
+    let truth: Vec<Vec<u32>> = gt.chunks_exact(gt_width).take(queries.len() / dim).map(|r| r.to_vec()).collect();
     let rows = base.len() / dim;
     eprintln!("ann: {rows} base rows, {} queries, {dim}-d", queries.len() / dim);
     let metric = DistanceMetric::Cosine;
