@@ -126,13 +126,21 @@ impl Hnsw {
 
     /// Trains and keeps 8-bit codes of `vectors`, the rows the graph was built
     /// on, so later searches walk on the codes and re-rank exactly.
-    pub fn quantise(&mut self, vectors: &[f32]) {
+    pub fn quantise(&mut self, vectors: &[f32]) -> Result<()> {
+        let rows = vectors.get(..self.len() * self.dimension).ok_or_else(|| {
+            Error::invalid(format!(
+                "the graph has {} nodes but only {} rows were given",
+                self.len(),
+                vectors.len() / self.dimension
+            ))
+        })?;
         let was_reordered = self.is_reordered();
         self.restore_row_order();
-        self.codes = Some(Box::new(Sq8::train(self.metric, self.dimension, &vectors[..self.len() * self.dimension])));
+        self.codes = Some(Box::new(Sq8::train(self.metric, self.dimension, rows)));
         if was_reordered {
             self.reorder();
         }
+        Ok(())
     }
 
     /// Drops the codes: searches walk on the rows themselves.

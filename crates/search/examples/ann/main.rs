@@ -173,7 +173,7 @@ fn main() -> Result<(), String> {
     let mut graph = graph.expect("built");
     if graph.codes().is_none() {
         // A graph saved before codes existed: train them now, as a build would.
-        graph.quantise(&base);
+        graph.quantise(&base).map_err(|e| e.to_string())?;
     }
     if let Some(path) = args.graph.as_ref().filter(|p| !p.exists()) {
         std::fs::write(path, graph.to_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
