@@ -7,7 +7,7 @@ use std::sync::{Mutex, RwLock};
 
 use proxima_core::{DistanceMetric, Error, Result};
 
-use super::layer::{self, Links, Probe, Scorer};
+use super::layer::{self, Links, Probe};
 use super::{Hnsw, HnswParams, MAX_M};
 use crate::visited::VisitedPool;
 use crate::{Distance, Neighbor, Sq8};
@@ -180,9 +180,7 @@ impl HnswBuilder {
             return self.insert(vectors, node);
         };
         let mut probe = match &self.codes {
-            Some(codes) => {
-                Probe { scorer: Scorer::Codes { codes, query: codes.query(query) }, computations: 0, expanded: 0 }
-            }
+            Some(codes) => Probe::codes(codes, query),
             None => Probe::exact(&self.distance, vectors, self.dimension, query, None),
         };
         let mut best = Neighbor { row: entry, distance: probe.distance_to(entry) };

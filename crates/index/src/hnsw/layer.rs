@@ -45,6 +45,11 @@ impl<'a> Probe<'a> {
         Probe { scorer: Scorer::Exact { distance, vectors, dimension, query, rows }, computations: 0, expanded: 0 }
     }
 
+    /// A probe scoring `query` on `codes`.
+    pub(super) fn codes(codes: &'a Sq8, query: &[f32]) -> Self {
+        Probe { scorer: Scorer::Codes { codes, query: codes.query(query) }, computations: 0, expanded: 0 }
+    }
+
     #[inline]
     pub(super) fn distance_to(&mut self, node: u32) -> f32 {
         self.computations += 1;

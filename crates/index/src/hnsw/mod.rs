@@ -16,7 +16,7 @@ mod order;
 use proxima_core::{DistanceMetric, Error, Result};
 
 pub use build::HnswBuilder;
-use layer::{Links, Probe, Scorer};
+use layer::{Links, Probe};
 
 use crate::visited::VisitedPool;
 use crate::{Distance, Neighbor, Sq8};
@@ -271,9 +271,7 @@ impl Hnsw {
             return (Vec::new(), SearchStats::default());
         };
         let mut probe = match &self.codes {
-            Some(codes) => {
-                Probe { scorer: Scorer::Codes { codes, query: codes.query(query) }, computations: 0, expanded: 0 }
-            }
+            Some(codes) => Probe::codes(codes, query),
             None => Probe::exact(&self.distance, vectors, self.dimension, query, self.rows.as_deref()),
         };
         let mut best = Neighbor { row: entry, distance: probe.distance_to(entry) };
