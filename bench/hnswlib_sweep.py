@@ -45,6 +45,9 @@ def main():
         secs = time.perf_counter() - started
         print(f"hnswlib: built with {threads} thread(s) in {secs:.1f} s", file=sys.stderr)
         result["build_s"] = {str(threads): secs}
+        saved = os.path.join(data, "hnswlib-m16-ef200.bin")
+        if not os.path.exists(saved):
+            fresh.save_index(saved)
         del fresh
     index = hnswlib_index(data, base)
     index.set_num_threads(1)
