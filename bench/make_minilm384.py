@@ -98,13 +98,17 @@ def write_vecs(path, rows, dtype):
 
 
 def embed_all(model, words, what):
+    # Batches of words of about the same length: a batch is padded to its longest.
+    order = sorted(range(len(words)), key=lambda i: len(model.tokenizer.encode(words[i]).ids))
     started, out = time.time(), []
     for at in range(0, len(words), BATCH):
-        out.append(model.embed(words[at : at + BATCH]))
+        out.append(model.embed([words[i] for i in order[at : at + BATCH]]))
         done = min(at + BATCH, len(words))
         print(f"\r{what}: {done:,}/{len(words):,} words, {time.time() - started:.0f} s", end="", file=sys.stderr)
     print(file=sys.stderr)
-    return np.concatenate(out).astype(np.float32)
+    embedded = np.empty((len(words), HIDDEN), dtype=np.float32)
+    embedded[order] = np.concatenate(out)
+    return embedded
 
 
 def main():
