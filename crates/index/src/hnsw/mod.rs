@@ -223,9 +223,10 @@ impl Hnsw {
         accept: &dyn Fn(u32) -> bool,
     ) -> (Vec<Neighbor>, SearchStats) {
         let pool = self.rerank_pool(k, ef);
-        let accept = |node: u32| accept(self.row_of(node));
+        let mapped = |node: u32| accept(self.row_of(node));
+        let accept: &dyn Fn(u32) -> bool = if self.is_reordered() { &mapped } else { accept };
         self.walk(vectors, query, k, |probe, entry, visited| {
-            layer::beam_selective(self, probe, entry, ef.max(k), k, pool, visited, &accept)
+            layer::beam_selective(self, probe, entry, ef.max(k), k, pool, visited, accept)
         })
     }
 
@@ -242,9 +243,10 @@ impl Hnsw {
         accept: &dyn Fn(u32) -> bool,
     ) -> (Vec<Neighbor>, SearchStats) {
         let pool = self.rerank_pool(k, ef);
-        let accept = |node: u32| accept(self.row_of(node));
+        let mapped = |node: u32| accept(self.row_of(node));
+        let accept: &dyn Fn(u32) -> bool = if self.is_reordered() { &mapped } else { accept };
         self.walk(vectors, query, k, |probe, entry, visited| {
-            let mut found = layer::beam(self, probe, entry, ef.max(k), 0, visited, &accept);
+            let mut found = layer::beam(self, probe, entry, ef.max(k), 0, visited, accept);
             found.truncate(pool);
             found
         })
