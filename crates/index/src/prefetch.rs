@@ -15,3 +15,11 @@ pub(crate) fn bytes<T>(at: &[T], bytes: usize) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (at, bytes);
 }
+
+/// Asks for row `row` of `items`, rows of `width` items each (nothing when out of range).
+#[inline]
+pub(crate) fn row<T>(items: &[T], row: usize, width: usize) {
+    if let Some(slice) = items.get(row * width..(row + 1) * width) {
+        bytes(slice, std::mem::size_of_val(slice));
+    }
+}

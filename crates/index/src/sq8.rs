@@ -118,10 +118,7 @@ impl Sq8 {
     /// Hints that `row`'s codes are read soon.
     #[inline]
     pub(crate) fn prefetch(&self, row: u32) {
-        let at = row as usize * self.dimension;
-        if let Some(codes) = self.codes.get(at..at + self.dimension) {
-            crate::prefetch::bytes(codes, self.dimension);
-        }
+        crate::prefetch::row(&self.codes, row as usize, self.dimension);
     }
 
     /// Puts old row `old_of[i]` at row `i`.

@@ -59,10 +59,7 @@ impl Links for HnswBuilder {
 
     #[inline]
     fn prefetch_links(&self, node: u32) {
-        let stride = self.params.m0() + 1;
-        if let Some(list) = self.level0.get(node as usize * stride..(node as usize + 1) * stride) {
-            crate::prefetch::bytes(list, stride * 4);
-        }
+        crate::prefetch::row(&self.level0, node as usize, self.params.m0() + 1);
     }
 }
 

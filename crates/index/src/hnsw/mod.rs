@@ -102,10 +102,7 @@ impl Links for Hnsw {
 
     #[inline]
     fn prefetch_links(&self, node: u32) {
-        let stride = self.params.m0() + 1;
-        if let Some(list) = self.level0.get(node as usize * stride..(node as usize + 1) * stride) {
-            crate::prefetch::bytes(list, stride * 4);
-        }
+        crate::prefetch::row(&self.level0, node as usize, self.params.m0() + 1);
     }
 }
 
@@ -290,7 +287,7 @@ impl Hnsw {
         if self.codes.is_some() {
             let dimension = self.dimension;
             for n in &found {
-                crate::prefetch::bytes(&vectors[n.row as usize * dimension..], dimension * 4);
+                crate::prefetch::row(vectors, n.row as usize, dimension);
             }
             for n in &mut found {
                 let at = n.row as usize * dimension;
