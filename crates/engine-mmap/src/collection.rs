@@ -23,7 +23,7 @@ use proxima_wal::{Wal, WalOptions};
 use crate::slot_file::{self, SlotsFile, StoredSlot};
 use crate::slot_table::{SlotRow, SlotState, SlotTable};
 use crate::vector_file::VectorFile;
-use crate::view::MmapSegment;
+use crate::view::{Earlier, MmapSegment};
 
 type HashMap<K, V> = StdHashMap<K, V, ahash::RandomState>;
 
@@ -52,6 +52,8 @@ pub(crate) struct MmapCollection {
     generation: u64,
     /// Index bytes for `generation`, set by `flush` (the segment is sealed until the next write).
     sealed: Option<Option<Arc<[u8]>>>,
+    /// While unsealed: the index of the last sealed state and what changed since.
+    earlier: Option<Earlier>,
     ops_since_checkpoint: usize,
     index_builder: Option<Arc<dyn IndexBuilder>>,
     /// Set when a write was logged but its vectors could not be written: the
@@ -103,6 +105,7 @@ impl MmapCollection {
             next_seq: 1,
             generation: 1,
             sealed: None,
+            earlier: None,
             ops_since_checkpoint: 0,
             index_builder,
             poisoned: None,
@@ -152,12 +155,12 @@ impl MmapCollection {
             replayed.push((seq, op));
             Ok(())
         })?;
-        if replayed.is_empty() {
-            if let Some(bytes) = slot_file::read_index(dir, c.generation)? {
-                c.sealed = Some(Some(Arc::from(bytes)));
-            } else if c.index_builder.is_none() {
-                c.sealed = Some(None);
-            }
+        // The index describes the slot table of its generation; a log tail
+        // unseals it again, and its payload index keeps serving filters.
+        match slot_file::read_index(dir, c.generation)? {
+            Some(bytes) => c.sealed = Some(Some(Arc::from(bytes))),
+            None if replayed.is_empty() && c.index_builder.is_none() => c.sealed = Some(None),
+            None => {}
         }
         for (seq, op) in replayed {
             c.apply(vec![op], seq)?;
@@ -207,6 +210,9 @@ impl MmapCollection {
 
     /// Applies logged operations numbered from `first_seq`.
     fn apply(&mut self, ops: Vec<WriteOp>, first_seq: u64) -> Result<()> {
+        if let Some(Some(index)) = self.sealed.take() {
+            self.earlier = Some(Earlier::new(self.generation, self.slots.len(), index));
+        }
         let mut vectors: Vec<(u32, Vec<f32>)> = Vec::new();
         let count = ops.len();
         for (i, op) in ops.into_iter().enumerate() {
@@ -215,6 +221,7 @@ impl MmapCollection {
                 WriteOp::Upsert(r) => {
                     self.hidden.unhide(&r.id);
                     let slot = self.allocate();
+                    self.changed(slot);
                     *self.slots.row_mut(slot) = SlotRow {
                         id: r.id.clone(),
                         seq,
@@ -237,6 +244,7 @@ impl MmapCollection {
                 WriteOp::UpdateMetadata { id, metadata } => {
                     // In place: views keep the chunk they hold; the vector is unchanged.
                     if let Some(slot) = self.locate.get(&id).copied() {
+                        self.changed(slot);
                         let row = self.slots.row_mut(slot);
                         row.metadata = metadata;
                         row.seq = seq;
@@ -281,6 +289,13 @@ impl MmapCollection {
         }
     }
 
+    /// `slot` no longer holds what the last sealed state's index was built from.
+    fn changed(&mut self, slot: u32) {
+        if let Some(earlier) = &mut self.earlier {
+            earlier.change(slot);
+        }
+    }
+
     /// A slot's version was replaced or deleted.
     fn retire(&mut self, slot: u32) {
         self.slots.row_mut(slot).state = SlotState::Dead;
@@ -319,6 +334,7 @@ impl MmapCollection {
             chunks: self.slots.chunks(),
             live: self.live.clone(),
             index: self.sealed.clone().flatten(),
+            earlier: self.earlier.clone(),
             _pin: pin,
         }
     }
@@ -399,6 +415,7 @@ impl MmapCollection {
             slot_file::write_index(&self.dir, self.generation, bytes)?;
         }
         self.sealed = Some(index);
+        self.earlier = None;
         Ok(())
     }
 

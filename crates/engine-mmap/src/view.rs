@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use proxima_core::Metadata;
-use proxima_engine::{Bitmap, Segment};
+use proxima_engine::{Bitmap, EarlierIndex, Segment};
 
 use crate::slot_table::{CHUNK, SlotRow};
 use crate::vector_file::Mapping;
@@ -20,7 +20,32 @@ pub(crate) struct MmapSegment {
     pub(crate) chunks: Vec<Arc<Vec<SlotRow>>>,
     pub(crate) live: Arc<Bitmap>,
     pub(crate) index: Option<Arc<[u8]>>,
+    /// The last sealed state's index, while unsealed.
+    pub(crate) earlier: Option<Earlier>,
     pub(crate) _pin: Arc<()>,
+}
+
+/// The index of the collection's last sealed state and the slots written or
+/// whose metadata changed since, kept until the next flush seals it again.
+#[derive(Clone)]
+pub(crate) struct Earlier {
+    pub(crate) generation: u64,
+    pub(crate) rows: usize,
+    pub(crate) index: Arc<[u8]>,
+    pub(crate) changed: Arc<Bitmap>,
+}
+
+impl Earlier {
+    pub(crate) fn new(generation: u64, rows: usize, index: Arc<[u8]>) -> Self {
+        Earlier { generation, rows, index, changed: Arc::new(Bitmap::all_unset(rows)) }
+    }
+
+    /// Notes that `slot` no longer holds what the index was built from.
+    pub(crate) fn change(&mut self, slot: u32) {
+        if (slot as usize) < self.rows {
+            Arc::make_mut(&mut self.changed).set(slot as usize, true);
+        }
+    }
 }
 
 impl MmapSegment {
@@ -62,5 +87,14 @@ impl Segment for MmapSegment {
     }
     fn index_bytes(&self) -> Option<&[u8]> {
         self.index.as_deref()
+    }
+    fn earlier_index(&self) -> Option<EarlierIndex<'_>> {
+        let earlier = self.earlier.as_ref().filter(|_| !self.sealed)?;
+        Some(EarlierIndex {
+            segment_id: earlier.generation,
+            rows: earlier.rows,
+            bytes: &earlier.index,
+            changed: &earlier.changed,
+        })
     }
 }

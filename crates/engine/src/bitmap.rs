@@ -19,6 +19,11 @@ impl Bitmap {
         Self { words, len }
     }
 
+    /// `len` bits, none set.
+    pub fn all_unset(len: usize) -> Self {
+        Self { words: vec![0; len.div_ceil(64)], len }
+    }
+
     /// Number of bits.
     pub fn len(&self) -> usize {
         self.len

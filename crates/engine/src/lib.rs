@@ -25,5 +25,5 @@ pub use storage::{
     Capabilities, ChangeListener, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, SharedPosition,
     SharedStorage, StoredRecord, VectorStorage,
 };
-pub use view::{ReadView, Segment, Snapshot, Tombstone};
+pub use view::{EarlierIndex, ReadView, Segment, Snapshot, Tombstone};
 pub use zone::{Zone, candidate_rows};

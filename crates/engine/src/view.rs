@@ -46,6 +46,26 @@ pub trait Segment: Send + Sync {
     fn zones(&self) -> &[crate::Zone] {
         &[]
     }
+    /// For an unsealed segment that grew out of a sealed one in place (the
+    /// mmap engine's single segment): that segment's index and the rows
+    /// changed since, so its payload index keeps answering filters.
+    fn earlier_index(&self) -> Option<EarlierIndex<'_>> {
+        None
+    }
+}
+
+/// The index of the sealed state an unsealed segment grew out of.
+#[derive(Debug, Clone, Copy)]
+pub struct EarlierIndex<'a> {
+    /// The sealed segment's id, under which its index was built.
+    pub segment_id: u64,
+    /// Its rows; rows from here on were added since.
+    pub rows: usize,
+    /// The index bytes the [`crate::IndexBuilder`] attached to it.
+    pub bytes: &'a [u8],
+    /// Rows below `rows` whose id, vector or metadata may have changed since
+    /// (a change of liveness alone shows in [`Segment::live`] instead).
+    pub changed: &'a Bitmap,
 }
 
 /// An id hidden at a sequence number (deleted or soft-deleted), so that merges

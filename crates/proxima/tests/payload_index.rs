@@ -1,6 +1,6 @@
-//! Payload indexes through `Proxima` on VIPER: stored with each sealed
-//! segment, loaded again after a restart, and answering like an evaluation of
-//! the filter after deletes, overwrites, TTL expiry and compaction.
+//! Payload indexes through `Proxima` on VIPER and mmap: stored with each
+//! sealed segment, loaded again after a restart, and answering like an
+//! evaluation of the filter after deletes, overwrites, TTL expiry and compaction.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -220,4 +220,67 @@ async fn a_partitioned_collection_declares_on_every_partition() {
         .await
         .unwrap();
     assert_eq!(hits.hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["r3"]);
+}
+
+/// The mmap engine's single segment is unsealed by any write after a flush;
+/// the payload index stored at the flush keeps answering filters, with the
+/// rows written or changed since evaluated on their metadata, also after a
+/// restart that replays those writes from the log.
+#[cfg(feature = "engine-mmap")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mmap_collection_keeps_answering_from_its_payload_index_between_flushes() {
+    use proxima::engine::WriteBatch;
+    let dir = tempfile::tempdir().unwrap();
+    let open = || async {
+        let mut config = ProximaConfig::at(dir.path());
+        config.engines = vec!["viper".into(), "mmap".into()];
+        Proxima::open(config).await.unwrap()
+    };
+    let mut model = Model::new();
+    {
+        let db = open().await;
+        let mut config = CollectionConfig::new("c", DIM as u32)
+            .with_metric(DistanceMetric::Euclidean)
+            .with_field("p", FieldType::Int);
+        config.engine = Some("mmap".into());
+        db.create_collection(config).await.unwrap();
+        let records: Vec<VectorRecord> = (0..3_000u64)
+            .map(|i| {
+                model.insert(format!("r{i}"), (vector(i), i % 100));
+                VectorRecord::new(format!("r{i}"), vector(i)).with_metadata(json!({"p": i % 100}))
+            })
+            .collect();
+        db.upsert("c", records).await.unwrap();
+        db.flush("c").await.unwrap();
+        check(&db, &model, 7, "sealed by the flush").await;
+
+        // Into and out of `p = 7` every way a row can change: a delete, an
+        // overwrite (a new slot), metadata updated in place, a soft delete and a new row.
+        db.delete("c", vec!["r7".into()]).await.unwrap();
+        model.remove("r7");
+        db.upsert("c", vec![VectorRecord::new("r9", vector(9)).with_metadata(json!({"p": 7}))]).await.unwrap();
+        model.insert("r9".into(), (vector(9), 7));
+        let batch = WriteBatch::new()
+            .update_metadata("r17", json!({"p": 7}).as_object().unwrap().clone())
+            .update_metadata("r107", json!({"p": 8}).as_object().unwrap().clone())
+            .soft_delete("r207");
+        db.write("c", batch).await.unwrap();
+        model.get_mut("r17").unwrap().1 = 7;
+        model.get_mut("r107").unwrap().1 = 8;
+        model.remove("r207");
+        db.upsert("c", vec![VectorRecord::new("n1", vector(77)).with_metadata(json!({"p": 7}))]).await.unwrap();
+        model.insert("n1".into(), (vector(77), 7));
+        let view = db.engines()["mmap"].read_view("c").await.unwrap();
+        assert!(view.segments().iter().all(|s| !s.sealed()), "the writes unsealed the segment");
+        check(&db, &model, 7, "unsealed").await;
+        check(&db, &model, 8, "unsealed").await;
+    }
+    // No flush before the restart: the writes come back from the log, over the stored index.
+    let db = open().await;
+    let view = db.engines()["mmap"].read_view("c").await.unwrap();
+    assert!(view.segments().iter().all(|s| !s.sealed()), "the log tail unsealed the segment");
+    check(&db, &model, 7, "after a restart that replayed the log").await;
+    check(&db, &model, 8, "after a restart that replayed the log").await;
+    db.flush("c").await.unwrap();
+    check(&db, &model, 7, "sealed again").await;
 }

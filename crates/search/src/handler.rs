@@ -138,12 +138,13 @@ impl VectorSearchHandler {
             .enumerate()
             .map(|(i, segment)| {
                 let rows = RowFilter::resolve((&self.payloads, &self.filters), config, &**segment, keyed);
+                let live = segment.live().count_ones();
                 let shape = match &rows {
                     RowFilter::Rows(matching) => {
                         let matching = &**matching;
-                        let live = segment.live().count_ones();
-                        let count = rows.live_matches(&**segment).unwrap_or_default();
+                        let count = rows.live_matches(&**segment, live).unwrap_or_default();
                         FilterShape {
+                            live_rows: live,
                             selectivity: if live == 0 { 0.0 } else { count as f64 / live as f64 },
                             matching_rows: Some(count),
                             rows_to_test: matching.len() as usize,
@@ -152,6 +153,7 @@ impl VectorSearchHandler {
                         }
                     }
                     other => FilterShape {
+                        live_rows: live,
                         selectivity: plan::estimate_selectivity(&**segment, filter, ctx.now_unix_secs),
                         matching_rows: None,
                         rows_to_test: match other {

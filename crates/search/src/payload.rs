@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use proxima_core::filter::lookup;
 use proxima_core::{CollectionConfig, Filter, Metadata};
-use proxima_engine::Segment;
+use proxima_engine::{EarlierIndex, Segment};
 use proxima_index::IndexParts;
 use proxima_payload::{Answer, PayloadIndex};
 use roaring::RoaringBitmap;
@@ -54,12 +54,48 @@ impl RowFilter {
         filter: Option<(&Filter, &str)>,
     ) -> Self {
         let Some((filter, text)) = filter else { return RowFilter::Unfiltered };
+        if let Some(earlier) = segment.earlier_index() {
+            return RowFilter::resolve_grown((indexes, answers), config, segment, earlier, (filter, text));
+        }
         let Some((key, index)) = payload_index(indexes, config, segment) else { return RowFilter::Evaluate };
+        RowFilter::answer(answers, key, &index, (filter, text))
+    }
+
+    fn answer(answers: &FilterCache, key: PayloadKey, index: &PayloadIndex, (filter, text): (&Filter, &str)) -> Self {
         let answer = answers.get_or_load((key, text.to_string()), RowFilter::memory_bytes, || {
             Ok(match index.evaluate(filter) {
                 Answer::Exact(rows) => RowFilter::Rows(Arc::new(rows)),
                 Answer::Candidates(rows) => RowFilter::Candidates(Arc::new(rows)),
                 Answer::Unknown => RowFilter::Evaluate,
+            })
+        });
+        answer.map_or(RowFilter::Evaluate, |a| (*a).clone())
+    }
+
+    /// A segment grown in place from a sealed one: the sealed state's answer
+    /// with the rows changed or added since evaluated on their metadata. It is
+    /// kept per state of the segment (its id changes with every write), so a
+    /// filter costs one pass over the changed rows per write, not per query.
+    fn resolve_grown(
+        (indexes, answers): (&PayloadCache, &FilterCache),
+        config: &CollectionConfig,
+        segment: &dyn Segment,
+        earlier: EarlierIndex<'_>,
+        (filter, text): (&Filter, &str),
+    ) -> Self {
+        let Some((key, index)) = earlier_payload_index(indexes, config, &earlier) else { return RowFilter::Evaluate };
+        let grown = (key.0.clone(), segment.segment_id(), segment.len(), key.3 ^ GROWN);
+        let answer = answers.get_or_load((grown, text.to_string()), RowFilter::memory_bytes, || {
+            let mut changed: RoaringBitmap = earlier.changed.ones().map(|r| r as u32).collect();
+            changed.insert_range(earlier.rows as u32..segment.len() as u32);
+            Ok(match RowFilter::answer(answers, key, &index, (filter, text)) {
+                RowFilter::Rows(rows) => {
+                    let mut rows = &*rows - &changed;
+                    rows.extend(changed.iter().filter(|&r| filter.matches(segment.metadata(r as usize))));
+                    RowFilter::Rows(Arc::new(rows))
+                }
+                RowFilter::Candidates(rows) => RowFilter::Candidates(Arc::new(&*rows | &changed)),
+                other => other,
             })
         });
         answer.map_or(RowFilter::Evaluate, |a| (*a).clone())
@@ -84,8 +120,12 @@ impl RowFilter {
 
     /// Live rows matching exactly, when the index knows them (expiry aside:
     /// expired rows count until compaction removes them).
-    pub(crate) fn live_matches(&self, segment: &dyn Segment) -> Option<u64> {
+    /// `live` is the segment's count of live rows.
+    pub(crate) fn live_matches(&self, segment: &dyn Segment, live: usize) -> Option<u64> {
         let RowFilter::Rows(rows) = self else { return None };
+        if live == segment.len() {
+            return Some(rows.len());
+        }
         let dead = segment.live().zeros().filter(|&r| rows.contains(r as u32)).count() as u64;
         Some(rows.len() - dead)
     }
@@ -111,21 +151,12 @@ fn payload_index(
         return None;
     }
     let len = segment.len();
-    let stored = segment.index_bytes().and_then(|b| IndexParts::of(b).ok()).and_then(|p| p.payload);
-    // Sealed rows never change, but a segment id can be reused after a
-    // compaction or a restore: the key also names what the rows are.
+    let stored = segment.index_bytes().and_then(stored_payload);
     let fingerprint = match stored {
-        Some(bytes) => {
-            u64::from(u32::from_le_bytes(bytes[bytes.len().saturating_sub(4)..].try_into().unwrap_or_default()))
-        }
+        Some(bytes) => checksum_of(bytes),
         None => [0, len / 2, len - 1].iter().fold(FNV_OFFSET, |h, &row| fnv(h, segment.seq(row))) | 1 << 63,
     };
-    // Fields declared after the segment was indexed are indexed from its metadata.
-    let declared = config
-        .fields
-        .iter()
-        .fold(fingerprint, |h, f| f.name.bytes().chain([f.ty as u8, 0]).fold(h, |h, b| fnv(h, u64::from(b))));
-    let key = (config.name.clone(), segment.segment_id(), len, declared);
+    let key = payload_key(config, segment.segment_id(), len, fingerprint);
     let (live, nothing) = (segment.live(), Metadata::new());
     // A dead row may hold another type than declared (written before the
     // declaration, which refuses only live and soft-deleted ones); dead rows
@@ -139,12 +170,60 @@ fn payload_index(
         _ => &nothing,
     });
     let build = || PayloadIndex::build(&config.fields, rows.clone());
-    let covers = |index: &PayloadIndex| config.fields.iter().all(|f| index.fields().any(|name| name == f.name));
     let load = || {
         Ok(match stored.map(PayloadIndex::from_bytes) {
-            Some(Ok(index)) if index.rows() == len && covers(&index) => index,
+            Some(Ok(index)) if index.rows() == len && covers(config, &index) => index,
             _ => build(),
         })
     };
     cache.get_or_load(key.clone(), PayloadIndex::memory_bytes, load).ok().map(|index| (key, index))
+}
+
+/// The stored payload index of the sealed state a segment grew out of. Its
+/// rows have changed since, so one that is damaged or lacks a declared field
+/// cannot be rebuilt from them: the filter is then evaluated.
+fn earlier_payload_index(
+    cache: &PayloadCache,
+    config: &CollectionConfig,
+    earlier: &EarlierIndex<'_>,
+) -> Option<(PayloadKey, Arc<PayloadIndex>)> {
+    if config.fields.is_empty() {
+        return None;
+    }
+    let stored = stored_payload(earlier.bytes)?;
+    let key = payload_key(config, earlier.segment_id, earlier.rows, checksum_of(stored));
+    let load = || match PayloadIndex::from_bytes(stored) {
+        Ok(index) if index.rows() == earlier.rows && covers(config, &index) => Ok(index),
+        Ok(_) => Err(proxima_core::Error::invalid("the stored payload index does not cover the declared fields")),
+        Err(e) => Err(e),
+    };
+    cache.get_or_load(key.clone(), PayloadIndex::memory_bytes, load).ok().map(|index| (key, index))
+}
+
+/// Marks the key of an answer for a grown segment's state, apart from its sealed state's.
+const GROWN: u64 = 1 << 62;
+
+fn stored_payload(index_bytes: &[u8]) -> Option<&[u8]> {
+    IndexParts::of(index_bytes).ok().and_then(|parts| parts.payload)
+}
+
+/// The trailing checksum of stored payload index bytes.
+fn checksum_of(bytes: &[u8]) -> u64 {
+    u64::from(u32::from_le_bytes(bytes[bytes.len().saturating_sub(4)..].try_into().unwrap_or_default()))
+}
+
+/// Sealed rows never change, but a segment id can be reused after a
+/// compaction or a restore: the key also names what the rows are, and which
+/// fields are declared (one declared after the segment was indexed is indexed
+/// from its metadata).
+fn payload_key(config: &CollectionConfig, segment_id: u64, rows: usize, fingerprint: u64) -> PayloadKey {
+    let declared = config
+        .fields
+        .iter()
+        .fold(fingerprint, |h, f| f.name.bytes().chain([f.ty as u8, 0]).fold(h, |h, b| fnv(h, u64::from(b))));
+    (config.name.clone(), segment_id, rows, declared)
+}
+
+fn covers(config: &CollectionConfig, index: &PayloadIndex) -> bool {
+    config.fields.iter().all(|f| index.fields().any(|name| name == f.name))
 }

@@ -139,6 +139,8 @@ pub(crate) fn estimate_selectivity(segment: &dyn Segment, filter: Option<&Filter
 /// What the planner knows of a segment's filter.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FilterShape {
+    /// Live rows of the segment.
+    pub(crate) live_rows: usize,
     /// Share of live rows it lets through.
     pub(crate) selectivity: f64,
     /// Live rows it matches, when counted exactly.
@@ -160,7 +162,7 @@ pub(crate) fn plan_segment(
     default_accuracy: f32,
 ) -> SegmentPlan {
     let rows = segment.len();
-    let live_rows = segment.live().count_ones();
+    let live_rows = shape.live_rows;
     let selectivity = shape.selectivity;
     let filter_cost = shape.test_cost;
     let filtered = selectivity < 1.0;
@@ -182,14 +184,17 @@ pub(crate) fn plan_segment(
         IndexSummary::Hnsw { len, .. } | IndexSummary::Ivf { len, .. } => *len == rows,
     });
     let (index_method, index_cost) = match summary {
-        _ if !segment.sealed() => return plan,
         // The index named the matching rows: ranking only them is exact and beats any scan.
-        _ if shape.source == FilterSource::PayloadIndex && filtered && (summary.is_none() || rows < FLAT_MAX_ROWS) => {
+        _ if shape.source == FilterSource::PayloadIndex
+            && filtered
+            && (summary.is_none() || rows < FLAT_MAX_ROWS || !segment.sealed()) =>
+        {
             plan.method = Method::FilteredFlat;
             plan.estimated_computations = shape.matching_rows.unwrap_or_default();
             plan.reason = "the payload index names the matching rows; no vector index is worth walking here";
             return plan;
         }
+        _ if !segment.sealed() => return plan,
         None => {
             plan.reason = "the segment has no index";
             return plan;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use proxima_core::testkit::seeded_vector;
 use proxima_core::{CollectionConfig, DistanceMetric, FieldType, Filter, IndexConfig, SearchRequest, VectorRecord};
+use proxima_engine::testkit::RowsSegment;
 use proxima_engine::{IndexBuilder, MemoryEngine, Segment, VectorStorage, WriteBatch};
 use proxima_index::IndexParts;
 use proxima_search::{FilterSource, Method, SearchContext, SegmentIndexer, VectorSearchHandler};
@@ -173,4 +174,69 @@ async fn a_damaged_payload_index_is_rebuilt_never_trusted() {
         assert!(recall >= 0.95, "{filter:?}: {recall}");
         assert!(plans.iter().all(|p| p.filter == FilterSource::PayloadIndex), "{plans:?}");
     }
+}
+
+#[test]
+fn a_grown_segment_answers_from_its_earlier_index_and_evaluates_what_changed() {
+    let (indexed, appended) = (3_000usize, 200usize);
+    let config =
+        CollectionConfig::new("g", DIM as u32).with_metric(DistanceMetric::Euclidean).with_field("u", FieldType::Int);
+    let metadata = |u: usize| json!({"u": u % 100}).as_object().unwrap().clone();
+    let sealed: Vec<_> = (0..indexed).map(metadata).collect();
+    let payload = proxima_payload::PayloadIndex::build(&config.fields, sealed.iter()).to_bytes();
+    // Every 50th indexed row now holds another value; rows past the index are new.
+    let mut now: Vec<_> = (0..indexed + appended).map(metadata).collect();
+    let mut changed = proxima_engine::Bitmap::all_unset(indexed);
+    for row in (0..indexed).step_by(50) {
+        now[row] = metadata(row + 7);
+        changed.set(row, true);
+    }
+    // An unsealed segment grown in place from a sealed one, as the mmap engine's is between flushes.
+    let grown = |earlier: Vec<u8>| {
+        let mut rows = proxima_engine::state::Chunk::new(2, DIM);
+        for (r, metadata) in now.iter().enumerate() {
+            rows.push(format!("r{r}"), r as u64 + 1, &vector(r as u64), metadata.clone(), None);
+        }
+        let mut segment = RowsSegment::sealed(rows);
+        segment.sealed = false;
+        segment.earlier = Some((1, indexed, earlier, changed.clone()));
+        segment
+    };
+    let mut damaged = IndexParts::bundle(None, &payload);
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x10;
+    let cases = [(IndexParts::bundle(None, &payload), FilterSource::PayloadIndex), (damaged, FilterSource::Evaluation)];
+    for (earlier, source) in cases {
+        let view: Arc<dyn proxima_engine::ReadView> = Arc::new(proxima_engine::Snapshot {
+            config: config.clone(),
+            seq: now.len() as u64,
+            segments: vec![Arc::new(grown(earlier)) as Arc<dyn Segment>],
+            tombstones: Arc::from(Vec::new()),
+        });
+        let handler = VectorSearchHandler::default();
+        for u in [7u64, 57] {
+            let filter = Filter::eq("u", u);
+            let query = vector(900_000 + u);
+            let request = SearchRequest::new(query.clone(), 10).with_filter(filter.clone());
+            let response = handler.execute_search(&SearchContext::new(view.clone(), request)).unwrap();
+            let mut truth: Vec<(f32, String)> = (0..now.len())
+                .filter(|&r| filter.matches(&now[r]))
+                .map(|r| (DistanceMetric::Euclidean.score(&query, &vector(r as u64)), format!("r{r}")))
+                .collect();
+            truth.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let truth: Vec<String> = truth.into_iter().take(10).map(|(_, id)| id).collect();
+            let got: Vec<String> = response.hits.iter().map(|h| h.id.clone()).collect();
+            assert_eq!(got, truth, "u = {u}, {source:?}");
+            let plan = &response.performance.plans[0];
+            assert_eq!(plan.filter, source, "{plan:?}");
+            if source == FilterSource::PayloadIndex {
+                assert_eq!(plan.method, Method::FilteredFlat, "{plan:?}");
+                assert_eq!(plan.matching_rows, Some(truth_count(&now, &filter)), "{plan:?}");
+            }
+        }
+    }
+}
+
+fn truth_count(metadata: &[proxima_core::Metadata], filter: &Filter) -> u64 {
+    metadata.iter().filter(|m| filter.matches(m)).count() as u64
 }

@@ -18,6 +18,7 @@ mod crud;
 mod durability;
 mod fields;
 mod model;
+mod segment;
 mod views;
 
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use crud::*;
 pub use durability::*;
 pub use fields::*;
 pub use model::{Model, Rng, random_batch};
+pub use segment::RowsSegment;
 pub use views::*;
 
 /// Opens the engine under test. A second `open` after the previous handle is

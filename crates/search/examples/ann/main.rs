@@ -19,6 +19,10 @@
 mod filtered;
 mod walks;
 
+// The server's allocator: searches through the handler allocate per query.
+#[global_allocator]
+static ALLOCATOR: proxima_alloc::Allocator = proxima_alloc::Allocator;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
