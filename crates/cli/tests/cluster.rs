@@ -405,6 +405,25 @@ fn followers_hear_of_writes_on_the_backplane_without_polling() {
     // B opened before the collection existed: the backplane tells it of the creation too.
     assert_eq!(upsert(&a.addr, &["a1", "a2"]).status, 200);
     converges(&b.addr, &["a1", "a2"], CONVERGED);
+    // Both nodes name the data alike, so an answer A computed is B's to read from L2.
+    let search = |addr: &str, cache: &str| {
+        let query = json!({"vector": [1.0, 0.5, 0.5], "k": 2, "cache": cache});
+        let r = http::json(addr, "POST", "/v1/collections/shared/search", Some(&query));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    let computed = search(&a.addr, "use");
+    assert!(computed["performance"]["cache"]["answered_by"].is_null(), "{computed}");
+    let mut from_l2 = Value::Null;
+    eventually(
+        CONVERGED,
+        || {
+            from_l2 = search(&b.addr, "only");
+            from_l2["performance"]["cache"]["answered_by"] == "l2"
+        },
+        || "B never read A's answer from L2".to_string(),
+    );
+    assert_eq!(from_l2["hits"], computed["hits"]);
     // Cached on B, then changed on A: B's cached answer goes with B's refresh.
     let seq_at = |addr: &str| {
         let r = http::request(addr, "GET", "/v1/collections/shared/vectors/a1", &[], None).unwrap();

@@ -474,6 +474,17 @@ impl ViperCollection {
         }
     }
 
+    /// The durable name of the data this handle holds: the same on the
+    /// writer and on every follower that applied the same manifest and log.
+    pub(crate) fn data_version(&self) -> Option<proxima_engine::DataVersion> {
+        // A poisoned state is not what the files and the log hold.
+        (self.manifest.lineage != 0 && self.poisoned.is_none()).then(|| proxima_engine::DataVersion {
+            lineage: self.manifest.lineage,
+            layout: self.manifest.version,
+            seq: self.state.next_seq() - 1,
+        })
+    }
+
     /// Where the manifest is and which version of it this collection last wrote.
     pub(crate) fn manifest_location(&self) -> (String, ManifestVersion) {
         (format!("{}/{MANIFEST}", self.name), self.manifest_version.clone())

@@ -11,8 +11,8 @@ use proxima_engine::WriteOp;
 use proxima_engine::files::{blocking, remove_dir_if_exists};
 use proxima_engine::state::{CHECKPOINT_FILE, Checkpoint, CollectionState};
 use proxima_engine::{
-    Capabilities, ChangeListener, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder,
-    ReadView, SharedPosition, SharedStorage, StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
+    Capabilities, ChangeListener, CollectionMap, CollectionStats, CompactionPolicy, CompactionReport, DataVersion,
+    IndexBuilder, ReadView, SharedPosition, SharedStorage, StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
 };
 use proxima_wal::ObjectLog;
 use tokio::sync::Mutex;
@@ -382,6 +382,12 @@ impl VectorStorage for ViperEngine {
             .await?;
         self.collections.insert(collection, created);
         Ok(())
+    }
+
+    async fn data_version(&self, collection: &str) -> Result<Option<DataVersion>> {
+        let c = self.collection(collection)?;
+        let c = c.lock().await;
+        Ok(c.data_version())
     }
 
     fn shared(&self) -> Option<&dyn SharedStorage> {

@@ -41,6 +41,12 @@ pub(crate) struct Manifest {
     /// manifest under its epoch before anything else.
     #[serde(default)]
     pub(crate) writer_epoch: u64,
+    /// Chosen at random when the collection's data is created (a restore
+    /// creates it anew), so that `(lineage, version, last sequence)` names
+    /// these data and no other ([`proxima_engine::DataVersion`]); 0 in
+    /// manifests written before it existed.
+    #[serde(default)]
+    pub(crate) lineage: u64,
 }
 
 impl Manifest {
@@ -54,6 +60,7 @@ impl Manifest {
             deleted: Vec::new(),
             soft_deleted: Vec::new(),
             writer_epoch: 0,
+            lineage: new_lineage(),
         }
     }
 
@@ -70,6 +77,17 @@ impl Manifest {
         }
         Ok(manifest)
     }
+}
+
+/// A random, nonzero lineage: std's hasher keys are drawn from the
+/// system's randomness, once per process and then stepped.
+fn new_lineage() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    hasher.write_u128(now);
+    hasher.write_u32(std::process::id());
+    hasher.finish() | 1
 }
 
 /// The Parquet file name of a segment.

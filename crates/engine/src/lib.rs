@@ -22,8 +22,8 @@ pub use hidden::HiddenIds;
 pub use memory::MemoryEngine;
 pub use registry::{EngineConstructor, EngineFuture, EngineOptions, EngineRegistry};
 pub use storage::{
-    Capabilities, ChangeListener, CollectionStats, CompactionPolicy, CompactionReport, IndexBuilder, SharedPosition,
-    SharedStorage, StoredRecord, VectorStorage,
+    Capabilities, ChangeListener, CollectionStats, CompactionPolicy, CompactionReport, DataVersion, IndexBuilder,
+    SharedPosition, SharedStorage, StoredRecord, VectorStorage,
 };
 pub use view::{EarlierIndex, ReadView, Segment, Snapshot, Tombstone};
 pub use zone::{Zone, candidate_rows};

@@ -83,6 +83,22 @@ pub struct CompactionReport {
     pub rows_removed: u64,
 }
 
+/// A durable name for a collection's data as it is now: equal on every node
+/// that shares the collection and across restarts for the same data, and
+/// different after anything that may change an answer (a write, a flush, a
+/// compaction, a restore, the collection dropped and created again). Caches
+/// key answers by it, so they can be shared between processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DataVersion {
+    /// Chosen at random when the collection's data is created (a restore or a
+    /// move creates it anew), so a name reused for other data never matches.
+    pub lineage: u64,
+    /// The version of the engine's durable description of its files.
+    pub layout: u64,
+    /// The last operation applied.
+    pub seq: u64,
+}
+
 /// Builds index bytes for a sealed segment. Handed to an engine when it opens, so
 /// engines store and serve indexes without depending on the index crate.
 pub trait IndexBuilder: Send + Sync + std::fmt::Debug {
@@ -140,6 +156,12 @@ pub trait VectorStorage: Send + Sync + std::fmt::Debug {
 
     /// Replaces (or creates) `collection` from a copy written by `checkpoint_to`.
     async fn restore_from(&self, collection: &str, dir: &Path) -> Result<()>;
+
+    /// The collection's [`DataVersion`], or `None` where the engine cannot
+    /// name its data durably (caches then keep answers to this process).
+    async fn data_version(&self, _collection: &str) -> Result<Option<DataVersion>> {
+        Ok(None)
+    }
 
     /// The writer roles of an engine whose collections several nodes share
     /// (one writes each, the others follow it); `None` for an engine one

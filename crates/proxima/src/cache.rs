@@ -1,12 +1,17 @@
 //! Cached answers (searches, reads by id, query estimates) through the
 //! `proxima-cache` pipeline, and the rule that keeps them safe.
 //!
-//! A key holds the collection, its generation and the normalised request.
-//! The generation moves on with every change the invalidation layer sees
-//! (`layers/invalidation.rs`) and with every invalidation another instance
-//! publishes on the backplane, so an answer computed before a change is never
-//! found after it. Keys also carry this process's incarnation: a collection's
-//! generation is counted in memory, so entries an earlier process left in L2
+//! A key holds the collection, a version of its data and the normalised
+//! request. Where every engine holding the collection names its data durably
+//! ([`proxima_engine::DataVersion`]: a lineage chosen when the data was
+//! created, the version of its files, the last operation applied), that is
+//! the version: read from the engine before the answer is computed, equal on
+//! every node and across restarts for the same data, so entries in L2 and L3
+//! are shared, and moved on by any write before it is acknowledged. Elsewhere
+//! the version is the collection's generation in this process, moved on by
+//! every change the invalidation layer sees (`layers/invalidation.rs`) and by
+//! every invalidation another instance publishes on the backplane, with the
+//! process's incarnation beside it, so entries an earlier process left in L2
 //! or L3 are never read as current.
 
 use std::collections::HashMap;
@@ -171,15 +176,18 @@ fn is_zero(n: &u64) -> bool {
 #[derive(Debug)]
 pub(crate) struct Ticket {
     key: String,
-    /// The collection and the generation the answer belongs to ([`entries_of`]).
-    tag: String,
+    /// Tags every entry of the collection, whichever process stored it.
+    collection: String,
+    /// The collection and this process's generation the answer belongs to ([`entries_of`]).
+    generation: String,
 }
 
-/// The tag of a collection's entries of one generation: a cleanup after an
-/// invalidation removes the older generations' entries, never an answer
-/// stored meanwhile under the new one.
-fn entries_of(collection: &str, generation: u64) -> String {
-    format!("{collection}\u{1f}{generation}")
+/// The tag of a collection's entries of one generation of this process: a
+/// cleanup after an invalidation removes the older generations' entries,
+/// never an answer stored meanwhile under the new one, nor one another
+/// process sharing L2 or L3 stored under its own generations.
+fn entries_of(collection: &str, incarnation: u64, generation: u64) -> String {
+    format!("{collection}\u{1f}{incarnation:x}.{generation}")
 }
 
 /// The cache of answers, shared by `Proxima` and its invalidation layer.
@@ -319,41 +327,55 @@ impl ResultCache {
         }
     }
 
-    /// Looks an answer up. `Err(ticket)` when it must be computed (the ticket
-    /// says where to store it); `Ok(None)` when the cache must not be used.
+    /// Whether a request in `mode` would be looked up now.
+    pub(crate) fn consulted(&self, mode: CacheMode) -> bool {
+        mode != CacheMode::Bypass && self.usable()
+    }
+
+    /// Looks an answer up, under `version` (the collection's data versions,
+    /// read before the answer is computed) when the engines named it. `Err(ticket)`
+    /// when it must be computed (the ticket says where to store it);
+    /// `Ok(None)` when the cache must not be used.
     pub(crate) async fn lookup(
         &self,
-        collection: &str,
+        (collection, version): (&str, Option<&str>),
         kind: &str,
         request: &impl Serialize,
         mode: CacheMode,
         outcome: &mut CacheOutcome,
     ) -> std::result::Result<Option<Bytes>, Option<Ticket>> {
-        if mode == CacheMode::Bypass || !self.usable() {
+        if !self.consulted(mode) {
             return Err(None);
         }
         let body = serde_json::to_string(request).map_err(|_| None)?;
-        // The generation is read before the answer is computed: a change after
-        // this point moves it on, and the answer is stored where no one looks.
+        // Versions are read before the answer is computed: a change after
+        // this point moves them on, and the answer is stored where no one looks.
         let generation = self.generation(collection);
-        let key = format!(
-            "{collection}\u{1f}{:x}.{}.{generation}\u{1f}{kind}\u{1f}{body}",
-            self.incarnation,
-            self.epoch.load(Ordering::SeqCst),
-        );
+        let key = match version {
+            Some(version) => format!("{collection}\u{1f}@{version}\u{1f}{kind}\u{1f}{body}"),
+            None => format!(
+                "{collection}\u{1f}{:x}.{}.{generation}\u{1f}{kind}\u{1f}{body}",
+                self.incarnation,
+                self.epoch.load(Ordering::SeqCst),
+            ),
+        };
         let mut ctx = CacheContext::new().with_tag(collection);
         let found = self.pipeline.get(&key, &mut ctx).await;
         outcome.answered_by = ctx.answered_by().map(String::from);
         outcome.missed = ctx.missed().into_iter().map(String::from).collect();
         match found {
             Some(entry) => Ok(Some(entry.value)),
-            None => Err(Some(Ticket { key, tag: entries_of(collection, generation) })),
+            None => Err(Some(Ticket {
+                key,
+                collection: collection.to_string(),
+                generation: entries_of(collection, self.incarnation, generation),
+            })),
         }
     }
 
     /// Stores a computed answer, valid until unix milliseconds `expires_at_ms`.
     pub(crate) async fn store(&self, ticket: Ticket, value: Bytes, expires_at_ms: Option<u64>) {
-        let mut entry = CacheEntry::new(ticket.key, value).with_tag(ticket.tag);
+        let mut entry = CacheEntry::new(ticket.key, value).with_tag(ticket.generation).with_tag(ticket.collection);
         entry.expires_at_ms = expires_at_ms;
         self.pipeline.set(entry).await;
     }
@@ -370,6 +392,20 @@ impl ResultCache {
             && let Err(e) = backplane.publish(&proxima_cache::Invalidation::Tag(collection.to_string())).await
         {
             tracing::warn!(collection, error = %e, "could not publish a cache invalidation");
+        }
+    }
+
+    /// Removes every entry of `collection` from every layer, whichever process
+    /// stored it, and tells the other instances to move on.
+    pub(crate) async fn purge(&self, collection: &str) {
+        if !self.enabled {
+            return;
+        }
+        self.invalidate(collection).await;
+        // A layer that is down keeps its entries: they are keyed by versions
+        // that only move on, so none of them can answer for newer data.
+        if let Err(e) = self.pipeline.remove_tag(collection).await {
+            tracing::warn!(collection, error = %e, "a cache purge reached not every layer");
         }
     }
 
@@ -394,10 +430,10 @@ impl ResultCache {
         };
         // Removing them from the layers only frees their room: it runs beside
         // the write (L2 is a network round trip), not in front of its answer.
-        let (pipeline, collection) = (self.pipeline.clone(), collection.to_string());
+        let (pipeline, collection, incarnation) = (self.pipeline.clone(), collection.to_string(), self.incarnation);
         tokio::spawn(async move {
             for generation in older..now {
-                if let Err(e) = pipeline.remove_tag(&entries_of(&collection, generation)).await {
+                if let Err(e) = pipeline.remove_tag(&entries_of(&collection, incarnation, generation)).await {
                     tracing::debug!(%collection, error = %e, "cache cleanup reached not every layer");
                 }
             }

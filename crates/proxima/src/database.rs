@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analytics::{PerformanceAnalytics, Recorder};
 use crate::cache::{CacheMode, CacheOutcome, LayerReport, ResultCache};
+use crate::partitions::Holders;
 use crate::{engine, meta};
 
 /// How to open a [`Proxima`].
@@ -539,10 +540,12 @@ impl Proxima {
         compute: impl Future<Output = Result<(T, Option<u64>)>>,
     ) -> Result<Cached<T>> {
         // The collection must exist whatever the cache holds.
-        self.collection(collection).await?;
+        let (holders, _) = self.holders(collection).await?;
         let started = Instant::now();
         let mut cache = CacheOutcome::default();
-        let ticket = match self.cache.lookup(collection, T::KIND, request, mode, &mut cache).await {
+        let version = if self.cache.consulted(mode) { data_version(collection, &holders).await } else { None };
+        let ticket = match self.cache.lookup((collection, version.as_deref()), T::KIND, request, mode, &mut cache).await
+        {
             Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
                 Ok(stored) => {
                     cache.lookup_us = started.elapsed().as_micros() as u64;
@@ -576,7 +579,7 @@ impl Proxima {
     /// instance, and on the others through the backplane).
     pub async fn invalidate_cache(&self, collection: &str) -> Result<()> {
         self.collection(collection).await?;
-        self.cache.invalidate(collection).await;
+        self.cache.purge(collection).await;
         Ok(())
     }
 
@@ -904,6 +907,17 @@ fn index_name(config: &CollectionConfig) -> &'static str {
         proxima_core::IndexConfig::Ivf { .. } => "ivf",
         proxima_core::IndexConfig::Flat => "flat",
     }
+}
+
+/// The versions of a collection's data on every engine holding it, as one
+/// key part, when each engine names its data durably.
+async fn data_version(collection: &str, holders: &Holders) -> Option<String> {
+    let mut version = String::new();
+    for (name, engine) in holders {
+        let v = engine.data_version(collection).await.ok().flatten()?;
+        version.push_str(&format!("{name}:{:x}.{}.{};", v.lineage, v.layout, v.seq));
+    }
+    Some(version)
 }
 
 /// A collection id that is never reused: the name plus the creation time in nanoseconds.

@@ -270,3 +270,76 @@ async fn a_partitioned_collection_is_cached_until_any_partition_changes() {
         db.get_cached("parts", &ids, CacheMode::Use).await.unwrap();
     }
 }
+
+/// With L3 on disk and a catalogue that persists, an answer a process stored
+/// answers the same request after a restart (keys name the data by its
+/// lineage, file version and last operation, not by the process), and never
+/// once the data changed: after a write or a snapshot restore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l3_answers_after_a_restart_but_not_after_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_with_l3(dir.path(), dir.path().join("l3")).await;
+    db.create_collection(CollectionConfig::new("c", 3)).await.unwrap();
+    db.upsert("c", ten_rows()).await.unwrap();
+    let computed = search(&db, CacheMode::Use).await;
+    assert_eq!(computed.cache.answered_by, None);
+    db.shutdown().await.unwrap(); // stores what the write queues hold
+    drop(db);
+
+    let db = open_with_l3(dir.path(), dir.path().join("l3")).await;
+    let restarted = search(&db, CacheMode::Use).await;
+    assert_eq!(restarted.cache.answered_by.as_deref(), Some("l3"), "{:?}", restarted.cache);
+    assert_eq!(restarted.value.unwrap().hits, computed.value.as_ref().unwrap().hits);
+
+    db.upsert("c", vec![record(42, 0.5)]).await.unwrap();
+    let after_write = search(&db, CacheMode::Use).await;
+    assert_eq!(after_write.cache.answered_by, None, "a write moves the version on");
+    assert!(after_write.value.unwrap().hits.iter().any(|h| h.id == "r42"));
+
+    db.backup_namespace("c", "snap").await.unwrap();
+    db.upsert("c", vec![record(43, 0.5)]).await.unwrap();
+    search(&db, CacheMode::Use).await;
+    db.restore_namespace("c", "snap", None).await.unwrap();
+    let restored = search(&db, CacheMode::Use).await;
+    assert_eq!(restored.cache.answered_by, None, "a restore is other data");
+    let restored = restored.value.unwrap();
+    assert!(!restored.hits.iter().any(|h| h.id == "r43"), "{:?}", restored.hits);
+    assert_eq!(restored.hits, search(&db, CacheMode::Bypass).await.value.unwrap().hits);
+    db.shutdown().await.unwrap();
+}
+
+/// Two databases with their own catalogues and data, sharing one L3
+/// directory, each create `c` and write the same rows in the same order:
+/// their files reach the same version and their logs the same sequence, and
+/// only the lineage tells the data apart. The second never answers from the
+/// first's entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_reused_for_other_data_shares_no_cached_answer() {
+    let (first, second, l3) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (dir, wanted) in [(first.path(), None), (second.path(), None)] {
+        let db = open_with_l3(dir, l3.path().to_path_buf()).await;
+        db.create_collection(CollectionConfig::new("c", 3)).await.unwrap();
+        db.upsert("c", ten_rows()).await.unwrap();
+        let only = search(&db, CacheMode::Only).await;
+        assert_eq!(only.value.map(|v| v.hits), wanted, "{:?}", only.cache);
+        search(&db, CacheMode::Use).await;
+        let stats = db.cache_report().await;
+        assert!(stats.iter().any(|l| l.layer == "l3" && l.misses > 0), "L3 was asked: {stats:?}");
+        db.shutdown().await.unwrap();
+    }
+}
+
+async fn open_with_l3(dir: &std::path::Path, l3: std::path::PathBuf) -> Proxima {
+    let mut config = ProximaConfig::at(dir);
+    config.cache = CacheConfig { l3_max_bytes: 16 << 20, l3_path: Some(l3), ..CacheConfig::default() };
+    Proxima::open(config).await.unwrap()
+}
+
+fn ten_rows() -> Vec<VectorRecord> {
+    (0..10).map(|i| record(i, f32::from(i) / 10.0)).collect()
+}
+
+async fn search(db: &Proxima, mode: CacheMode) -> proxima::Cached<proxima::search::SearchResponse> {
+    db.search_cached("c", SearchRequest::new(vec![0.5, 1.0, 0.25], 3), mode).await.unwrap()
+}

@@ -10,8 +10,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, FieldSpec, Result};
 use proxima_engine::{
-    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, ReadView, StoredRecord, VectorStorage,
-    WriteBatch, WriteReceipt,
+    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, DataVersion, ReadView, StoredRecord,
+    VectorStorage, WriteBatch, WriteReceipt,
 };
 
 use crate::analytics::Recorder;
@@ -90,6 +90,10 @@ impl VectorStorage for AnalyticsLayer {
     /// Not recorded: statistics are polled (catalogue refreshes, maintenance), not asked for.
     async fn stats(&self, collection: &str) -> Result<CollectionStats> {
         self.inner.stats(collection).await
+    }
+
+    async fn data_version(&self, collection: &str) -> Result<Option<DataVersion>> {
+        self.inner.data_version(collection).await
     }
 
     async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use proxima_core::{CollectionConfig, FieldSpec, Result};
 use proxima_engine::{
-    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, ReadView, SharedStorage, StoredRecord,
-    VectorStorage, WriteBatch, WriteReceipt,
+    Capabilities, CollectionStats, CompactionPolicy, CompactionReport, DataVersion, ReadView, SharedStorage,
+    StoredRecord, VectorStorage, WriteBatch, WriteReceipt,
 };
 
 use crate::cache::ResultCache;
@@ -90,6 +90,10 @@ impl VectorStorage for InvalidationLayer {
 
     async fn stats(&self, collection: &str) -> Result<CollectionStats> {
         self.inner.stats(collection).await
+    }
+
+    async fn data_version(&self, collection: &str) -> Result<Option<DataVersion>> {
+        self.inner.data_version(collection).await
     }
 
     async fn checkpoint_to(&self, collection: &str, dir: &Path) -> Result<()> {
