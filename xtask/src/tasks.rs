@@ -152,9 +152,14 @@ pub(crate) fn soak(args: &[&str]) -> Result<(), String> {
 /// concurrency 1 and 4, a Zipf stream over 1,000 distinct queries (20,000
 /// requests, ~95% repeats) with the cache bypassed and used.
 fn bench_cache(args: &[&str]) -> Result<(), String> {
-    let data = match args {
-        ["--data", dir] => *dir,
-        _ => return Err("usage: cargo xtask bench cache --data DIR (from ../shared/bench/glove50.sh)".into()),
+    let (data, redis) = match args {
+        ["--data", dir] => (*dir, None),
+        ["--data", dir, "--redis", url] => (*dir, Some(*url)),
+        _ => {
+            return Err(
+                "usage: cargo xtask bench cache --data DIR [--redis URL] (DIR from ../shared/bench/glove50.sh)".into(),
+            );
+        }
     };
     run(cargo(&["build", "--release", "-p", "proximadb"]))?;
     let bin = std::env::var_os("CARGO_TARGET_DIR").map_or_else(crate::cmd::target_dir, std::path::PathBuf::from);
@@ -171,7 +176,7 @@ fn bench_cache(args: &[&str]) -> Result<(), String> {
     let once = ["--queries", "10000"];
     let warm = ["--queries", "2000"];
     let zipf = ["--distinct", "1000", "--zipf", "1.0", "--queries", "20000"];
-    let mut server = start_server(&bin, &dir, addr)?;
+    let mut server = start_server(&bin, &dir, addr, &[])?;
     let mut result = bench("no repeats, cache bypassed (loads the data)", &once, "bypass", "1,4");
     for pair in 1..=3 {
         if result.is_err() {
@@ -179,7 +184,7 @@ fn bench_cache(args: &[&str]) -> Result<(), String> {
         }
         let _ = server.kill();
         let _ = server.wait();
-        server = start_server(&bin, &dir, addr)?;
+        server = start_server(&bin, &dir, addr, &[])?;
         result = bench(&format!("pair {pair}: warm-up"), &warm, "bypass", "1").and_then(|_| {
             let runs = [("cache bypassed", "bypass"), ("L1, every lookup a miss", "use")];
             let order = if pair % 2 == 0 { [runs[1], runs[0]] } else { runs };
@@ -189,6 +194,14 @@ fn bench_cache(args: &[&str]) -> Result<(), String> {
     result = result
         .and_then(|_| bench("zipf stream, cache bypassed", &zipf, "bypass", "1,4"))
         .and_then(|_| bench("zipf stream, L1", &zipf, "use", "1,4"));
+    if let Some(url) = redis.filter(|_| result.is_ok()) {
+        // An L1 too small to keep any answer: every repeat is answered by Redis.
+        let _ = server.kill();
+        let _ = server.wait();
+        let env = [("PROXIMADB_CACHE_REDIS_URL", url), ("PROXIMADB_CACHE_L1_MAX_BYTES", "1")];
+        server = start_server(&bin, &dir, addr, &env)?;
+        result = bench("zipf stream, L2 (Redis) with no room in L1", &zipf, "use", "1,4");
+    }
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
@@ -209,7 +222,7 @@ fn bench_hybrid(args: &[&str]) -> Result<(), String> {
     let bin = bin.join("release/proximadb");
     let dir = std::env::temp_dir().join(format!("proximadb-bench-hybrid-{}", std::process::id()));
     let addr = "127.0.0.1:5698";
-    let mut server = start_server(&bin, &dir, addr)?;
+    let mut server = start_server(&bin, &dir, addr, &[])?;
     let mut c = std::process::Command::new(&bin);
     c.args(["bench-hybrid", "--url", &format!("http://{addr}"), "--data", data]);
     if let Some(out) = out {
@@ -222,12 +235,18 @@ fn bench_hybrid(args: &[&str]) -> Result<(), String> {
     result
 }
 
-/// `proximadb serve` on `dir`, once it accepts connections.
-fn start_server(bin: &std::path::Path, dir: &std::path::Path, addr: &str) -> Result<std::process::Child, String> {
+/// `proximadb serve` on `dir` with `env` besides, once it accepts connections.
+fn start_server(
+    bin: &std::path::Path,
+    dir: &std::path::Path,
+    addr: &str,
+    env: &[(&str, &str)],
+) -> Result<std::process::Child, String> {
     let mut server = std::process::Command::new(bin)
         .args(["serve", "--bind", addr, "--data-dir"])
         .arg(dir)
         .env("PROXIMADB_LOG", "warn")
+        .envs(env.iter().copied())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);

@@ -1,38 +1,35 @@
-//! Reusable visited sets: an epoch per node, so clearing is one increment.
+//! Reusable visited sets: a bit per node, so a whole set stays in the
+//! core's own caches (390,000 nodes are 48 KiB), cleared by one fill.
 
 use std::sync::Mutex;
 
 /// Marks nodes visited during one search.
 #[derive(Debug)]
 pub(crate) struct VisitedSet {
-    marks: Vec<u16>,
-    epoch: u16,
+    words: Vec<u64>,
 }
 
 impl VisitedSet {
     fn new(len: usize) -> Self {
-        Self { marks: vec![0; len], epoch: 0 }
+        Self { words: vec![0; len.div_ceil(64)] }
     }
 
     /// Starts a new search over `len` nodes.
     pub(crate) fn clear(&mut self, len: usize) {
-        if self.marks.len() < len {
-            self.marks.resize(len, 0);
+        let words = len.div_ceil(64);
+        if self.words.len() < words {
+            self.words.resize(words, 0);
         }
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            // The epoch wrapped: old marks could read as current.
-            self.marks.fill(0);
-            self.epoch = 1;
-        }
+        self.words.fill(0);
     }
 
     /// Marks `node`; returns whether it was already marked.
     #[inline]
     pub(crate) fn check_and_mark(&mut self, node: u32) -> bool {
-        let mark = &mut self.marks[node as usize];
-        let seen = *mark == self.epoch;
-        *mark = self.epoch;
+        let word = &mut self.words[node as usize / 64];
+        let bit = 1u64 << (node % 64);
+        let seen = *word & bit != 0;
+        *word |= bit;
         seen
     }
 }
@@ -63,7 +60,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sets_come_back_cleared_even_across_epoch_wrap() {
+    fn sets_come_back_cleared() {
         let pool = VisitedPool::default();
         for _ in 0..70_000 {
             let mut set = pool.take(4);
