@@ -181,7 +181,9 @@ fn payload_index(
 
 /// The stored payload index of the sealed state a segment grew out of. Its
 /// rows have changed since, so one that is damaged or lacks a declared field
-/// cannot be rebuilt from them: the filter is then evaluated.
+/// cannot be rebuilt from them: an index of no fields is kept in its place,
+/// which answers every filter "unknown" (evaluated) without parsing the
+/// stored bytes again on every query.
 fn earlier_payload_index(
     cache: &PayloadCache,
     config: &CollectionConfig,
@@ -192,10 +194,11 @@ fn earlier_payload_index(
     }
     let stored = stored_payload(earlier.bytes)?;
     let key = payload_key(config, earlier.segment_id, earlier.rows, checksum_of(stored));
-    let load = || match PayloadIndex::from_bytes(stored) {
-        Ok(index) if index.rows() == earlier.rows && covers(config, &index) => Ok(index),
-        Ok(_) => Err(proxima_core::Error::invalid("the stored payload index does not cover the declared fields")),
-        Err(e) => Err(e),
+    let load = || {
+        Ok(match PayloadIndex::from_bytes(stored) {
+            Ok(index) if index.rows() == earlier.rows && covers(config, &index) => index,
+            _ => PayloadIndex::default(),
+        })
     };
     cache.get_or_load(key.clone(), PayloadIndex::memory_bytes, load).ok().map(|index| (key, index))
 }
