@@ -66,7 +66,12 @@ impl Bitmap {
 
     /// Indexes of set bits, ascending.
     pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.len).filter(|&i| self.get(i))
+        self.words
+            .iter()
+            .enumerate()
+            .filter(|(_, word)| **word != 0)
+            .flat_map(|(i, word)| (0..64).filter(move |bit| word & (1 << bit) != 0).map(move |bit| i * 64 + bit))
+            .take_while(|&row| row < self.len)
     }
 
     /// Indexes of unset bits, ascending; words with every bit set are skipped

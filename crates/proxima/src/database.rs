@@ -912,10 +912,11 @@ fn index_name(config: &CollectionConfig) -> &'static str {
 /// The versions of a collection's data on every engine holding it, as one
 /// key part, when each engine names its data durably.
 async fn data_version(collection: &str, holders: &Holders) -> Option<String> {
+    use std::fmt::Write;
     let mut version = String::new();
     for (name, engine) in holders {
         let v = engine.data_version(collection).await.ok().flatten()?;
-        version.push_str(&format!("{name}:{:x}.{}.{};", v.lineage, v.layout, v.seq));
+        let _ = write!(version, "{name}:{:x}.{}.{};", v.lineage, v.layout, v.seq);
     }
     Some(version)
 }

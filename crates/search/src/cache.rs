@@ -24,8 +24,7 @@ impl IndexCache {
 
     /// The loaded index for `bytes` of `segment_id` in `collection`.
     pub fn get_or_load(&self, collection: &str, segment_id: u64, bytes: &[u8]) -> Result<Arc<SegmentIndex>> {
-        let crc = bytes.len().checked_sub(4).map_or(0, |at| u32::from_le_bytes(bytes[at..].try_into().expect("4")));
-        let key = (collection.to_string(), segment_id, bytes.len(), crc);
+        let key = (collection.to_string(), segment_id, bytes.len(), trailing_checksum(bytes));
         // Parsed outside the lock: loading a large graph takes milliseconds.
         self.0.get_or_load(key, SegmentIndex::memory_bytes, || SegmentIndex::from_bytes(bytes))
     }
@@ -34,6 +33,12 @@ impl IndexCache {
     pub fn bytes(&self) -> usize {
         self.0.bytes()
     }
+}
+
+/// The checksum stored bytes end with (indexes and payload indexes alike), to
+/// tell apart bytes of the same length; 0 when there are fewer than four.
+pub(crate) fn trailing_checksum(bytes: &[u8]) -> u32 {
+    bytes.len().checked_sub(4).map_or(0, |at| u32::from_le_bytes(bytes[at..].try_into().expect("4")))
 }
 
 /// Payload indexes by segment: `(collection, segment id, rows, fingerprint)`.

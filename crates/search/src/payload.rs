@@ -11,7 +11,7 @@ use proxima_payload::{Answer, PayloadIndex};
 use roaring::RoaringBitmap;
 use serde::Serialize;
 
-use crate::cache::{FilterCache, PayloadCache, PayloadKey};
+use crate::cache::{FilterCache, PayloadCache, PayloadKey, trailing_checksum};
 
 /// How a segment's rows are tested against the filter.
 #[derive(Debug, Clone)]
@@ -153,7 +153,7 @@ fn payload_index(
     let len = segment.len();
     let stored = segment.index_bytes().and_then(stored_payload);
     let fingerprint = match stored {
-        Some(bytes) => checksum_of(bytes),
+        Some(bytes) => u64::from(trailing_checksum(bytes)),
         None => [0, len / 2, len - 1].iter().fold(FNV_OFFSET, |h, &row| fnv(h, segment.seq(row))) | 1 << 63,
     };
     let key = payload_key(config, segment.segment_id(), len, fingerprint);
@@ -193,7 +193,7 @@ fn earlier_payload_index(
         return None;
     }
     let stored = stored_payload(earlier.bytes)?;
-    let key = payload_key(config, earlier.segment_id, earlier.rows, checksum_of(stored));
+    let key = payload_key(config, earlier.segment_id, earlier.rows, u64::from(trailing_checksum(stored)));
     let load = || {
         Ok(match PayloadIndex::from_bytes(stored) {
             Ok(index) if index.rows() == earlier.rows && covers(config, &index) => index,
@@ -208,11 +208,6 @@ const GROWN: u64 = 1 << 62;
 
 fn stored_payload(index_bytes: &[u8]) -> Option<&[u8]> {
     IndexParts::of(index_bytes).ok().and_then(|parts| parts.payload)
-}
-
-/// The trailing checksum of stored payload index bytes.
-fn checksum_of(bytes: &[u8]) -> u64 {
-    u64::from(u32::from_le_bytes(bytes[bytes.len().saturating_sub(4)..].try_into().unwrap_or_default()))
 }
 
 /// Sealed rows never change, but a segment id can be reused after a
